@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the scripts in this directory.  Source it; don't run it.
+
+HPA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HPA_BUILD=${HPA_BUILD:-$HPA_ROOT/build}
+HPA_KERNELS_DEFAULT="6.1 6.12"
+
+die() { echo "error: $*" >&2; exit 1; }
+note() { echo ">>> $*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt-get update once per run of a script, and only when something is missing.
+_hpa_apt_updated=
+apt_install() {
+	[ $# -gt 0 ] || return 0
+	if [ -z "$_hpa_apt_updated" ]; then
+		note "apt-get update"
+		as_root apt-get update -qq || die "apt-get update failed"
+		_hpa_apt_updated=1
+	fi
+	note "installing: $*"
+	# INITRD=No: a kernel image pulled in by a headers package needs no
+	# initramfs here (the guests boot our own), and building one takes minutes.
+	as_root env DEBIAN_FRONTEND=noninteractive INITRD=No \
+		apt-get install -y -qq --no-install-recommends "$@" >&2 ||
+		die "apt-get install $* failed"
+}
+
+# Install the packages whose names are given, skipping those already there.
+need_pkgs() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || missing+=("$p")
+	done
+	apt_install "${missing[@]}"
+}
+
+# The meta package that names the current Debian kernel of a series.
+_meta_for_series() {
+	case "$1" in
+	6.1) echo linux-image-amd64 ;;
+	6.12) echo linux-image-6.12-amd64 ;;
+	*) die "unsupported kernel series '$1' (supported: $HPA_KERNELS_DEFAULT)" ;;
+	esac
+}
+
+# Full release name (e.g. 6.1.0-56-amd64) for a series: the newest installed
+# headers of that series, else what Debian's meta package points at now.
+kernel_release() {
+	local series=$1 rel meta
+	case "$series" in
+	6.1) rel=$(ls -d /usr/src/linux-headers-6.1.0-*-amd64 2>/dev/null) ;;
+	6.12) rel=$(ls -d /usr/src/linux-headers-6.12.*+deb12-amd64 2>/dev/null) ;;
+	*) die "unsupported kernel series '$series' (supported: $HPA_KERNELS_DEFAULT)" ;;
+	esac
+	if [ -n "$rel" ]; then
+		basename "$(echo "$rel" | sort -V | tail -n1)" | sed 's/^linux-headers-//'
+		return
+	fi
+	meta=$(_meta_for_series "$series")
+	[ -n "$_hpa_apt_updated" ] || { as_root apt-get update -qq; _hpa_apt_updated=1; }
+	rel=$(apt-cache depends "$meta" 2>/dev/null |
+		sed -n 's/^ *Depends: linux-image-\(.*\)$/\1/p' | head -n1)
+	[ -n "$rel" ] || die "cannot resolve the Debian kernel for $series ($meta)"
+	echo "$rel"
+}
+
+# Headers for a release, installed when missing.
+kernel_headers() {
+	local rel=$1
+	[ -d "/usr/src/linux-headers-$rel" ] || need_pkgs "linux-headers-$rel"
+	echo "/usr/src/linux-headers-$rel"
+}
+
+# vmlinuz for a release: /boot if the image is installed, else the image
+# package downloaded and unpacked under build/ (seconds, no initramfs run).
+kernel_image() {
+	local rel=$1 dir="$HPA_BUILD/kernels/$rel" deb
+	if [ -r "/boot/vmlinuz-$rel" ]; then
+		echo "/boot/vmlinuz-$rel"
+		return
+	fi
+	if [ ! -r "$dir/boot/vmlinuz-$rel" ]; then
+		mkdir -p "$dir/dl"
+		note "downloading linux-image-$rel"
+		(cd "$dir/dl" && apt-get download -qq -o APT::Sandbox::User=root "linux-image-$rel" >&2 ||
+			apt-get download -qq -o APT::Sandbox::User=root "linux-image-$rel-unsigned" >&2) ||
+			die "cannot download linux-image-$rel"
+		for deb in "$dir"/dl/*.deb; do dpkg-deb -x "$deb" "$dir"; done
+		rm -rf "$dir/dl"
+	fi
+	echo "$dir/boot/vmlinuz-$rel"
+}
+
+# Host packages every build and test needs.
+deps_build() {
+	need_pkgs make gcc libc6-dev bc kmod xz-utils pkg-config
+}
+
+deps_guest() {
+	deps_build
+	need_pkgs qemu-system-x86 busybox-static cpio
+}
+
+deps_source() {
+	need_pkgs linux-source-6.12
+}

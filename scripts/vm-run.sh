@@ -1,0 +1,211 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build hpalloc.ko for a Debian kernel, boot that kernel in a qemu TCG guest
+# with three NUMA nodes, load the module, run the selftests (or the demo),
+# unload it, and judge the run: test results, and the guest's kernel log.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+usage() {
+	cat <<EOF
+usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
+                         [--timeout SECONDS] [--no-build]
+  -k SERIES     kernel series to boot: 6.1 or 6.12 (repeatable; default: both)
+  -t REGEX      run only the guest tests whose path matches REGEX
+                (paths look like module/hpalloc_basic_test, lib/...)
+  -p PARAMS     module parameters for insmod (default: none)
+  --demo        run the demonstration program instead of the tests
+  --timeout S   give up on a guest after S seconds (default 900)
+  --no-build    don't run make for the selftests and library first
+Results: build/vm/<release>/{console.log,tests.log,summary}.  Exit status is
+non-zero if any test failed, the guest did not finish, the module build
+warned, or the guest kernel log has a BUG/WARNING/Oops/general protection/
+leak/Call Trace line.
+Guest: 2 CPUs in 2 sockets, node0 1 GiB + cpu0, node1 2 GiB + cpu1,
+node2 2 GiB without CPUs (a memory-only, CXL-like node).
+EOF
+}
+
+series=()
+filter=
+params=
+mode=tests
+timeout_s=900
+build_userspace=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-k) series+=("$2"); shift 2 ;;
+	-t) filter=$2; shift 2 ;;
+	-p) params=$2; shift 2 ;;
+	--demo) mode=demo; shift ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	--no-build) build_userspace=; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+[ ${#series[@]} -gt 0 ] || read -r -a series <<<"$HPA_KERNELS_DEFAULT"
+
+deps_guest
+if [ -n "$build_userspace" ]; then
+	make -s -C "$HPA_ROOT" ksft >&2
+	make -s -C "$HPA_ROOT/selftests" >&2
+	if [ -f "$HPA_ROOT/lib/Makefile" ]; then
+		make -s -C "$HPA_ROOT/lib" >&2
+	fi
+fi
+
+# Kernel log lines that fail a run.  "Call Trace" catches any stack dump.
+BAD_LOG='BUG|WARNING|Oops|general protection|[Ll]eak|Call Trace|UBSAN|KASAN|soft lockup|hung task|rcu.*stall'
+
+# Build the module out of tree against one kernel's headers, in a copy of
+# the sources so that both kernels' objects can coexist.
+build_module() {
+	local rel=$1 kdir=$2 dir=$3
+	rm -rf "$dir/src"
+	mkdir -p "$dir/src"
+	cp -r "$HPA_ROOT/Kbuild" "$HPA_ROOT/kmod" "$HPA_ROOT/include" "$dir/src/"
+	find "$dir/src" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \) -delete
+	if ! make -C "$kdir" M="$dir/src" W=1 -j"$(nproc)" modules \
+		>"$dir/build.log" 2>&1; then
+		cat "$dir/build.log" >&2
+		die "module build failed for $rel"
+	fi
+	if grep -q 'warning:' "$dir/build.log"; then
+		grep -B2 -A4 'warning:' "$dir/build.log" >&2
+		echo "module build for $rel has warnings" >&2
+		return 1
+	fi
+	[ -r "$dir/src/kmod/hpalloc.ko" ] || die "no kmod/hpalloc.ko built for $rel"
+}
+
+# Copy a program and the shared libraries it loads into the initramfs tree.
+copy_with_libs() {
+	local bin=$1 root=$2 lib
+	for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' | sort -u); do
+		[ -e "$root$lib" ] || cp -L --parents "$lib" "$root/"
+	done
+}
+
+make_initramfs() {
+	local dir=$1 root=$1/initramfs f
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests,etc}
+	cp /bin/busybox "$root/bin/busybox"
+	cp "$dir/src/kmod/hpalloc.ko" "$root/hpalloc.ko"
+	if [ "$mode" = demo ]; then
+		cp -r "$HPA_BUILD/guest-demo" "$root/demo"
+	elif [ -d "$HPA_BUILD/guest-tests" ]; then
+		cp -r "$HPA_BUILD/guest-tests/." "$root/tests/"
+	fi
+	while IFS= read -r f; do
+		copy_with_libs "$f" "$root"
+	done < <(find "$root/tests" "$root/demo" -type f -perm -u+x 2>/dev/null)
+	printf '%s\n' "$filter" >"$root/etc/filter"
+	printf '%s\n' "$params" >"$root/etc/params"
+	printf '%s\n' "$mode" >"$root/etc/mode"
+	cp "$HPA_ROOT/scripts/guest-init.sh" "$root/init"
+	chmod +x "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/initramfs.cpio.gz"
+}
+
+boot() {
+	local vmlinuz=$1 dir=$2 rc=0
+	rm -f "$dir/console.log" "$dir/tests.log"
+	: >"$dir/tests.log"
+	# Live view of the guest's test output while it runs.
+	tail -n +1 -f "$dir/tests.log" &
+	local tailpid=$!
+	timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-accel tcg -cpu max -machine pc -m 5G \
+		-smp 2,sockets=2,cores=1,threads=1 \
+		-object memory-backend-ram,id=m0,size=1G \
+		-object memory-backend-ram,id=m1,size=2G \
+		-object memory-backend-ram,id=m2,size=2G \
+		-numa node,nodeid=0,cpus=0,memdev=m0 \
+		-numa node,nodeid=1,cpus=1,memdev=m1 \
+		-numa node,nodeid=2,memdev=m2 \
+		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
+		-append "console=ttyS0,115200 panic=-1 rdinit=/init" \
+		-serial "file:$dir/console.log" -serial "file:$dir/tests.log" \
+		</dev/null || rc=$?
+	sleep 0.3
+	kill "$tailpid" 2>/dev/null || true
+	wait "$tailpid" 2>/dev/null || true
+	return $rc
+}
+
+# Turn tests.log into pass/fail/skip counts: the harness's "# Totals:" line
+# per program; a program that died without one, or whose exit status
+# contradicts it, counts as one failure.
+judge_tests() {
+	awk '
+	/^HPA-BEGIN / { prog = $2; tp = tf = ts = -1; next }
+	/^# Totals: / {
+		for (i = 3; i <= NF; i++) {
+			split($i, kv, ":")
+			if (kv[1] == "pass") tp = kv[2]
+			if (kv[1] == "fail") tf = kv[2]
+			if (kv[1] == "skip") ts = kv[2]
+			if (kv[1] == "error") tf += kv[2]
+		}
+		next
+	}
+	/^HPA-RESULT / {
+		name = $2; sub(/^rc=/, "", $3); rc = $3 + 0
+		if (name == "insmod" || name == "rmmod") {
+			if (rc == 0) pass++; else { fail++; bad = bad " " name }
+			next
+		}
+		if (tp < 0) {
+			if (rc == 0) pass++
+			else if (rc == 4) skip++
+			else { fail++; bad = bad " " name }
+		} else {
+			pass += tp; fail += tf; skip += ts
+			if (tf > 0 || (rc != 0 && rc != 4)) bad = bad " " name
+			if (tf == 0 && rc != 0 && rc != 4) fail++
+		}
+		tp = tf = ts = -1
+		next
+	}
+	/^HPA-DONE/ { done = 1 }
+	END {
+		printf "%d %d %d %d%s\n", pass, fail, skip, done, bad
+	}' "$1"
+}
+
+overall=0
+for s in "${series[@]}"; do
+	rel=$(kernel_release "$s")
+	kdir=$(kernel_headers "$rel")
+	vmlinuz=$(kernel_image "$rel")
+	dir="$HPA_BUILD/vm/$rel"
+	mkdir -p "$dir"
+	note "kernel $rel: building hpalloc.ko (W=1)"
+	warn=0
+	build_module "$rel" "$kdir" "$dir" || warn=1
+	make_initramfs "$dir"
+	note "kernel $rel: booting the guest ($mode)"
+	start=$(date +%s)
+	qrc=0
+	boot "$vmlinuz" "$dir" || qrc=$?
+	secs=$(($(date +%s) - start))
+	read -r pass fail skip done bad < <(judge_tests "$dir/tests.log")
+	[ "$warn" = 0 ] || { fail=$((fail + 1)); bad="$bad build-warnings"; }
+	if [ "$done" != 1 ]; then
+		fail=$((fail + 1))
+		bad="$bad guest-did-not-finish(qemu-rc=$qrc)"
+	fi
+	if grep -E "$BAD_LOG" "$dir/console.log" >"$dir/badlog" 2>/dev/null; then
+		fail=$((fail + 1))
+		bad="$bad kernel-log"
+		echo "--- guest kernel log: lines that fail the run ($dir/console.log)" >&2
+		head -n 40 "$dir/badlog" >&2
+	fi
+	echo "$pass $fail $skip" >"$dir/summary"
+	echo "kernel $rel ($mode, ${secs}s): $pass passed, $fail failed, $skip skipped${bad:+ — failing:$bad}"
+	[ "$fail" = 0 ] || overall=1
+done
+exit $overall

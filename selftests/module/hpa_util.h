@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for the hpalloc selftests: observe the module from outside
+ * (fault counts, physical addresses from pagemap, node memory ranges).
+ */
+#ifndef HPA_UTIL_H
+#define HPA_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define SZ_2M (2UL << 20)
+#define SZ_1G (1UL << 30)
+
+static inline long hpa_minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* Physical address behind a mapped user address (root only), 0 if none. */
+static inline uint64_t hpa_pagemap_phys(const void *addr)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	uint64_t ent = 0;
+	off_t off = (uintptr_t)addr / psz * sizeof(ent);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), off) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	if (!(ent & (1ULL << 63)) || !(ent & ((1ULL << 55) - 1)))
+		return 0;
+	return (ent & ((1ULL << 55) - 1)) * psz + (uintptr_t)addr % psz;
+}
+
+static inline uint64_t hpa_memory_block_size(void)
+{
+	char buf[64] = "";
+	FILE *f = fopen("/sys/devices/system/memory/block_size_bytes", "r");
+
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtoull(buf, NULL, 16);
+}
+
+/*
+ * The node whose memory blocks hold a physical address, from
+ * /sys/devices/system/node/nodeN/memoryM links; -1 if none does.
+ */
+static inline int hpa_node_of_phys(uint64_t phys)
+{
+	uint64_t bsz = hpa_memory_block_size();
+	char path[64];
+	int node;
+
+	if (!bsz)
+		return -1;
+	for (node = 0; node < 64; node++) {
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d",
+			 node);
+		d = opendir(path);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			unsigned long blk;
+
+			if (sscanf(de->d_name, "memory%lu", &blk) != 1)
+				continue;
+			if (phys / bsz == blk) {
+				closedir(d);
+				return node;
+			}
+		}
+		closedir(d);
+	}
+	return -1;
+}
+
+static inline int hpa_nr_nodes_online(void)
+{
+	char path[64];
+	int node, n = 0;
+
+	for (node = 0; node < 64; node++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d",
+			 node);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* The node of a CPU, from /sys/devices/system/cpu/cpuN/nodeM. */
+static inline int hpa_node_of_cpu(int cpu)
+{
+	char path[96];
+	int node;
+
+	for (node = 0; node < 64; node++) {
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/cpu/cpu%d/node%d", cpu, node);
+		if (access(path, F_OK) == 0)
+			return node;
+	}
+	return -1;
+}
+
+/* The KernelPageSize line of the smaps entry that contains addr, in kB. */
+static inline long hpa_smaps_kernel_page_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long lo, hi, a = (uintptr_t)addr;
+	char line[256];
+	int inside = 0;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			inside = a >= lo && a < hi;
+			continue;
+		}
+		if (inside && sscanf(line, "KernelPageSize: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+#endif /* HPA_UTIL_H */
