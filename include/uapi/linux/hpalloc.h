@@ -54,7 +54,7 @@ struct hpalloc_version {
 /* NUMA placement of an allocation (hpalloc_alloc.policy). */
 enum hpalloc_policy {
 	HPALLOC_POLICY_LOCAL = 0,	/* the calling CPU's node; nodemask 0 */
-	HPALLOC_POLICY_BIND = 1,	/* only nodes in nodemask, first first */
+	HPALLOC_POLICY_BIND = 1,	/* only nodes in nodemask, lowest first */
 	HPALLOC_POLICY_PREFERRED = 2,	/* first node in mask, then any */
 	HPALLOC_POLICY_INTERLEAVE = 3,	/* page i on the i-th node of mask */
 	HPALLOC_POLICY_MAX
