@@ -96,6 +96,24 @@ kernel_image() {
 	echo "$dir/boot/vmlinuz-$rel"
 }
 
+# The directory holding a release's modules (for the guest's block device
+# and filesystem drivers), next to the vmlinuz that kernel_image gave.
+kernel_moddir() {
+	local rel=$1 vmlinuz=$2
+	case "$vmlinuz" in
+	/boot/*) echo "/lib/modules/$rel" ;;
+	*)
+		local base
+		base=$(dirname "$(dirname "$vmlinuz")")
+		# An unpacked (not installed) image has no modules.dep yet.
+		[ -r "$base/lib/modules/$rel/modules.dep" ] ||
+			/sbin/depmod -b "$base" "$rel" ||
+			die "depmod for the unpacked $rel failed"
+		echo "$base/lib/modules/$rel"
+		;;
+	esac
+}
+
 # Host packages every build and test needs.
 deps_build() {
 	need_pkgs make gcc libc6-dev bc kmod xz-utils pkg-config
@@ -103,7 +121,7 @@ deps_build() {
 
 deps_guest() {
 	deps_build
-	need_pkgs qemu-system-x86 busybox-static cpio
+	need_pkgs qemu-system-x86 busybox-static cpio e2fsprogs
 }
 
 deps_source() {

@@ -18,6 +18,22 @@ mode=$(cat /etc/mode)
 nodes=$(ls -d /sys/devices/system/node/node[0-9]* | wc -l)
 echo "hpalloc guest: Linux $(uname -r), $(nproc) CPUs, $nodes NUMA nodes"
 
+# The virtio disk with an ext4 filesystem (for O_DIRECT tests).
+for m in $(cat /etc/kmods); do
+	insmod "$m" || echo "hpalloc guest: insmod $m failed"
+done
+# The disk shows up asynchronously after virtio_blk loads.
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if mount -t ext4 /dev/vda /mnt/disk; then
+	echo "hpalloc guest: /mnt/disk mounted (ext4 on virtio)"
+else
+	echo "hpalloc guest: no /mnt/disk; O_DIRECT tests will skip"
+fi
+
 run_one() {
 	echo "HPA-BEGIN $1"
 	(cd /tmp && timeout 600 "$2")
@@ -43,6 +59,7 @@ if [ $rc -eq 0 ]; then
 	rmmod hpalloc
 	echo "HPA-RESULT rmmod rc=$?"
 fi
+umount /mnt/disk 2>/dev/null
 echo "HPA-DONE"
 sync
 poweroff -f

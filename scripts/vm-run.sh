@@ -79,6 +79,56 @@ build_module() {
 	[ -r "$dir/src/kmod/hpalloc.ko" ] || die "no kmod/hpalloc.ko built for $rel"
 }
 
+# Kernel modules the guest loads before hpalloc: a virtio disk with ext4 on
+# it, so that tests can do O_DIRECT I/O (which pins user pages) from a file.
+GUEST_KMODS="virtio_pci virtio_blk crc32c_generic ext4"
+
+# Copy GUEST_KMODS and their dependencies (modules.dep lists them all, to be
+# loaded last first), decompressed, and write the order to load them in.
+copy_guest_kmods() {
+	local moddir=$1 root=$2 m line deps d f name
+	local -A seen=()
+	mkdir -p "$root/kmods"
+	: >"$root/etc/kmods"
+	for m in $GUEST_KMODS; do
+		if grep -Eq "(^|/)${m//_/[_-]}\.ko\$" "$moddir/modules.builtin"; then
+			continue # built into this kernel
+		fi
+		line=$(grep -E "(^|/)${m//_/[_-]}\.ko(\.xz)?:" "$moddir/modules.dep") ||
+			die "module $m not found in $moddir"
+		deps=$(echo "${line#*:}" | tr ' ' '\n' | tac | tr '\n' ' ')
+		for d in $deps "${line%%:*}"; do
+			[ -n "$d" ] && [ -z "${seen[$d]:-}" ] || continue
+			seen[$d]=1
+			name=$(basename "$d")
+			name=${name%.xz}
+			f="$root/kmods/$name"
+			case "$d" in
+			*.xz) xz -dc "$moddir/$d" >"$f" ;;
+			*) cp "$moddir/$d" "$f" ;;
+			esac
+			echo "/kmods/$name" >>"$root/etc/kmods"
+		done
+	done
+}
+
+# An ext4 image with a file of known contents: 8-byte words, each holding
+# its own byte offset.  Tests find it at /mnt/disk/pattern.
+make_disk() {
+	local dir=$1 src=$1/disk-src
+	[ -r "$dir/disk.img" ] && return 0
+	rm -rf "$src"
+	mkdir -p "$src"
+	# perl-base is essential in Debian, so this needs no install.
+	perl -e 'for my $c (0 .. 31) { print pack("Q<*", map { $_ * 8 }
+		($c << 17) .. ((($c + 1) << 17) - 1)) }' >"$src/pattern"
+	[ "$(stat -c %s "$src/pattern")" = $((32 * 1024 * 1024)) ] ||
+		die "could not write the disk pattern file"
+	mkfs.ext4 -q -F -O ^metadata_csum -d "$src" "$dir/disk.img" 96M ||
+		die "mkfs.ext4 failed"
+	rm -rf "$src"
+}
+
 # Copy a program and the shared libraries it loads into the initramfs tree.
 copy_with_libs() {
 	local bin=$1 root=$2 lib
@@ -88,9 +138,10 @@ copy_with_libs() {
 }
 
 make_initramfs() {
-	local dir=$1 root=$1/initramfs f
+	local dir=$1 moddir=$2 root=$1/initramfs f
 	rm -rf "$root"
-	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests,etc}
+	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests,etc,mnt/disk}
+	copy_guest_kmods "$moddir" "$root"
 	cp /bin/busybox "$root/bin/busybox"
 	cp "$dir/src/kmod/hpalloc.ko" "$root/hpalloc.ko"
 	if [ "$mode" = demo ]; then
@@ -127,6 +178,7 @@ boot() {
 		-numa node,nodeid=1,cpus=1,memdev=m1 \
 		-numa node,nodeid=2,memdev=m2 \
 		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
+		-drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe" \
 		-append "console=ttyS0,115200 panic=-1 rdinit=/init" \
 		-serial "file:$dir/console.log" -serial "file:$dir/tests.log" \
 		</dev/null || rc=$?
@@ -186,7 +238,8 @@ for s in "${series[@]}"; do
 	note "kernel $rel: building hpalloc.ko (W=1)"
 	warn=0
 	build_module "$rel" "$kdir" "$dir" || warn=1
-	make_initramfs "$dir"
+	make_initramfs "$dir" "$(kernel_moddir "$rel" "$vmlinuz")"
+	make_disk "$dir"
 	note "kernel $rel: booting the guest ($mode)"
 	start=$(date +%s)
 	qrc=0
