@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The public malloc-style API and start-up.  Small blocks (up to 1 MiB) come
+ * from the calling thread's heap; larger ones are runs of whole chunks
+ * (huge.c).  free() finds everything from the pointer: the chunk map entry
+ * of its 2 MiB chunk says segment, huge run or neither.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "internal.h"
+
+_Atomic int hpa_initialized;
+enum hpa_backend hpa_backend_chosen = HPA_BACKEND_4K;
+static struct hpa_lock init_lock = HPA_LOCK_INIT;
+
+static void fork_prepare(void)
+{
+	hpa_heaps_lock_all();
+	hpa_pool_lock_all();
+	hpa_lock(&hpa_arena.lock);
+}
+
+static void fork_parent(void)
+{
+	hpa_unlock(&hpa_arena.lock);
+	hpa_pool_unlock_all();
+	hpa_heaps_unlock_all();
+}
+
+void hpa_init_slow(void)
+{
+	int err;
+
+	hpa_lock(&init_lock);
+	if (atomic_load(&hpa_initialized)) {
+		hpa_unlock(&init_lock);
+		return;
+	}
+	hpa_options_init();
+	hpa_sizeclass_init();
+	hpa_backend_chosen = hpa_prim->init(hpa_option_str(HPA_OPT_BACKEND));
+	err = hpa_arena_init((size_t)hpa_option_int(HPA_OPT_RESERVE));
+	if (err)
+		hpa_fatal("cannot reserve address space (HPALLOC_RESERVE=%s)\n",
+			  hpa_option_str(HPA_OPT_RESERVE));
+	hpa_debug("reserved %zu GiB at %p\n", hpa_arena.size >> 30,
+		  (void *)hpa_arena.base);
+	hpa_heaps_init();
+	pthread_atfork(fork_prepare, fork_parent, fork_parent);
+	atomic_store_explicit(&hpa_initialized, 1, memory_order_release);
+	hpa_unlock(&init_lock);
+}
+
+void hpa_bad_pointer(const char *fn, const void *p, const char *why)
+{
+	hpa_fatal("%s(%p): %s\n", fn, p, why);
+}
+
+static inline void *alloc_small(size_t size)
+{
+	struct hpa_heap *h = hpa_heap_get();
+
+	if (HPA_UNLIKELY(!h)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hpa_heap_alloc(h, hpa_size_class(size));
+}
+
+HPA_EXPORT void *hpa_malloc(size_t size)
+{
+	if (HPA_LIKELY(size <= HPA_SMALL_MAX))
+		return alloc_small(size);
+	hpa_ensure_init();
+	return hpa_huge_alloc(size, 0, -1);
+}
+
+/* The chunk entry of p, or NULL if p is not ours. */
+static struct hpa_chunk *chunk_of(const void *p, size_t *idx)
+{
+	struct hpa_chunk *c;
+
+	if (HPA_UNLIKELY(!hpa_in_arena(p)))
+		return NULL;
+	*idx = hpa_chunk_index(p);
+	c = &hpa_arena.map[*idx];
+	return c;
+}
+
+HPA_EXPORT void hpa_free(void *p)
+{
+	struct hpa_segment *seg;
+	struct hpa_page *pg;
+	struct hpa_chunk *c;
+	size_t idx;
+
+	if (!p)
+		return;
+	c = chunk_of(p, &idx);
+	if (HPA_UNLIKELY(!c))
+		hpa_bad_pointer("hpa_free", p,
+				"pointer was not allocated by hpalloc");
+	if (HPA_LIKELY(c->kind == HPA_CHUNK_SEGMENT)) {
+		seg = hpa_segment_of(p);
+		pg = hpa_segment_page_of(seg, p);
+		if (HPA_UNLIKELY(!pg))
+			hpa_bad_pointer("hpa_free", p,
+					"not in a live page (double free?)");
+		if (HPA_LIKELY(seg->heap == hpa_tls_heap))
+			hpa_heap_free_local(seg->heap, pg, p);
+		else
+			hpa_heap_free_remote(seg, pg, p);
+		return;
+	}
+	if (c->kind == HPA_CHUNK_HUGE) {
+		hpa_huge_free(idx, p);
+		return;
+	}
+	if (c->kind == HPA_CHUNK_DMA)
+		hpa_bad_pointer("hpa_free", p, "DMA buffer: use hpa_dma_free");
+	hpa_bad_pointer("hpa_free", p, "not an allocated block (double free?)");
+}
+
+HPA_EXPORT size_t hpa_usable_size(const void *p)
+{
+	struct hpa_page *pg;
+	struct hpa_chunk *c;
+	size_t idx;
+
+	if (!p)
+		return 0;
+	c = chunk_of(p, &idx);
+	if (!c)
+		hpa_bad_pointer("hpa_usable_size", p,
+				"pointer was not allocated by hpalloc");
+	if (c->kind == HPA_CHUNK_SEGMENT) {
+		pg = hpa_segment_page_of(hpa_segment_of(p), p);
+		if (!pg || hpa_page_block_index(pg, p) < 0)
+			hpa_bad_pointer("hpa_usable_size", p, "not a block");
+		return pg->block_size;
+	}
+	if (c->kind == HPA_CHUNK_HUGE && p == hpa_chunk_addr(idx))
+		return hpa_huge_usable(idx, p);
+	hpa_bad_pointer("hpa_usable_size", p, "not an allocated block");
+}
+
+HPA_EXPORT void *hpa_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(nmemb, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (total > HPA_SMALL_MAX) {
+		size_t idx;
+		bool fresh;
+
+		hpa_ensure_init();
+		p = hpa_huge_alloc(total, 0, -1);
+		if (!p)
+			return NULL;
+		idx = hpa_chunk_index(p);
+		fresh = hpa_arena.map[idx].fresh;
+		hpa_arena.map[idx].fresh = 0;
+		/* Freshly mapped memory reads zero; do not fault it all in. */
+		if (!fresh)
+			memset(p, 0, total);
+		return p;
+	}
+	p = alloc_small(total);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+static bool is_pow2(size_t x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Smallest class holding size whose blocks all start align-aligned. */
+static int aligned_class(size_t size, size_t align)
+{
+	unsigned int c;
+
+	if (align > HPA_UNIT_SIZE || size > HPA_SMALL_MAX)
+		return -1;
+	for (c = hpa_size_class(size); c < HPA_NCLASSES; c++)
+		if (hpa_class_size(c) % align == 0)
+			return (int)c;
+	return -1;
+}
+
+void *hpa_alloc_aligned_node(size_t size, size_t align, int node)
+{
+	struct hpa_heap *h;
+	int c;
+
+	if (align <= HPA_ALIGN && node < 0)
+		return hpa_malloc(size);
+	hpa_ensure_init();
+	if (align < HPA_ALIGN)
+		align = HPA_ALIGN;
+	c = aligned_class(size, align);
+	if (c < 0)
+		return hpa_huge_alloc(size, align, node);
+	h = node < 0 ? hpa_heap_get() : hpa_heap_node(node);
+	if (!h) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hpa_heap_alloc(h, (unsigned int)c);
+}
+
+HPA_EXPORT void *hpa_aligned_alloc(size_t align, size_t size)
+{
+	if (!is_pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return hpa_alloc_aligned_node(size, align, -1);
+}
+
+HPA_EXPORT int hpa_posix_memalign(void **memptr, size_t align, size_t size)
+{
+	int saved = errno;
+	void *p;
+
+	if (!memptr || !is_pow2(align) || align % sizeof(void *))
+		return EINVAL;
+	p = hpa_alloc_aligned_node(size, align, -1);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*memptr = p;
+	return 0;
+}
+
+HPA_EXPORT void *hpa_malloc_node(size_t size, int node)
+{
+	hpa_ensure_init();
+	if (node == -1)
+		return hpa_malloc(size);
+	if (node < 0 || node >= HPA_MAX_NODES || !hpa_prim->node_online(node)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return hpa_alloc_aligned_node(size, HPA_ALIGN, node);
+}
+
+HPA_EXPORT void *hpa_realloc(void *p, size_t size)
+{
+	struct hpa_chunk *c;
+	size_t idx, old;
+	void *q;
+
+	if (!p)
+		return hpa_malloc(size);
+	if (size == 0) {
+		hpa_free(p);
+		return NULL;
+	}
+	c = chunk_of(p, &idx);
+	if (!c)
+		hpa_bad_pointer("hpa_realloc", p,
+				"pointer was not allocated by hpalloc");
+	if (c->kind == HPA_CHUNK_HUGE && size > HPA_SMALL_MAX)
+		return hpa_huge_realloc(idx, p, size);
+	old = hpa_usable_size(p);
+	/* Fits, and not shrinking to less than half: keep the block. */
+	if (size <= old && (size >= old / 2 || c->kind == HPA_CHUNK_HUGE))
+		return p;
+	q = hpa_malloc(size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < old ? size : old);
+	hpa_free(p);
+	return q;
+}

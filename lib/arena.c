@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The virtual address reservation: one PROT_NONE, MAP_NORESERVE range,
+ * 1 GiB aligned, HPALLOC_RESERVE bytes (default 1 TiB; halved until the
+ * kernel accepts it, down to 4 GiB).  It is cut into 2 MiB chunks; a bit
+ * per chunk says whether its address range is taken and an entry per chunk
+ * (the chunk map) says what it holds.  Every segment, huge block and DMA
+ * buffer lives here, so free() finds a block's chunk by masking.
+ *
+ * Segments are taken from the bottom half and huge runs from the top half,
+ * leaving room after each huge run so that hpa_realloc can grow it in place.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct hpa_arena hpa_arena = { .lock = HPA_LOCK_INIT };
+
+int hpa_arena_init(size_t reserve)
+{
+	size_t size = hpa_align_up(reserve ? reserve : HPA_GiB, HPA_GiB);
+	void *base = hpa_prim->reserve(&size, 4 * HPA_GiB, HPA_GiB);
+	size_t words;
+
+	if (!base)
+		return -ENOMEM;
+	hpa_arena.nchunks = size >> HPA_CHUNK_SHIFT;
+	words = (hpa_arena.nchunks + 63) / 64;
+	hpa_arena.used = hpa_prim->meta_map(words * sizeof(uint64_t));
+	hpa_arena.map = hpa_prim->meta_map(hpa_arena.nchunks *
+					   sizeof(struct hpa_chunk));
+	if (!hpa_arena.used || !hpa_arena.map)
+		return -ENOMEM;
+	hpa_arena.base = base;
+	hpa_arena.size = size;
+	hpa_arena.low_hint = 0;
+	hpa_arena.high_hint = hpa_arena.nchunks / 2;
+	return 0;
+}
+
+static bool chunk_used(size_t i)
+{
+	return hpa_arena.used[i / 64] >> (i % 64) & 1;
+}
+
+/* First used chunk in [i, end), or end. */
+static size_t next_used(size_t i, size_t end)
+{
+	while (i < end) {
+		uint64_t w = hpa_arena.used[i / 64] >> (i % 64);
+
+		if (w)
+			return i + (size_t)__builtin_ctzll(w) < end ?
+			       i + (size_t)__builtin_ctzll(w) : end;
+		i = (i | 63) + 1;
+	}
+	return end;
+}
+
+/* First free chunk in [i, end), or end. */
+static size_t next_free(size_t i, size_t end)
+{
+	while (i < end) {
+		uint64_t w = ~hpa_arena.used[i / 64] >> (i % 64);
+
+		if (w)
+			return i + (size_t)__builtin_ctzll(w) < end ?
+			       i + (size_t)__builtin_ctzll(w) : end;
+		i = (i | 63) + 1;
+	}
+	return end;
+}
+
+static void mark(size_t idx, size_t n, bool used)
+{
+	size_t i;
+
+	for (i = idx; i < idx + n; i++) {
+		if (used)
+			hpa_arena.used[i / 64] |= 1ULL << (i % 64);
+		else
+			hpa_arena.used[i / 64] &= ~(1ULL << (i % 64));
+	}
+}
+
+/* First fit of want free chunks (aligned) in [from, end). */
+static long find_run(size_t from, size_t end, size_t want, size_t align)
+{
+	size_t i = from;
+
+	while (i < end) {
+		size_t stop;
+
+		i = next_free(i, end);
+		i = hpa_align_up(i, align);
+		if (i + want > end || i + want < i)
+			return -1;
+		stop = next_used(i, i + want);
+		if (stop == i + want)
+			return (long)i;
+		i = stop + 1;
+	}
+	return -1;
+}
+
+long hpa_arena_take(size_t n, size_t align_chunks, bool high)
+{
+	size_t half = hpa_arena.nchunks / 2, align = align_chunks ? align_chunks : 1;
+	long idx = -1;
+
+	if (n == 0 || n > hpa_arena.nchunks)
+		return -1;
+	hpa_lock(&hpa_arena.lock);
+	if (high) {
+		/* Leave as much free space after the run as the run itself. */
+		if (n <= half / 4)
+			idx = find_run(hpa_arena.high_hint, hpa_arena.nchunks,
+				       2 * n, align);
+		if (idx < 0)
+			idx = find_run(half, hpa_arena.nchunks, n, align);
+		if (idx < 0)
+			idx = find_run(hpa_arena.low_hint, half, n, align);
+	} else {
+		idx = find_run(hpa_arena.low_hint, half, n, align);
+		if (idx < 0)
+			idx = find_run(half, hpa_arena.nchunks, n, align);
+	}
+	if (idx >= 0) {
+		mark((size_t)idx, n, true);
+		if (!high && (size_t)idx == hpa_arena.low_hint)
+			hpa_arena.low_hint = next_free((size_t)idx + n, half);
+	}
+	hpa_unlock(&hpa_arena.lock);
+	return idx;
+}
+
+bool hpa_arena_take_at(size_t idx, size_t n)
+{
+	bool ok;
+
+	if (idx + n > hpa_arena.nchunks || idx + n < idx)
+		return false;
+	hpa_lock(&hpa_arena.lock);
+	ok = next_used(idx, idx + n) == idx + n;
+	if (ok)
+		mark(idx, n, true);
+	hpa_unlock(&hpa_arena.lock);
+	return ok;
+}
+
+void hpa_arena_give(size_t idx, size_t n)
+{
+	size_t i;
+
+	hpa_lock(&hpa_arena.lock);
+	for (i = idx; i < idx + n; i++) {
+		if (!chunk_used(i))
+			hpa_fatal("arena: chunk %zu given back twice\n", i);
+		memset(&hpa_arena.map[i], 0, sizeof(hpa_arena.map[i]));
+	}
+	mark(idx, n, false);
+	if (idx < hpa_arena.low_hint)
+		hpa_arena.low_hint = idx;
+	hpa_unlock(&hpa_arena.lock);
+}

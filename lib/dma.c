@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DMA buffers: one physically contiguous buffer per call, from the device
+ * backend (HPALLOC_ALLOC_CONTIG).  Other backends cannot promise physical
+ * contiguity, so hpa_dma_alloc fails there with ENODEV rather than hand out
+ * a buffer whose pages may be scattered.  The device handle is kept in the
+ * chunk map so that hpa_virt2phys can ask the device (HPALLOC_IOC_QUERY).
+ */
+#include <errno.h>
+
+#include "internal.h"
+
+HPA_EXPORT void *hpa_dma_alloc(size_t size, int node, unsigned int flags)
+{
+	size_t page, len, n, i;
+	uint64_t handle;
+	long idx;
+	int err;
+
+	hpa_ensure_init();
+	if (flags & ~HPA_DMA_VALID || size == 0 || node < -1 ||
+	    (node >= 0 && !hpa_prim->node_online(node))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	page = flags & HPA_DMA_1G ? HPA_GiB : HPA_CHUNK_SIZE;
+	if (size > hpa_arena.size / 2) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	len = hpa_align_up(size, page);
+	n = len >> HPA_CHUNK_SHIFT;
+	idx = hpa_arena_take(n, page >> HPA_CHUNK_SHIFT, true);
+	if (idx < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = hpa_prim->dma_commit(hpa_chunk_addr((size_t)idx), len, node,
+				   flags & HPA_DMA_1G, &handle);
+	if (err) {
+		hpa_arena_give((size_t)idx, n);
+		errno = -err;
+		return NULL;
+	}
+	hpa_arena.map[idx].kind = HPA_CHUNK_DMA;
+	hpa_arena.map[idx].nchunks = (uint32_t)n;
+	hpa_arena.map[idx].size = size;
+	hpa_arena.map[idx].handle = handle;
+	hpa_arena.map[idx].backend = HPA_BACKEND_DEVICE;
+	hpa_arena.map[idx].page_shift = flags & HPA_DMA_1G ? 30 : 21;
+	hpa_arena.map[idx].node = (int16_t)node;
+	for (i = (size_t)idx + 1; i < (size_t)idx + n; i++) {
+		hpa_arena.map[i].kind = HPA_CHUNK_TAIL;
+		hpa_arena.map[i].head = (uint32_t)idx;
+	}
+	hpa_stat_add(&hpa_gstats.dma_buffers, 1);
+	return hpa_chunk_addr((size_t)idx);
+}
+
+static long dma_head(const void *p)
+{
+	size_t idx;
+
+	if (!hpa_initialized || !hpa_in_arena(p))
+		return -1;
+	idx = hpa_chunk_index(p);
+	if (hpa_arena.map[idx].kind == HPA_CHUNK_TAIL)
+		idx = hpa_arena.map[idx].head;
+	return hpa_arena.map[idx].kind == HPA_CHUNK_DMA ? (long)idx : -1;
+}
+
+HPA_EXPORT int hpa_dma_free(void *p)
+{
+	long idx = dma_head(p);
+	struct hpa_chunk *c;
+	size_t n;
+	int err;
+
+	if (idx < 0 || p != hpa_chunk_addr((size_t)idx))
+		return -EINVAL;
+	c = &hpa_arena.map[idx];
+	n = c->nchunks;
+	err = hpa_prim->dma_release(p, n << HPA_CHUNK_SHIFT, c->handle);
+	hpa_arena_give((size_t)idx, n);
+	hpa_stat_add(&hpa_gstats.dma_buffers, -1);
+	return err;
+}
+
+HPA_EXPORT int hpa_virt2phys(const void *p, uint64_t *phys)
+{
+	long idx;
+
+	if (!p || !phys)
+		return -EINVAL;
+	hpa_ensure_init();
+	idx = dma_head(p);
+	if (idx >= 0)
+		return hpa_prim->virt2phys(p, hpa_arena.map[idx].handle,
+					   hpa_chunk_addr((size_t)idx), phys);
+	if (hpa_in_arena(p)) {
+		uint8_t kind = hpa_arena.map[hpa_chunk_index(p)].kind;
+
+		if (kind == HPA_CHUNK_FREE || kind == HPA_CHUNK_POOL ||
+		    kind == HPA_CHUNK_CLAIMED)
+			return -EFAULT;
+	}
+	return hpa_prim->virt2phys(p, 0, NULL, phys);
+}

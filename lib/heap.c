@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Thread heaps.  Each thread allocates from its own heap without a lock:
+ * per size class a list of pages with free blocks (the head is where
+ * allocation happens) and a list of full pages.  A block freed by its
+ * owner sets its bit again; a block freed by another thread is pushed onto
+ * its page's lock-free remote list, and the first such push also pushes the
+ * page onto the owner heap's remote_pages stack.  The owner takes both
+ * with an atomic exchange (no ABA: nobody pops single entries) when it runs
+ * out of free blocks in a class.
+ *
+ * A thread that exits hands its heap, with every segment in it, to the next
+ * thread that starts (pthread key destructor).  Frees into an abandoned
+ * heap keep landing on its remote lists until then.
+ *
+ * Node heaps (hpa_malloc_node, and threads past their key destructor) are
+ * shared: used under their adaptive lock, fed with segments bound to their
+ * node.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "internal.h"
+
+__thread struct hpa_heap *hpa_tls_heap
+	__attribute__((tls_model("initial-exec")));
+#define HEAP_EXITED	((struct hpa_heap *)1)
+
+struct hpa_heap *hpa_all_heaps;
+struct hpa_lock hpa_heaps_lock = HPA_LOCK_INIT;
+static struct hpa_heap *abandoned;
+static struct hpa_heap *node_heaps[HPA_MAX_NODES];
+static pthread_key_t heap_key;
+static char *meta_cur, *meta_end;
+
+static void *meta_alloc(size_t size)	/* under hpa_heaps_lock */
+{
+	void *p;
+
+	size = hpa_align_up(size, 64);
+	if (meta_cur + size > meta_end || !meta_cur) {
+		size_t len = size > HPA_MiB ? size : HPA_MiB;
+
+		meta_cur = hpa_prim->meta_map(len);
+		if (!meta_cur)
+			return NULL;
+		meta_end = meta_cur + len;
+	}
+	p = meta_cur;
+	meta_cur += size;
+	return p;
+}
+
+static struct hpa_heap *heap_new(int node, bool shared)
+{
+	struct hpa_heap *h = meta_alloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	memset(h, 0, sizeof(*h));
+	h->node = node;
+	h->shared = shared;
+	h->bind = shared;
+	h->next_all = hpa_all_heaps;
+	hpa_all_heaps = h;
+	return h;
+}
+
+static void heap_exit(void *arg)
+{
+	hpa_tls_heap = HEAP_EXITED;
+	hpa_heap_abandon(arg);
+}
+
+void hpa_heaps_init(void)
+{
+	if (pthread_key_create(&heap_key, heap_exit) != 0)
+		hpa_fatal("pthread_key_create failed\n");
+}
+
+struct hpa_heap *hpa_heap_node(int node)
+{
+	struct hpa_heap *h;
+
+	if (node < 0 || node >= HPA_MAX_NODES)
+		node = 0;
+	h = __atomic_load_n(&node_heaps[node], __ATOMIC_ACQUIRE);
+	if (h)
+		return h;
+	hpa_lock(&hpa_heaps_lock);
+	h = node_heaps[node];
+	if (!h) {
+		h = heap_new(node, true);
+		if (h)
+			__atomic_store_n(&node_heaps[node], h, __ATOMIC_RELEASE);
+	}
+	hpa_unlock(&hpa_heaps_lock);
+	return h;
+}
+
+struct hpa_heap *hpa_heap_get_slow(void)
+{
+	struct hpa_heap *h, **pp;
+	int node;
+
+	hpa_ensure_init();
+	node = hpa_prim->current_node();
+	if (hpa_tls_heap == HEAP_EXITED)
+		return hpa_heap_node(node);
+	hpa_lock(&hpa_heaps_lock);
+	/* Adopt an exited thread's heap, preferably one of this node. */
+	for (pp = &abandoned; *pp; pp = &(*pp)->next_abandoned)
+		if ((*pp)->node == node)
+			break;
+	if (!*pp)
+		pp = &abandoned;
+	h = *pp;
+	if (h) {
+		*pp = h->next_abandoned;
+		h->abandoned = false;
+	} else {
+		h = heap_new(node, false);
+	}
+	hpa_unlock(&hpa_heaps_lock);
+	if (!h)
+		return NULL;
+	hpa_tls_heap = h;
+	pthread_setspecific(heap_key, h);
+	return h;
+}
+
+/* ---- lists ---------------------------------------------------------- */
+
+static void page_unlink(struct hpa_page **head, struct hpa_page *pg)
+{
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		*head = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	pg->next = pg->prev = NULL;
+}
+
+static void page_push(struct hpa_page **head, struct hpa_page *pg)
+{
+	pg->prev = NULL;
+	pg->next = *head;
+	if (*head)
+		(*head)->prev = pg;
+	*head = pg;
+}
+
+static void seg_unlink(struct hpa_segment **head, struct hpa_segment *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static void seg_push(struct hpa_segment **head, struct hpa_segment *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+/* ---- pages ---------------------------------------------------------- */
+
+static void page_release(struct hpa_heap *h, struct hpa_page *pg)
+{
+	struct hpa_segment *seg = hpa_segment_of(pg->start);
+	bool was_full = seg->free_units == 0;
+
+	page_unlink(pg->full ? &h->cls[pg->cls].full :
+		    &h->cls[pg->cls].avail, pg);
+	hpa_count_add(&h->pages[pg->cls], -1);
+	hpa_segment_page_free(seg, pg);
+	if (was_full) {
+		seg_unlink(&h->segs_full, seg);
+		seg_push(&h->segs, seg);
+	}
+	if (hpa_segment_empty(seg)) {
+		seg_unlink(&h->segs, seg);
+		seg->magic = 0;
+		hpa_count_add(&h->nsegments, -1);
+		hpa_pool_put(hpa_chunk_index(seg));
+	}
+}
+
+void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg)
+{
+	struct hpa_class_list *cl = &h->cls[pg->cls];
+
+	/* Keep one empty page per class so a malloc/free loop stays cheap. */
+	if (cl->avail == pg && !pg->next)
+		return;
+	page_release(h, pg);
+}
+
+void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg)
+{
+	struct hpa_class_list *cl = &h->cls[pg->cls];
+
+	page_unlink(&cl->full, pg);
+	pg->full = 0;
+	/* Behind the head: the head keeps serving until it is exhausted. */
+	if (cl->avail) {
+		pg->prev = cl->avail;
+		pg->next = cl->avail->next;
+		if (pg->next)
+			pg->next->prev = pg;
+		cl->avail->next = pg;
+	} else {
+		page_push(&cl->avail, pg);
+	}
+}
+
+/* The owner frees block p of pg (locally, or collected from remote). */
+static void free_block(struct hpa_heap *h, struct hpa_page *pg, void *p)
+{
+	long idx = hpa_page_block_index(pg, p);
+	uint64_t bit;
+
+	if (idx < 0)
+		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	bit = 1ULL << (idx % 64);
+	if (pg->free_map[idx / 64] & bit)
+		hpa_bad_pointer("hpa_free", p, "double free");
+	pg->free_map[idx / 64] |= bit;
+	if ((uint32_t)(idx / 64) < pg->hint)
+		pg->hint = (uint16_t)(idx / 64);
+	pg->used--;
+	hpa_count_add(&h->in_use[pg->cls], -1);
+	if (pg->full)
+		hpa_heap_page_unfull(h, pg);
+	if (pg->used == 0)
+		hpa_heap_page_emptied(h, pg);
+}
+
+void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg, void *p)
+{
+	free_block(h, pg, p);
+}
+
+void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
+			  void *p)
+{
+	struct hpa_block *b = p, *old;
+	struct hpa_heap *h = seg->heap;
+	struct hpa_page *top;
+
+	if (hpa_page_block_index(pg, p) < 0)
+		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	old = atomic_load_explicit(&pg->remote, memory_order_relaxed);
+	do {
+		b->next = old;
+	} while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, b,
+			memory_order_release, memory_order_relaxed));
+	if (old)
+		return;
+	/* First pending block: tell the owner which page to look at. */
+	top = atomic_load_explicit(&h->remote_pages, memory_order_relaxed);
+	do {
+		pg->remote_next = top;
+	} while (!atomic_compare_exchange_weak_explicit(&h->remote_pages, &top,
+			pg, memory_order_release, memory_order_relaxed));
+}
+
+static void collect_remote(struct hpa_heap *h)
+{
+	struct hpa_page *pg = atomic_exchange_explicit(&h->remote_pages, NULL,
+						       memory_order_acquire);
+
+	while (pg) {
+		/* Read before the exchange: after it a freer may re-push pg. */
+		struct hpa_page *next = pg->remote_next;
+		struct hpa_block *b = atomic_exchange_explicit(&pg->remote,
+				NULL, memory_order_acquire);
+
+		while (b) {
+			struct hpa_block *bn = b->next;
+
+			free_block(h, pg, b);
+			b = bn;
+		}
+		pg = next;
+	}
+}
+
+static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
+{
+	struct hpa_segment *seg;
+	struct hpa_page *pg = NULL;
+	long idx;
+
+	for (seg = h->segs; seg; seg = seg->next) {
+		pg = hpa_segment_page_new(seg, cls);
+		if (pg)
+			break;
+	}
+	if (!pg) {
+		idx = hpa_pool_get(h->node, h->bind);
+		if (idx < 0)
+			return NULL;
+		hpa_arena.map[idx].kind = HPA_CHUNK_SEGMENT;
+		seg = hpa_chunk_addr((size_t)idx);
+		hpa_segment_init(seg, h, h->node);
+		seg_push(&h->segs, seg);
+		hpa_count_add(&h->nsegments, 1);
+		pg = hpa_segment_page_new(seg, cls);
+	}
+	if (seg->free_units == 0) {
+		seg_unlink(&h->segs, seg);
+		seg_push(&h->segs_full, seg);
+	}
+	hpa_count_add(&h->pages[cls], 1);
+	return pg;
+}
+
+static inline void *page_take(struct hpa_heap *h, struct hpa_page *pg)
+{
+	unsigned int w = pg->hint;
+	uint64_t word;
+	unsigned int bit;
+
+	while (!(word = pg->free_map[w]))
+		w++;
+	bit = (unsigned int)__builtin_ctzll(word);
+	pg->free_map[w] = word & (word - 1);
+	pg->hint = (uint16_t)w;
+	pg->used++;
+	hpa_count_add(&h->in_use[pg->cls], 1);
+	return pg->start + (size_t)(w * 64 + bit) * pg->block_size;
+}
+
+void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls)
+{
+	struct hpa_class_list *cl = &h->cls[cls];
+	struct hpa_page *pg;
+
+	collect_remote(h);
+	while ((pg = cl->avail) && pg->used == pg->blocks) {
+		page_unlink(&cl->avail, pg);
+		pg->full = 1;
+		page_push(&cl->full, pg);
+	}
+	if (!pg) {
+		pg = page_new(h, cls);
+		if (!pg) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		page_push(&cl->avail, pg);
+	}
+	return page_take(h, pg);
+}
+
+static inline void *heap_alloc_unlocked(struct hpa_heap *h, unsigned int cls)
+{
+	struct hpa_page *pg = h->cls[cls].avail;
+
+	if (HPA_LIKELY(pg && pg->used < pg->blocks))
+		return page_take(h, pg);
+	return hpa_heap_alloc_slow(h, cls);
+}
+
+void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls)
+{
+	void *p;
+
+	if (HPA_LIKELY(!h->shared))
+		return heap_alloc_unlocked(h, cls);
+	hpa_lock(&h->lock);
+	p = heap_alloc_unlocked(h, cls);
+	hpa_unlock(&h->lock);
+	return p;
+}
+
+void hpa_heap_abandon(struct hpa_heap *h)
+{
+	unsigned int c;
+
+	collect_remote(h);
+	for (c = 0; c < HPA_NCLASSES; c++) {
+		struct hpa_page *pg = h->cls[c].avail, *next;
+
+		for (; pg; pg = next) {
+			next = pg->next;
+			if (pg->used == 0)
+				page_release(h, pg);
+		}
+	}
+	hpa_lock(&hpa_heaps_lock);
+	h->abandoned = true;
+	h->next_abandoned = abandoned;
+	abandoned = h;
+	hpa_unlock(&hpa_heaps_lock);
+}
+
+void hpa_heaps_lock_all(void)
+{
+	int n;
+
+	hpa_lock(&hpa_heaps_lock);
+	for (n = 0; n < HPA_MAX_NODES; n++)
+		if (node_heaps[n])
+			hpa_lock(&node_heaps[n]->lock);
+}
+
+void hpa_heaps_unlock_all(void)
+{
+	int n;
+
+	for (n = 0; n < HPA_MAX_NODES; n++)
+		if (node_heaps[n])
+			hpa_unlock(&node_heaps[n]->lock);
+	hpa_unlock(&hpa_heaps_lock);
+}

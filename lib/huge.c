@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Blocks larger than HPA_SMALL_MAX (1 MiB): runs of whole 2 MiB chunks,
+ * 1 GiB aligned and mapped with 1 GiB pages when the run is 1 GiB or more
+ * and the backend has them.  A single chunk comes from the page pool.
+ *
+ * Growth without copy (hpa_realloc): first try to take the chunks right
+ * after the run and map them (in place); else take a new range and move
+ * the pages there with the backend's move (mremap), mapping only the new
+ * tail.  Bytes are copied only when the backend cannot move pages, and the
+ * copy is counted in hpa_stats.realloc_copies.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static size_t chunks_for(size_t size)
+{
+	return (size + HPA_CHUNK_MASK) >> HPA_CHUNK_SHIFT;
+}
+
+static bool want_1g(size_t n)
+{
+	return n >= HPA_1G_CHUNKS && hpa_option_int(HPA_OPT_PAGE_1G) &&
+	       hpa_prim->has_1g();
+}
+
+static void mark_run(size_t idx, size_t n, size_t size)
+{
+	size_t i;
+
+	hpa_arena.map[idx].kind = HPA_CHUNK_HUGE;
+	hpa_arena.map[idx].nchunks = (uint32_t)n;
+	hpa_arena.map[idx].size = size;
+	for (i = idx + 1; i < idx + n; i++) {
+		hpa_arena.map[i].kind = HPA_CHUNK_TAIL;
+		hpa_arena.map[i].head = (uint32_t)idx;
+	}
+}
+
+void *hpa_huge_alloc(size_t size, size_t align, int node)
+{
+	size_t n, align_chunks = 1;
+	long idx;
+	bool bind = node >= 0;
+
+	if (size > hpa_arena.size || align > hpa_arena.size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	n = chunks_for(size);
+	if (align > HPA_CHUNK_SIZE)
+		align_chunks = align >> HPA_CHUNK_SHIFT;
+	if (node < 0)
+		node = hpa_prim->current_node();
+	if (n == 1 && align_chunks == 1) {
+		idx = hpa_pool_get(node, bind);
+		if (idx < 0)
+			return NULL;
+	} else {
+		if (want_1g(n) && align_chunks < HPA_1G_CHUNKS)
+			align_chunks = HPA_1G_CHUNKS;
+		idx = hpa_arena_take(n, align_chunks, true);
+		if (idx < 0 || hpa_pool_commit((size_t)idx, n, node, bind,
+					       want_1g(n))) {
+			if (idx >= 0)
+				hpa_arena_give((size_t)idx, n);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	mark_run((size_t)idx, n, size);
+	hpa_stat_add(&hpa_gstats.huge_in_use, (int64_t)(n << HPA_CHUNK_SHIFT));
+	return hpa_chunk_addr((size_t)idx);
+}
+
+static void release_run(size_t idx, size_t n)
+{
+	size_t i;
+
+	/* 1 GiB pages cannot be split; 2 MiB ones go to the pool one by one. */
+	if (hpa_arena.map[idx].page_shift >= 30) {
+		hpa_pool_release(idx, n);
+		return;
+	}
+	for (i = idx; i < idx + n; i++) {
+		hpa_arena.map[i].kind = HPA_CHUNK_CLAIMED;
+		hpa_pool_put(i);
+	}
+}
+
+void hpa_huge_free(size_t idx, const void *p)
+{
+	struct hpa_chunk *c = &hpa_arena.map[idx];
+	size_t n = c->nchunks;
+
+	if (p != hpa_chunk_addr(idx))
+		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	hpa_stat_add(&hpa_gstats.huge_in_use, -(int64_t)(n << HPA_CHUNK_SHIFT));
+	release_run(idx, n);
+}
+
+size_t hpa_huge_usable(size_t idx, const void *p)
+{
+	(void)p;
+	return (size_t)hpa_arena.map[idx].nchunks << HPA_CHUNK_SHIFT;
+}
+
+/*
+ * Map the new tail first, then move the old pages in front of it, so that a
+ * failure at any step leaves the block valid where it was.  errno ENOMEM:
+ * no memory; EOPNOTSUPP: the backend cannot move pages (caller copies).
+ */
+static void *move_run(size_t idx, size_t n, size_t new_n, size_t size)
+{
+	struct hpa_chunk head = hpa_arena.map[idx];
+	size_t i, align = want_1g(new_n) ? HPA_1G_CHUNKS : 1;
+	long to = hpa_arena_take(new_n, align, true);
+	int err;
+
+	if (to < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (hpa_pool_commit((size_t)to + n, new_n - n, head.node, head.bound,
+			    false)) {
+		hpa_arena_give((size_t)to, new_n);
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = hpa_prim->move(hpa_chunk_addr(idx), hpa_chunk_addr((size_t)to),
+			     n << HPA_CHUNK_SHIFT);
+	if (err) {
+		hpa_pool_release((size_t)to + n, new_n - n);
+		hpa_arena_give((size_t)to, n);
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	/* The pages moved: their map entries move with them. */
+	for (i = 0; i < n; i++)
+		hpa_arena.map[(size_t)to + i] = hpa_arena.map[idx + i];
+	hpa_arena_give(idx, n);
+	mark_run((size_t)to, new_n, size);
+	hpa_stat_add(&hpa_gstats.realloc_remaps, 1);
+	hpa_stat_add(&hpa_gstats.huge_in_use,
+		     (int64_t)((new_n - n) << HPA_CHUNK_SHIFT));
+	return hpa_chunk_addr((size_t)to);
+}
+
+void *hpa_huge_realloc(size_t idx, void *p, size_t size)
+{
+	struct hpa_chunk *c = &hpa_arena.map[idx];
+	size_t n = c->nchunks, new_n;
+	void *q;
+
+	if (p != hpa_chunk_addr(idx))
+		hpa_bad_pointer("hpa_realloc", p, "not the start of a block");
+	if (size > hpa_arena.size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	new_n = chunks_for(size);
+	if (new_n <= n) {
+		if (new_n < n && c->page_shift < 30) {
+			hpa_stat_add(&hpa_gstats.huge_in_use,
+				     -(int64_t)((n - new_n) << HPA_CHUNK_SHIFT));
+			release_run(idx + new_n, n - new_n);
+			mark_run(idx, new_n, size);
+		} else {
+			c->size = size;
+		}
+		return p;
+	}
+	if (hpa_arena_take_at(idx + n, new_n - n)) {
+		if (hpa_pool_commit(idx + n, new_n - n, c->node, c->bound,
+				    false) == 0) {
+			mark_run(idx, new_n, size);
+			hpa_stat_add(&hpa_gstats.realloc_in_place, 1);
+			hpa_stat_add(&hpa_gstats.huge_in_use,
+				     (int64_t)((new_n - n) << HPA_CHUNK_SHIFT));
+			return p;
+		}
+		hpa_arena_give(idx + n, new_n - n);
+		errno = ENOMEM;
+		return NULL;
+	}
+	q = move_run(idx, n, new_n, size);
+	if (q || errno != EOPNOTSUPP)
+		return q;
+	/* The backend cannot move pages: copy (counted). */
+	q = hpa_huge_alloc(size, 0, c->bound ? c->node : -1);
+	if (!q)
+		return NULL;
+	memcpy(q, p, n << HPA_CHUNK_SHIFT);
+	hpa_huge_free(idx, p);
+	hpa_stat_add(&hpa_gstats.realloc_copies, 1);
+	return q;
+}

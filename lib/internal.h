@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Internal interfaces of libhpalloc-user.  Nothing here is exported: the
+ * library is built with -fvisibility=hidden and only HPA_EXPORT names leave
+ * the shared object (checked against libhpalloc-user.sym by the build).
+ *
+ * Layers, bottom up (one file each):
+ *   prim.c      the only code that opens, ioctls or mmaps (backends)
+ *   lock.c      adaptive spin-then-futex lock
+ *   options.c   the option table, HPALLOC_* environment variables
+ *   arena.c     the VA reservation, 2 MiB chunks, the chunk map
+ *   pool.c      free committed chunks per node and page class, retention
+ *   sizeclass.c size classes
+ *   segment.c   a 2 MiB segment cut into pages of one size class each
+ *   heap.c      thread heaps, remote frees, hand-over at thread exit
+ *   huge.c      blocks of whole chunks, growth without copy
+ *   alloc.c     the public malloc-style API
+ *   dma.c       contiguous buffers and physical addresses
+ *   stats.c     hpa_stats
+ */
+#ifndef HPA_INTERNAL_H
+#define HPA_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hpalloc.h"
+
+#define HPA_EXPORT	__attribute__((visibility("default")))
+#define HPA_LIKELY(x)	__builtin_expect(!!(x), 1)
+#define HPA_UNLIKELY(x)	__builtin_expect(!!(x), 0)
+#define HPA_NOINLINE	__attribute__((noinline))
+
+#define HPA_KiB		(1UL << 10)
+#define HPA_MiB		(1UL << 20)
+#define HPA_GiB		(1UL << 30)
+
+#define HPA_CHUNK_SHIFT	21			/* one segment / 2 MiB page */
+#define HPA_CHUNK_SIZE	(1UL << HPA_CHUNK_SHIFT)
+#define HPA_CHUNK_MASK	(HPA_CHUNK_SIZE - 1)
+#define HPA_1G_CHUNKS	(HPA_GiB / HPA_CHUNK_SIZE)
+
+#define HPA_UNIT_SHIFT	16			/* 64 KiB page unit */
+#define HPA_UNIT_SIZE	(1UL << HPA_UNIT_SHIFT)
+#define HPA_UNITS	(HPA_CHUNK_SIZE / HPA_UNIT_SIZE)	/* 32 */
+
+#define HPA_ALIGN	16			/* malloc's alignment */
+#define HPA_MAX_BLOCKS	(HPA_UNIT_SIZE / HPA_ALIGN)	/* per page */
+#define HPA_BITMAP_WORDS (HPA_MAX_BLOCKS / 64)
+
+#define HPA_MAX_NODES	64
+
+static inline uintptr_t hpa_align_up(uintptr_t x, uintptr_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+/* ---- lock.c ---------------------------------------------------------- */
+
+struct hpa_lock {
+	_Atomic uint32_t state;		/* 0 free, 1 held, 2 held + waiters */
+};
+
+#define HPA_LOCK_INIT	{ 0 }
+
+void hpa_lock_slow(struct hpa_lock *l);
+void hpa_unlock_slow(struct hpa_lock *l);
+
+static inline void hpa_lock(struct hpa_lock *l)
+{
+	uint32_t expected = 0;
+
+	if (HPA_LIKELY(atomic_compare_exchange_strong_explicit(&l->state,
+			&expected, 1, memory_order_acquire,
+			memory_order_relaxed)))
+		return;
+	hpa_lock_slow(l);
+}
+
+static inline void hpa_unlock(struct hpa_lock *l)
+{
+	if (HPA_LIKELY(atomic_exchange_explicit(&l->state, 0,
+				memory_order_release) == 1))
+		return;
+	hpa_unlock_slow(l);
+}
+
+/* ---- options.c ------------------------------------------------------- */
+
+enum hpa_option {
+	HPA_OPT_BACKEND,	/* "auto", "device", "hugetlb", "thp", "4k" */
+	HPA_OPT_DEBUG,		/* print decisions on stderr */
+	HPA_OPT_RESERVE,	/* bytes of virtual address space */
+	HPA_OPT_RETAIN,		/* free committed bytes kept per process */
+	HPA_OPT_PAGE_1G,	/* use 1 GiB pages for runs >= 1 GiB */
+	HPA_OPT_CHECK,		/* extra heap checks (double free on remote) */
+	HPA_OPT_MAX
+};
+
+struct hpa_option_desc {
+	const char *name;	/* env var is HPALLOC_<name> */
+	enum { HPA_OPT_STR, HPA_OPT_BOOL, HPA_OPT_SIZE } type;
+	const char *def;	/* default, as it would be written in env */
+	const char *doc;
+};
+
+extern const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX];
+
+void hpa_options_init(void);
+long long hpa_option_int(enum hpa_option o);
+const char *hpa_option_str(enum hpa_option o);
+/* Parse "123", "4k", "2M", "1G", "1T"; -1 when invalid. */
+long long hpa_parse_size(const char *s);
+
+void hpa_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void hpa_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void hpa_fatal(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* ---- prim.c: the primitive layer ------------------------------------ */
+
+/*
+ * A committed range: what a backend mapped at a chunk-aligned address.
+ * The allocator above never calls the OS; it calls these operations, which
+ * tests replace with a fake (hpa_prim_set()).
+ */
+struct hpa_commit {
+	uint8_t backend;	/* enum hpa_backend that served it */
+	uint8_t page_shift;	/* 12, 21 or 30 */
+	bool fallback;		/* a better backend failed first */
+};
+
+struct hpa_prim_ops {
+	const char *name;
+	/*
+	 * Reserve *size bytes of PROT_NONE address space aligned to align;
+	 * halves *size down to min while the kernel refuses.
+	 */
+	void *(*reserve)(size_t *size, size_t min, size_t align);
+	/* Anonymous zeroed read-write memory for metadata (never freed). */
+	void *(*meta_map)(size_t size);
+	/*
+	 * Back [addr, addr+len) (chunk aligned) with memory on node (-1: the
+	 * caller's).  Use 1 GiB pages only when allow_1g and the range is
+	 * 1 GiB aligned.  0 or -errno; on failure the range is PROT_NONE.
+	 */
+	int (*commit)(void *addr, size_t len, int node, bool allow_1g,
+		      struct hpa_commit *out);
+	/* Return [addr, addr+len) to the OS; it reads PROT_NONE after. */
+	int (*decommit)(void *addr, size_t len);
+	/*
+	 * Move the pages of [from, from+len) to [to, to+len) without copying
+	 * bytes; [from, from+len) reads PROT_NONE after.  -errno if the
+	 * backend cannot (the caller then copies).
+	 */
+	int (*move)(void *from, void *to, size_t len);
+	/* Contiguous buffer for DMA at addr; handle for virt2phys/free. */
+	int (*dma_commit)(void *addr, size_t len, int node, bool page_1g,
+			  uint64_t *handle);
+	int (*dma_release)(void *addr, size_t len, uint64_t handle);
+	int (*virt2phys)(const void *p, uint64_t handle, void *map_start,
+			 uint64_t *phys);
+	/* The caller's NUMA node; online node check. */
+	int (*current_node)(void);
+	bool (*node_online)(int node);
+	/* Best backend, set up at init (prints reasons with HPALLOC_DEBUG). */
+	enum hpa_backend (*init)(const char *forced);
+	/* Sizes of 1 GiB pages usable now. */
+	bool (*has_1g)(void);
+};
+
+extern const struct hpa_prim_ops hpa_prim_os;
+extern const struct hpa_prim_ops *hpa_prim;
+/* Tests: use ops instead of the OS; must run before the first allocation. */
+void hpa_prim_set(const struct hpa_prim_ops *ops);
+
+/* ---- arena.c: the VA reservation and the chunk map ------------------- */
+
+enum hpa_chunk_kind {
+	HPA_CHUNK_FREE = 0,	/* reserved, PROT_NONE */
+	HPA_CHUNK_POOL,		/* committed, in the page pool */
+	HPA_CHUNK_SEGMENT,	/* committed, a heap's segment */
+	HPA_CHUNK_HUGE,		/* first chunk of a run of whole chunks */
+	HPA_CHUNK_DMA,		/* first chunk of a DMA buffer */
+	HPA_CHUNK_TAIL,		/* later chunk of a HUGE/DMA run */
+	HPA_CHUNK_CLAIMED,	/* VA taken, being committed */
+};
+
+struct hpa_chunk {
+	uint8_t kind;		/* enum hpa_chunk_kind */
+	uint8_t backend;	/* enum hpa_backend */
+	uint8_t page_shift;
+	uint8_t fresh;		/* committed, never handed out: reads zero */
+	int16_t node;
+	uint16_t bound;		/* committed with an explicit node (mbind) */
+	uint32_t nchunks;	/* HUGE/DMA: committed chunks in the run */
+	uint32_t head;		/* TAIL: index of the run's first chunk */
+	uint64_t size;		/* HUGE/DMA: bytes asked for */
+	uint64_t handle;	/* DMA: device handle */
+	void *aux;		/* HUGE: start pointer (aligned allocs) */
+};
+
+struct hpa_arena {
+	char *base;		/* reservation start, 1 GiB aligned */
+	size_t size;
+	size_t nchunks;
+	uint64_t *used;		/* bit per chunk: VA taken */
+	struct hpa_chunk *map;	/* entry per chunk */
+	size_t low_hint;	/* segments grow up from the bottom */
+	size_t high_hint;	/* huge runs come from the top half */
+	struct hpa_lock lock;
+};
+
+extern struct hpa_arena hpa_arena;
+
+int hpa_arena_init(size_t reserve);
+/* n free chunks, first chunk index a multiple of align_chunks. */
+long hpa_arena_take(size_t n, size_t align_chunks, bool high);
+/* Take exactly [idx, idx+n) if free; false otherwise. */
+bool hpa_arena_take_at(size_t idx, size_t n);
+void hpa_arena_give(size_t idx, size_t n);
+
+static inline bool hpa_in_arena(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)hpa_arena.base < hpa_arena.size;
+}
+
+static inline size_t hpa_chunk_index(const void *p)
+{
+	return ((uintptr_t)p - (uintptr_t)hpa_arena.base) >> HPA_CHUNK_SHIFT;
+}
+
+static inline void *hpa_chunk_addr(size_t idx)
+{
+	return hpa_arena.base + (idx << HPA_CHUNK_SHIFT);
+}
+
+/* ---- pool.c ---------------------------------------------------------- */
+
+/* One committed chunk from node's pool (or freshly committed); -1: ENOMEM */
+long hpa_pool_get(int node, bool bind);
+/* Give a committed chunk back; decommitted beyond the retention limit. */
+void hpa_pool_put(size_t idx);
+/* Commit [idx, idx+n) (already taken) on node; fills the chunk map. */
+int hpa_pool_commit(size_t idx, size_t n, int node, bool bind,
+		    bool allow_1g);
+/* Decommit [idx, idx+n) and give the VA back. */
+void hpa_pool_release(size_t idx, size_t n);
+void hpa_pool_stats(uint64_t *retained);
+/* Fork safety: hold every pool lock across fork. */
+void hpa_pool_lock_all(void);
+void hpa_pool_unlock_all(void);
+
+/* ---- sizeclass.c ----------------------------------------------------- */
+
+#define HPA_SMALL_MAX	(1UL << 20)	/* largest in-segment block */
+#define HPA_NCLASSES	60
+
+struct hpa_class {
+	uint32_t size;		/* block size */
+	uint16_t units;		/* 64 KiB units per page */
+	uint16_t blocks;	/* blocks per page */
+};
+
+extern struct hpa_class hpa_classes[HPA_NCLASSES];
+void hpa_sizeclass_init(void);
+
+static inline unsigned int hpa_size_class(size_t size)
+{
+	unsigned int b, sub;
+
+	if (size <= 128)
+		return size <= 16 ? 0 : (unsigned int)((size - 1) >> 4);
+	b = 63 - (unsigned int)__builtin_clzl(size - 1);
+	sub = (unsigned int)((size - 1) >> (b - 2)) & 3;
+	return 8 + (b - 7) * 4 + sub;
+}
+
+/* ---- segment.c ------------------------------------------------------- */
+
+struct hpa_heap;
+
+struct hpa_block {
+	struct hpa_block *next;
+};
+
+/* A page: a run of units in one segment, cut into blocks of one class. */
+struct hpa_page {
+	uint64_t free_map[HPA_BITMAP_WORDS];	/* 1 = free; owner only */
+	_Atomic(struct hpa_block *) remote;	/* frees from other threads */
+	struct hpa_page *remote_next;		/* heap's remote_pages stack */
+	struct hpa_page *next, *prev;		/* heap's class list */
+	char *start;
+	uint32_t block_size;
+	uint32_t blocks;
+	uint32_t used;				/* blocks handed out */
+	uint16_t hint;				/* first word that may be free */
+	uint8_t cls;
+	uint8_t units;				/* 0: this page is not in use */
+	uint8_t full;				/* on the heap's full list */
+};
+
+struct hpa_segment {
+	struct hpa_heap *heap;			/* owner */
+	struct hpa_segment *next, *prev;	/* heap's segment list */
+	uint32_t free_units;			/* bit per free unit */
+	uint8_t unit_head[HPA_UNITS];		/* unit -> its page's unit */
+	int32_t node;
+	uint32_t magic;
+	struct hpa_page pages[HPA_UNITS];
+};
+
+#define HPA_SEGMENT_MAGIC	0x68706173u	/* "hpas" */
+/* Unit 0 holds the header; pages use units 1..31. */
+#define HPA_SEG_ALL_FREE	(~(uint32_t)1)
+
+static inline struct hpa_segment *hpa_segment_of(const void *p)
+{
+	return (struct hpa_segment *)((uintptr_t)p & ~HPA_CHUNK_MASK);
+}
+
+void hpa_segment_init(struct hpa_segment *seg, struct hpa_heap *heap,
+		      int node);
+/* Carve a page of class cls; NULL when no run of units is free. */
+struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
+				      unsigned int cls);
+void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg);
+struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg, const void *p);
+
+static inline bool hpa_segment_empty(const struct hpa_segment *seg)
+{
+	return seg->free_units == HPA_SEG_ALL_FREE;
+}
+
+/* Block index of p in pg; -1 if p is not a block start. */
+static inline long hpa_page_block_index(const struct hpa_page *pg,
+					const void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
+	uint32_t idx = (uint32_t)off / pg->block_size;
+
+	if (off >= (uintptr_t)pg->blocks * pg->block_size ||
+	    idx * pg->block_size != off)
+		return -1;
+	return idx;
+}
+
+/* ---- heap.c ---------------------------------------------------------- */
+
+struct hpa_class_list {
+	struct hpa_page *avail;		/* pages with free blocks; head first */
+	struct hpa_page *full;		/* pages without */
+};
+
+struct hpa_heap {
+	struct hpa_class_list cls[HPA_NCLASSES];
+	_Atomic(struct hpa_page *) remote_pages;
+	struct hpa_segment *segs;	/* segments with free units */
+	struct hpa_segment *segs_full;
+	int node;
+	bool shared;			/* node heap: used under lock */
+	bool bind;			/* segments bound to node */
+	bool abandoned;
+	struct hpa_lock lock;		/* only for shared heaps */
+	struct hpa_heap *next_all;
+	struct hpa_heap *next_abandoned;
+	/* Owner-written, read by hpa_stats: relaxed atomics. */
+	_Atomic uint64_t in_use[HPA_NCLASSES];
+	_Atomic uint64_t pages[HPA_NCLASSES];
+	_Atomic uint64_t nsegments;
+};
+
+extern __thread struct hpa_heap *hpa_tls_heap
+	__attribute__((tls_model("initial-exec")));
+extern struct hpa_heap *hpa_all_heaps;
+extern struct hpa_lock hpa_heaps_lock;
+
+struct hpa_heap *hpa_heap_get_slow(void);
+struct hpa_heap *hpa_heap_node(int node);
+
+static inline struct hpa_heap *hpa_heap_get(void)
+{
+	struct hpa_heap *h = hpa_tls_heap;
+
+	if (HPA_LIKELY(h != NULL && (uintptr_t)h > 1))
+		return h;
+	return hpa_heap_get_slow();
+}
+
+void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls);
+void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
+			  void *p);
+void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
+void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg);
+void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls);
+void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg, void *p);
+void hpa_heaps_lock_all(void);
+void hpa_heaps_unlock_all(void);
+/* Thread exit: give the heap to the next new thread. */
+void hpa_heap_abandon(struct hpa_heap *h);
+void hpa_heaps_init(void);
+
+static inline void hpa_count_add(_Atomic uint64_t *c, int64_t d)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+			      + (uint64_t)d, memory_order_relaxed);
+}
+
+/* ---- huge.c ---------------------------------------------------------- */
+
+void *hpa_huge_alloc(size_t size, size_t align, int node);
+void hpa_huge_free(size_t idx, const void *p);
+void *hpa_huge_realloc(size_t idx, void *p, size_t size);
+size_t hpa_huge_usable(size_t idx, const void *p);
+
+/* ---- alloc.c / init ------------------------------------------------- */
+
+extern _Atomic int hpa_initialized;
+extern enum hpa_backend hpa_backend_chosen;
+void hpa_init_slow(void);
+
+static inline void hpa_ensure_init(void)
+{
+	if (HPA_UNLIKELY(!atomic_load_explicit(&hpa_initialized,
+					       memory_order_acquire)))
+		hpa_init_slow();
+}
+
+void *hpa_alloc_aligned_node(size_t size, size_t align, int node);
+_Noreturn void hpa_bad_pointer(const char *fn, const void *p,
+			       const char *why);
+
+/* ---- stats.c --------------------------------------------------------- */
+
+struct hpa_global_stats {
+	_Atomic uint64_t bytes_mapped;
+	_Atomic uint64_t huge_in_use;
+	_Atomic uint64_t pages_2m;
+	_Atomic uint64_t pages_1g;
+	_Atomic uint64_t fallbacks;
+	_Atomic uint64_t realloc_remaps;
+	_Atomic uint64_t realloc_in_place;
+	_Atomic uint64_t realloc_copies;
+	_Atomic uint64_t dma_buffers;
+	_Atomic uint64_t node_bytes[HPA_STATS_MAX_NODES];
+	_Atomic uint64_t be_bytes[HPA_BACKEND_MAX];
+	_Atomic uint64_t be_maps[HPA_BACKEND_MAX];
+	_Atomic uint64_t be_fail[HPA_BACKEND_MAX];
+};
+
+extern struct hpa_global_stats hpa_gstats;
+
+static inline void hpa_stat_add(_Atomic uint64_t *c, int64_t d)
+{
+	atomic_fetch_add_explicit(c, (uint64_t)d, memory_order_relaxed);
+}
+
+#endif /* HPA_INTERNAL_H */

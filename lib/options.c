@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Options: one table, each read once at start-up from HPALLOC_<NAME> with
+ * secure_getenv (ignored in set-uid programs).  docs/library.md documents
+ * the same table.  An invalid value is reported on stderr and the default
+ * is used: an allocator must not refuse to start a program.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX] = {
+	[HPA_OPT_BACKEND] = { "BACKEND", HPA_OPT_STR, "auto",
+		"auto|device|hugetlb|thp|4k: where pages come from" },
+	[HPA_OPT_DEBUG] = { "DEBUG", HPA_OPT_BOOL, "0",
+		"1: print the backend chosen and why others were skipped" },
+	[HPA_OPT_RESERVE] = { "RESERVE", HPA_OPT_SIZE, "1T",
+		"virtual address space reserved at start-up" },
+	[HPA_OPT_RETAIN] = { "RETAIN", HPA_OPT_SIZE, "64M",
+		"free committed memory kept for reuse before unmapping" },
+	[HPA_OPT_PAGE_1G] = { "PAGE_1G", HPA_OPT_BOOL, "1",
+		"use 1 GiB pages for blocks of 1 GiB and more when possible" },
+	[HPA_OPT_CHECK] = { "CHECK", HPA_OPT_BOOL, "0",
+		"1: verify block lists on remote frees (slower)" },
+};
+
+static long long opt_int[HPA_OPT_MAX];
+static const char *opt_str[HPA_OPT_MAX];
+
+long long hpa_parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'b' || *end == 'B')
+		end += (*end == 'i' && (end[1] == 'B' || end[1] == 'b')) ? 2 : 1;
+	if (*end || (shift && v > (~0ULL >> 1) >> shift))
+		return -1;
+	v <<= shift;
+	if (v > (unsigned long long)(~0ULL >> 1))
+		return -1;
+	return (long long)v;
+}
+
+static long long parse_value(const struct hpa_option_desc *d, const char *v)
+{
+	if (d->type == HPA_OPT_BOOL) {
+		if (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on") ||
+		    !strcmp(v, "true"))
+			return 1;
+		if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off") ||
+		    !strcmp(v, "false"))
+			return 0;
+		return -1;
+	}
+	if (d->type == HPA_OPT_SIZE)
+		return hpa_parse_size(v);
+	return 0;
+}
+
+static bool backend_name_valid(const char *v)
+{
+	static const char *const names[] = {
+		"auto", "device", "hugetlb", "thp", "4k"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(v, names[i]))
+			return true;
+	return false;
+}
+
+void hpa_options_init(void)
+{
+	char name[64];
+	int i;
+
+	for (i = 0; i < HPA_OPT_MAX; i++) {
+		const struct hpa_option_desc *d = &hpa_option_table[i];
+		const char *v;
+		long long n;
+
+		snprintf(name, sizeof(name), "HPALLOC_%s", d->name);
+		v = secure_getenv(name);
+		opt_str[i] = d->def;
+		opt_int[i] = parse_value(d, d->def);
+		if (!v)
+			continue;
+		if (d->type == HPA_OPT_STR) {
+			if (i == HPA_OPT_BACKEND && !backend_name_valid(v)) {
+				hpa_log("%s=%s is not one of auto, device, "
+					"hugetlb, thp, 4k; using %s\n", name, v,
+					d->def);
+				continue;
+			}
+			opt_str[i] = v;
+			continue;
+		}
+		n = parse_value(d, v);
+		if (n < 0) {
+			hpa_log("%s=%s is not a valid %s; using %s\n", name, v,
+				d->type == HPA_OPT_BOOL ? "boolean" : "size",
+				d->def);
+			continue;
+		}
+		opt_int[i] = n;
+		opt_str[i] = v;
+	}
+}
+
+long long hpa_option_int(enum hpa_option o)
+{
+	return opt_int[o];
+}
+
+const char *hpa_option_str(enum hpa_option o)
+{
+	return opt_str[o];
+}
+
+/* stdio may allocate; a log line is formatted on the stack and written. */
+static void vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "%s", prefix);
+
+	if (n < 0)
+		return;
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	n = (int)strlen(buf);
+	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
+		return;
+}
+
+void hpa_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("hpalloc: ", fmt, ap);
+	va_end(ap);
+}
+
+void hpa_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!opt_int[HPA_OPT_DEBUG])
+		return;
+	va_start(ap, fmt);
+	vlog("hpalloc: debug: ", fmt, ap);
+	va_end(ap);
+}
+
+void hpa_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("hpalloc: fatal: ", fmt, ap);
+	va_end(ap);
+	abort();
+}

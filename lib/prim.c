@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The primitive layer: the only code in the library that opens files,
+ * issues ioctls or maps memory.  Four backends, best first:
+ *
+ *   device   /dev/hpalloc (include/uapi/linux/hpalloc.h): HPALLOC_IOC_ALLOC
+ *            then mmap(MAP_SHARED | MAP_FIXED) of the returned handle into
+ *            our reservation; the handle is dropped at once for ordinary
+ *            memory (the pages live as long as the mapping) and kept for
+ *            DMA buffers (HPALLOC_IOC_QUERY needs it).
+ *   hugetlb  MAP_HUGETLB | MAP_HUGE_2MB (MAP_HUGE_1GB for 1 GiB runs).
+ *   thp      private anonymous memory + madvise(MADV_HUGEPAGE).
+ *   4k       private anonymous memory + madvise(MADV_NOHUGEPAGE).
+ *
+ * A commit that the chosen backend cannot serve (hugetlb pool exhausted,
+ * device out of pages) is served by the next backend down and counted as a
+ * fallback: running out of huge pages degrades, it never fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mempolicy.h>
+#include <linux/mman.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/hpalloc.h>
+
+#include "internal.h"
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+static int dev_fd = -1;
+static struct hpalloc_version dev_version;
+static bool be_usable[HPA_BACKEND_MAX];
+static enum hpa_backend be_best = HPA_BACKEND_4K;
+static bool hugetlb_1g;
+static uint64_t online_nodes = 1;
+
+static const char *const be_names[HPA_BACKEND_MAX] = {
+	[HPA_BACKEND_DEVICE] = "device",
+	[HPA_BACKEND_HUGETLB] = "hugetlb",
+	[HPA_BACKEND_THP] = "thp",
+	[HPA_BACKEND_4K] = "4k",
+};
+
+HPA_EXPORT const char *hpa_backend_name(unsigned int backend)
+{
+	return backend < HPA_BACKEND_MAX ? be_names[backend] : NULL;
+}
+
+static ssize_t read_small_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return n;
+}
+
+static long read_long_file(const char *path)
+{
+	char buf[64];
+
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* "0-2,4" -> bits 0,1,2,4 */
+static uint64_t parse_node_list(const char *s)
+{
+	uint64_t mask = 0;
+
+	while (*s && *s != '\n') {
+		char *end;
+		long a = strtol(s, &end, 10), b;
+
+		if (end == s)
+			break;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtol(s, &end, 10);
+		}
+		for (; a <= b && a < 64; a++)
+			mask |= 1ULL << a;
+		s = end;
+		if (*s == ',')
+			s++;
+	}
+	return mask ? mask : 1;
+}
+
+static void *os_reserve(size_t *size, size_t min, size_t align)
+{
+	for (;;) {
+		size_t len = *size + align;
+		char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE |
+			       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		uintptr_t start;
+
+		if (p != MAP_FAILED) {
+			start = hpa_align_up((uintptr_t)p, align);
+			if (start > (uintptr_t)p)
+				munmap(p, start - (uintptr_t)p);
+			if ((uintptr_t)p + len > start + *size)
+				munmap((void *)(start + *size),
+				       (uintptr_t)p + len - (start + *size));
+			return (void *)start;
+		}
+		if (*size / 2 < min)
+			return NULL;
+		*size /= 2;
+	}
+}
+
+static void *os_meta_map(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int set_prot_none(void *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		       MAP_FIXED | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+static int bind_node(void *addr, size_t len, int node)
+{
+	unsigned long mask[HPA_MAX_NODES / 64] = { 0 };
+
+	if (node < 0)
+		return 0;
+	mask[node / 64] = 1UL << (node % 64);
+	if (syscall(SYS_mbind, addr, len, MPOL_BIND, mask,
+		    (unsigned long)HPA_MAX_NODES + 1, 0) != 0)
+		return -errno;
+	return 0;
+}
+
+static int device_map(void *addr, size_t len, int node, unsigned int page,
+		      uint32_t flags, uint64_t *handle)
+{
+	struct hpalloc_alloc a = {
+		.size = len,
+		.flags = flags,
+		.page_size = page,
+		.policy = node < 0 ? HPALLOC_POLICY_LOCAL : HPALLOC_POLICY_BIND,
+		.nodemask = node < 0 ? 0 : 1ULL << node,
+	};
+	struct hpalloc_free f = { 0 };
+	void *p;
+	int err;
+
+	if (ioctl(dev_fd, HPALLOC_IOC_ALLOC, &a) != 0)
+		return -errno;
+	p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 dev_fd, (off_t)a.offset);
+	f.offset = a.offset;
+	if (p == MAP_FAILED) {
+		err = -errno;
+		ioctl(dev_fd, HPALLOC_IOC_FREE, &f);
+		set_prot_none(addr, len);
+		return err;
+	}
+	if (handle) {
+		*handle = a.offset;
+		return 0;
+	}
+	/* The mapping holds the pages; the handle is not needed any more. */
+	ioctl(dev_fd, HPALLOC_IOC_FREE, &f);
+	return 0;
+}
+
+static int backend_commit(enum hpa_backend be, void *addr, size_t len,
+			  int node, bool use_1g, unsigned int *shift)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+	void *p;
+	int err;
+
+	switch (be) {
+	case HPA_BACKEND_DEVICE:
+		*shift = use_1g ? 30 : 21;
+		return device_map(addr, len, node, use_1g ?
+				  HPALLOC_PAGE_SIZE_1G : HPALLOC_PAGE_SIZE_2M,
+				  0, NULL);
+	case HPA_BACKEND_HUGETLB:
+		*shift = use_1g ? 30 : 21;
+		flags |= MAP_HUGETLB | (use_1g ? MAP_HUGE_1GB : MAP_HUGE_2MB);
+		break;
+	case HPA_BACKEND_THP:
+		*shift = 21;
+		break;
+	default:
+		*shift = 12;
+		break;
+	}
+	p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		set_prot_none(addr, len);
+		return err;
+	}
+	if (be == HPA_BACKEND_THP)
+		madvise(addr, len, MADV_HUGEPAGE);
+	else if (be == HPA_BACKEND_4K)
+		madvise(addr, len, MADV_NOHUGEPAGE);
+	err = bind_node(addr, len, node);
+	if (err) {
+		set_prot_none(addr, len);
+		return err;
+	}
+	return 0;
+}
+
+static bool os_has_1g(void)
+{
+	if (be_best == HPA_BACKEND_DEVICE)
+		return dev_version.features & HPALLOC_FEAT_PUD;
+	return be_best == HPA_BACKEND_HUGETLB && hugetlb_1g;
+}
+
+static int os_commit(void *addr, size_t len, int node, bool allow_1g,
+		     struct hpa_commit *out)
+{
+	bool aligned_1g = !((uintptr_t)addr & (HPA_GiB - 1)) &&
+			  !(len & (HPA_GiB - 1));
+	int be, err = -ENOMEM;
+
+	out->fallback = false;
+	for (be = be_best; be < HPA_BACKEND_MAX; be++) {
+		unsigned int shift;
+		bool use_1g = allow_1g && aligned_1g && be == (int)be_best &&
+			      os_has_1g();
+
+		if (!be_usable[be])
+			continue;
+		err = backend_commit(be, addr, len, node, use_1g, &shift);
+		if (err && use_1g)
+			err = backend_commit(be, addr, len, node, false, &shift);
+		if (!err) {
+			out->backend = (uint8_t)be;
+			out->page_shift = (uint8_t)shift;
+			hpa_stat_add(&hpa_gstats.be_maps[be], 1);
+			return 0;
+		}
+		hpa_stat_add(&hpa_gstats.be_fail[be], 1);
+		out->fallback = true;
+		/* A node the kernel refuses is the caller's error everywhere. */
+		if (err == -EINVAL)
+			return err;
+	}
+	return err;
+}
+
+static int os_decommit(void *addr, size_t len)
+{
+	return set_prot_none(addr, len);
+}
+
+static int os_move(void *from, void *to, size_t len)
+{
+	void *p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
+			 MREMAP_DONTUNMAP, to);
+
+	if (p != MAP_FAILED)
+		return set_prot_none(from, len);
+	/*
+	 * Older kernels take MREMAP_DONTUNMAP for private anonymous memory
+	 * only.  Without it the old range is a hole until set_prot_none()
+	 * fills it again: an mmap(NULL) in another thread in that instant
+	 * could land there and would then be overwritten.  Rather copy.
+	 */
+	return -errno;
+}
+
+static int os_dma_commit(void *addr, size_t len, int node, bool page_1g,
+			 uint64_t *handle)
+{
+	if (be_best != HPA_BACKEND_DEVICE ||
+	    !(dev_version.features & HPALLOC_FEAT_CONTIG))
+		return -ENODEV;
+	return device_map(addr, len, node, page_1g ? HPALLOC_PAGE_SIZE_1G :
+			  HPALLOC_PAGE_SIZE_2M, HPALLOC_ALLOC_CONTIG, handle);
+}
+
+static int os_dma_release(void *addr, size_t len, uint64_t handle)
+{
+	struct hpalloc_free f = { .offset = handle };
+	int err = set_prot_none(addr, len);
+
+	if (ioctl(dev_fd, HPALLOC_IOC_FREE, &f) != 0 && !err)
+		err = -errno;
+	return err;
+}
+
+static int pagemap_phys(const void *p, uint64_t *phys)
+{
+	uint64_t ent;
+	long psz = sysconf(_SC_PAGESIZE);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &ent, sizeof(ent),
+		  (off_t)((uintptr_t)p / (uintptr_t)psz * sizeof(ent)));
+	close(fd);
+	if (n != sizeof(ent))
+		return n < 0 ? -errno : -EFAULT;
+	if (!(ent & (1ULL << 63)))
+		return -ENOENT;
+	if (!(ent & ((1ULL << 55) - 1)))
+		return -EPERM;	/* PFNs are hidden without CAP_SYS_ADMIN */
+	*phys = (ent & ((1ULL << 55) - 1)) * (uint64_t)psz +
+		(uintptr_t)p % (uintptr_t)psz;
+	return 0;
+}
+
+static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
+			uint64_t *phys)
+{
+	struct hpalloc_page_info info = { 0 };
+	struct hpalloc_query q = { 0 };
+	uint64_t off;
+
+	if (!map_start)
+		return pagemap_phys(p, phys);
+	off = (uintptr_t)p - (uintptr_t)map_start;
+	q.offset = handle;
+	q.flags = HPALLOC_QUERY_PHYS;
+	q.pages_ptr = (uintptr_t)&info;
+	q.nr_entries = 1;
+	/* Ask page 0 first to learn the page size, then the right page. */
+	if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0)
+		return -errno;
+	if (!q.page_size || off >= q.alloc_size)
+		return -EFAULT;
+	if (off >= q.page_size) {
+		q.first_page = (uint32_t)(off / q.page_size);
+		if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0)
+			return -errno;
+	}
+	if (q.nr_filled != 1)
+		return -EFAULT;
+	*phys = info.phys + off % q.page_size;
+	return 0;
+}
+
+static int os_current_node(void)
+{
+	unsigned int cpu, node;
+
+	if (syscall(SYS_getcpu, &cpu, &node, NULL) != 0)
+		return 0;
+	return (int)node;
+}
+
+static bool os_node_online(int node)
+{
+	return node >= 0 && node < 64 && (online_nodes >> node) & 1;
+}
+
+static bool probe_device(void)
+{
+	int fd = open(HPALLOC_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		hpa_debug("device: %s: %s\n", HPALLOC_DEVICE, strerrordesc_np(errno));
+		return false;
+	}
+	memset(&dev_version, 0, sizeof(dev_version));
+	if (ioctl(fd, HPALLOC_IOC_VERSION, &dev_version) != 0) {
+		hpa_debug("device: HPALLOC_IOC_VERSION: %s\n", strerrordesc_np(errno));
+		close(fd);
+		return false;
+	}
+	if (dev_version.api != HPALLOC_API_VERSION ||
+	    !(dev_version.features & HPALLOC_FEAT_PMD)) {
+		hpa_debug("device: api %u (want %u), features 0x%llx: "
+			  "not usable\n", dev_version.api, HPALLOC_API_VERSION,
+			  (unsigned long long)dev_version.features);
+		close(fd);
+		return false;
+	}
+	dev_fd = fd;
+	hpa_debug("device: api %u, features 0x%llx, %u node ids\n",
+		  dev_version.api, (unsigned long long)dev_version.features,
+		  dev_version.nr_node_ids);
+	return true;
+}
+
+static bool probe_hugetlb_size(int flag, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		       MAP_ANONYMOUS | MAP_HUGETLB | flag, -1, 0);
+
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, size);
+	return true;
+}
+
+static bool probe_hugetlb(void)
+{
+	long free2m = read_long_file(
+		"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+
+	if (!probe_hugetlb_size(MAP_HUGE_2MB, HPA_CHUNK_SIZE)) {
+		hpa_debug("hugetlb: no 2 MiB page can be reserved "
+			  "(free_hugepages=%ld; see vm.nr_hugepages)\n", free2m);
+		return false;
+	}
+	hugetlb_1g = probe_hugetlb_size(MAP_HUGE_1GB, HPA_GiB);
+	hpa_debug("hugetlb: %ld free 2 MiB pages, 1 GiB pages %s\n", free2m,
+		  hugetlb_1g ? "available" : "not available");
+	return true;
+}
+
+static bool probe_thp(void)
+{
+	char buf[128];
+
+	if (read_small_file("/sys/kernel/mm/transparent_hugepage/enabled",
+			    buf, sizeof(buf)) < 0) {
+		hpa_debug("thp: no /sys/kernel/mm/transparent_hugepage\n");
+		return false;
+	}
+	if (strstr(buf, "[never]")) {
+		hpa_debug("thp: disabled (enabled=[never])\n");
+		return false;
+	}
+	return true;
+}
+
+static enum hpa_backend os_init(const char *forced)
+{
+	char buf[256];
+	int start = HPA_BACKEND_DEVICE, be;
+
+	if (read_small_file("/sys/devices/system/node/online", buf,
+			    sizeof(buf)) > 0)
+		online_nodes = parse_node_list(buf);
+	for (be = 0; forced && be < HPA_BACKEND_MAX; be++)
+		if (!strcmp(forced, be_names[be]))
+			start = be;
+	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
+					probe_device();
+	be_usable[HPA_BACKEND_HUGETLB] = start <= HPA_BACKEND_HUGETLB &&
+					 probe_hugetlb();
+	be_usable[HPA_BACKEND_THP] = start <= HPA_BACKEND_THP && probe_thp();
+	be_usable[HPA_BACKEND_4K] = true;
+	for (be = 0; be < HPA_BACKEND_MAX; be++)
+		if (be_usable[be])
+			break;
+	be_best = (enum hpa_backend)be;
+	if (forced && strcmp(forced, "auto") && be != start)
+		hpa_log("HPALLOC_BACKEND=%s is not available here; using %s "
+			"(HPALLOC_DEBUG=1 says why)\n", forced, be_names[be]);
+	hpa_debug("backend %s chosen%s\n", be_names[be],
+		  start > HPA_BACKEND_DEVICE ? " (forced)" : "");
+	return be_best;
+}
+
+const struct hpa_prim_ops hpa_prim_os = {
+	.name = "os",
+	.reserve = os_reserve,
+	.meta_map = os_meta_map,
+	.commit = os_commit,
+	.decommit = os_decommit,
+	.move = os_move,
+	.dma_commit = os_dma_commit,
+	.dma_release = os_dma_release,
+	.virt2phys = os_virt2phys,
+	.current_node = os_current_node,
+	.node_online = os_node_online,
+	.init = os_init,
+	.has_1g = os_has_1g,
+};
+
+const struct hpa_prim_ops *hpa_prim = &hpa_prim_os;
+
+void hpa_prim_set(const struct hpa_prim_ops *ops)
+{
+	hpa_prim = ops;
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A segment is one 2 MiB chunk owned by one heap.  Its first 64 KiB unit
+ * holds this header; units 1..31 are cut into pages, each a run of units
+ * holding blocks of one size class.  A block's page is found from its
+ * address: segment = address & ~(2 MiB - 1), unit = offset >> 16, and
+ * unit_head[] names the unit where that unit's page starts.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+_Static_assert(sizeof(struct hpa_segment) <= HPA_UNIT_SIZE,
+	       "segment header must fit in unit 0");
+
+void hpa_segment_init(struct hpa_segment *seg, struct hpa_heap *heap,
+		      int node)
+{
+	memset(seg, 0, sizeof(*seg));
+	seg->heap = heap;
+	seg->free_units = HPA_SEG_ALL_FREE;
+	seg->node = node;
+	seg->magic = HPA_SEGMENT_MAGIC;
+}
+
+static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
+		      unsigned int units)
+{
+	const struct hpa_class *c = &hpa_classes[cls];
+	unsigned int full_words = c->blocks / 64, rest = c->blocks % 64;
+
+	memset(pg, 0, sizeof(*pg));
+	memset(pg->free_map, 0xff, full_words * sizeof(uint64_t));
+	if (rest)
+		pg->free_map[full_words] = (1ULL << rest) - 1;
+	pg->start = start;
+	pg->block_size = c->size;
+	pg->blocks = c->blocks;
+	pg->cls = (uint8_t)cls;
+	pg->units = (uint8_t)units;
+}
+
+struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
+				      unsigned int cls)
+{
+	unsigned int k = hpa_classes[cls].units, s, u;
+	uint32_t mask = (k >= 32) ? ~0U : (1U << k) - 1;
+	uint32_t free = seg->free_units;
+
+	for (s = 1; s + k <= HPA_UNITS; s++) {
+		if (((free >> s) & mask) != mask)
+			continue;
+		seg->free_units &= ~(mask << s);
+		for (u = s; u < s + k; u++)
+			seg->unit_head[u] = (uint8_t)s;
+		page_init(&seg->pages[s], (char *)seg + ((size_t)s <<
+			  HPA_UNIT_SHIFT), cls, k);
+		return &seg->pages[s];
+	}
+	return NULL;
+}
+
+void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg)
+{
+	unsigned int s = (unsigned int)(pg - seg->pages);
+	uint32_t mask = (pg->units >= 32) ? ~0U : (1U << pg->units) - 1;
+
+	seg->free_units |= mask << s;
+	pg->units = 0;
+}
+
+struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg, const void *p)
+{
+	unsigned int u = (unsigned int)(((uintptr_t)p & HPA_CHUNK_MASK) >>
+					HPA_UNIT_SHIFT);
+	struct hpa_page *pg;
+
+	/*
+	 * Only fields that stay put while a block of the page is live are
+	 * read: remote frees run this concurrently with the owner.
+	 */
+	if (u == 0)
+		return NULL;
+	pg = &seg->pages[seg->unit_head[u]];
+	if (!pg->units || u >= seg->unit_head[u] + pg->units)
+		return NULL;
+	return pg;
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Size classes: 16-byte steps up to 128 bytes, then four classes per power
+ * of two up to 1 MiB, so a block wastes at most 25% (20% average) of its
+ * size inside, and requests up to 128 bytes waste at most 15 bytes.
+ * hpa_size_class() in internal.h computes the class without a table.
+ *
+ * A page of a class is a run of 64 KiB units; the run is the shortest that
+ * holds a whole number of blocks wasting at most 1/8 of the run at its end
+ * (bitmaps hold at most HPA_MAX_BLOCKS blocks).
+ */
+#include "internal.h"
+
+struct hpa_class hpa_classes[HPA_NCLASSES];
+
+static uint32_t class_block_size(unsigned int c)
+{
+	unsigned int b, sub;
+
+	if (c < 8)
+		return (c + 1) * 16;
+	b = (c - 8) / 4 + 7;
+	sub = (c - 8) % 4;
+	return (4 + sub + 1) << (b - 2);
+}
+
+void hpa_sizeclass_init(void)
+{
+	unsigned int c, k;
+
+	for (c = 0; c < HPA_NCLASSES; c++) {
+		uint32_t size = class_block_size(c);
+
+		for (k = 1; k < HPA_UNITS; k++) {
+			uint64_t bytes = (uint64_t)k * HPA_UNIT_SIZE;
+			uint64_t n = bytes / size;
+
+			if (n > HPA_MAX_BLOCKS)
+				n = HPA_MAX_BLOCKS;
+			if (n >= 1 && (bytes - n * size) * 8 <= bytes)
+				break;
+		}
+		hpa_classes[c].size = size;
+		hpa_classes[c].units = (uint16_t)k;
+		hpa_classes[c].blocks = (uint16_t)(((uint64_t)k * HPA_UNIT_SIZE /
+				size) > HPA_MAX_BLOCKS ? HPA_MAX_BLOCKS :
+				(uint64_t)k * HPA_UNIT_SIZE / size);
+	}
+}
+
+HPA_EXPORT unsigned int hpa_size_classes(void)
+{
+	return HPA_NCLASSES;
+}
+
+HPA_EXPORT size_t hpa_class_size(unsigned int i)
+{
+	return i < HPA_NCLASSES ? class_block_size(i) : 0;
+}
