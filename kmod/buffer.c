@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Buffers: the pages behind one mmap-able object.  A buffer lives while its
+ * handle or any mapping of it exists; the last reference sends its pages
+ * back to their pools (through zeroing) and uncharges RLIMIT_MEMLOCK.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <uapi/linux/hpalloc.h>
+
+#include "compat.h"
+#include "internal.h"
+
+static void hpa_buffer_release_pages(struct hpa_buffer *buf)
+{
+	unsigned int i;
+
+	if (buf->flags & HPA_BUF_PRIVATE_RANGE) {
+		struct hpa_pool *pool;
+		unsigned long nr_base;
+
+		if (!buf->nr_pages || !buf->pages[0])
+			return;
+		pool = hpa_pool_get(page_to_nid(buf->pages[0]), buf->size);
+		nr_base = (unsigned long)buf->nr_pages << buf->order;
+		spin_lock(&pool->lock);
+		pool->nr_in_use -= buf->nr_pages;
+		spin_unlock(&pool->lock);
+		hpa_free_range(buf->pages[0], nr_base,
+			       buf->flags & HPA_BUF_PINNABLE);
+		return;
+	}
+	for (i = 0; i < buf->nr_pages; i++) {
+		struct page *page = buf->pages[i];
+
+		if (!page)
+			break;
+		hpa_pool_give_back(hpa_pool_get(page_to_nid(page), buf->size),
+				   page);
+	}
+}
+
+static void hpa_buffer_uncharge(struct hpa_buffer *buf)
+{
+	struct mm_struct *mm = buf->mm;
+
+	if (!mm)
+		return;
+	/* an mm that is gone has nothing left to uncharge */
+	if (buf->locked_pages && mmget_not_zero(mm)) {
+		account_locked_vm(mm, buf->locked_pages, false);
+		mmput(mm);
+	}
+	mmdrop(mm);
+	buf->mm = NULL;
+}
+
+static void hpa_buffer_release_worker(struct work_struct *work)
+{
+	struct hpa_buffer *buf = container_of(work, struct hpa_buffer,
+					      release_work);
+
+	hpa_buffer_release_pages(buf);
+	hpa_buffer_uncharge(buf);
+	kvfree(buf);
+	atomic_long_dec(&hpa_nr_buffers);
+}
+
+static void hpa_buffer_release(struct kref *ref)
+{
+	struct hpa_buffer *buf = container_of(ref, struct hpa_buffer, ref);
+
+	/* vma close runs under mmap_lock; uncharging takes it */
+	INIT_WORK(&buf->release_work, hpa_buffer_release_worker);
+	queue_work(hpa_wq, &buf->release_work);
+}
+
+void hpa_buffer_put(struct hpa_buffer *buf)
+{
+	kref_put(&buf->ref, hpa_buffer_release);
+}
+
+static int hpa_buffer_charge(struct hpa_buffer *buf, bool mmap_locked)
+{
+	unsigned long pages = (unsigned long)buf->nr_pages << buf->order;
+	struct mm_struct *mm = current->mm;
+	int ret;
+
+	if (!mm)
+		return -EINVAL;
+	if (mmap_locked)
+		ret = __account_locked_vm(mm, pages, true, current,
+					  capable(CAP_IPC_LOCK));
+	else
+		ret = account_locked_vm(mm, pages, true);
+	if (ret)
+		return ret;
+	mmgrab(mm);
+	buf->mm = mm;
+	buf->locked_pages = pages;
+	return 0;
+}
+
+/* The i-th node of a mask, counting from 0, wrapping around. */
+static int hpa_nth_node(u64 mask, unsigned int i)
+{
+	unsigned int n = hweight64(mask);
+	int nid;
+
+	i %= n;
+	for (nid = 0; nid < 64; nid++) {
+		if (!(mask & BIT_ULL(nid)))
+			continue;
+		if (!i--)
+			return nid;
+	}
+	return NUMA_NO_NODE;
+}
+
+/* The calling CPU's node, or the nearest one with memory. */
+static int hpa_local_node(void)
+{
+	return numa_mem_id();
+}
+
+static struct page *hpa_take_on_node(int nid, enum hpa_size size)
+{
+	struct hpa_pool *pool = hpa_pool_get(nid, size);
+
+	return pool ? hpa_pool_take(pool) : NULL;
+}
+
+/* One page for page index i of a buffer, placed as the request says. */
+static struct page *hpa_take_page(const struct hpa_alloc_req *req,
+				  unsigned int i)
+{
+	struct page *page;
+	int nid;
+
+	switch (req->policy) {
+	case HPALLOC_POLICY_LOCAL:
+		return hpa_take_on_node(hpa_local_node(), req->size);
+	case HPALLOC_POLICY_INTERLEAVE:
+		return hpa_take_on_node(hpa_nth_node(req->nodemask, i),
+					req->size);
+	case HPALLOC_POLICY_BIND:
+	case HPALLOC_POLICY_PREFERRED:
+		for (nid = 0; nid < 64; nid++) {
+			if (!(req->nodemask & BIT_ULL(nid)))
+				continue;
+			page = hpa_take_on_node(nid, req->size);
+			if (page)
+				return page;
+		}
+		if (req->policy == HPALLOC_POLICY_BIND)
+			return NULL;
+		for_each_node_state(nid, N_MEMORY) {
+			if (nid < 64 && (req->nodemask & BIT_ULL(nid)))
+				continue;
+			page = hpa_take_on_node(nid, req->size);
+			if (page)
+				return page;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
+#define HPA_MAX_TRY_NODES	64
+
+/* The nodes a contiguous buffer may come from, in the order to try. */
+static int hpa_contig_nodes(const struct hpa_alloc_req *req, int *nids)
+{
+	int n = 0, nid;
+
+	if (req->policy == HPALLOC_POLICY_LOCAL) {
+		nids[n++] = hpa_local_node();
+		return n;
+	}
+	for (nid = 0; nid < HPA_MAX_TRY_NODES && nid < MAX_NUMNODES; nid++)
+		if ((req->nodemask & BIT_ULL(nid)) && node_state(nid, N_MEMORY))
+			nids[n++] = nid;
+	if (req->policy != HPALLOC_POLICY_PREFERRED)
+		return n;
+	for_each_node_state(nid, N_MEMORY) {
+		if (n == HPA_MAX_TRY_NODES)
+			break;
+		if (nid >= 64 || !(req->nodemask & BIT_ULL(nid)))
+			nids[n++] = nid;
+	}
+	return n;
+}
+
+/* Pool pages are compound folios, and so GUP can count on them. */
+static bool hpa_pool_pages_pinnable(enum hpa_size size)
+{
+	return size == HPA_2M || HPALLOC_CONTIG_COMPOUND;
+}
+
+/*
+ * A physically contiguous buffer: adjacent free pages of a pool if there
+ * are such, else one range from the page allocator (when overcommit
+ * allows), which goes back to it as a whole.
+ */
+static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
+				  const struct hpa_alloc_req *req)
+{
+	unsigned long stride = 1UL << buf->order;
+	int nids[HPA_MAX_TRY_NODES];
+	int i, n = hpa_contig_nodes(req, nids);
+
+	for (i = 0; i < n; i++) {
+		struct hpa_pool *pool = hpa_pool_get(nids[i], req->size);
+
+		if (!pool)
+			continue;
+		if (!hpa_pool_take_contig(pool, req->nr_pages, buf->pages)) {
+			hpa_pool_note_contig(pool, false);
+			if (hpa_pool_pages_pinnable(req->size))
+				buf->flags |= HPA_BUF_PINNABLE;
+			return 0;
+		}
+	}
+	for (i = 0; i < n && READ_ONCE(hpa_overcommit); i++) {
+		struct hpa_pool *pool = hpa_pool_get(nids[i], req->size);
+		struct page *first;
+		bool compound = false;
+		unsigned int j;
+
+		if (!pool)
+			continue;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		first = hpa_alloc_range(nids[i], req->size, req->nr_pages,
+					&compound);
+		if (!first)
+			continue;
+		for (j = 0; j < req->nr_pages; j++)
+			buf->pages[j] = pfn_to_page(page_to_pfn(first) +
+						    j * stride);
+		buf->flags |= HPA_BUF_PRIVATE_RANGE;
+		if (compound)
+			buf->flags |= HPA_BUF_PINNABLE;
+		spin_lock(&pool->lock);
+		pool->nr_in_use += req->nr_pages;
+		pool->allocs += req->nr_pages;
+		spin_unlock(&pool->lock);
+		hpa_pool_note_contig(pool, false);
+		return 0;
+	}
+	if (n) {
+		struct hpa_pool *pool = hpa_pool_get(nids[0], req->size);
+
+		if (pool) {
+			hpa_pool_note_contig(pool, true);
+			spin_lock(&pool->lock);
+			pool->failures++;
+			spin_unlock(&pool->lock);
+		}
+	}
+	return -ENOMEM;
+}
+
+static int hpa_buffer_fill(struct hpa_buffer *buf,
+			   const struct hpa_alloc_req *req)
+{
+	unsigned int i;
+
+	if (req->contig)
+		return hpa_buffer_fill_contig(buf, req);
+
+	if (hpa_pool_pages_pinnable(req->size))
+		buf->flags |= HPA_BUF_PINNABLE;
+	for (i = 0; i < req->nr_pages; i++) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		buf->pages[i] = hpa_take_page(req, i);
+		if (!buf->pages[i])
+			return -ENOMEM;
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Is [pages] one physical range, in order? */
+static bool hpa_buffer_is_contig(const struct hpa_buffer *buf)
+{
+	unsigned long stride = 1UL << buf->order;
+	unsigned int i;
+
+	for (i = 1; i < buf->nr_pages; i++)
+		if (page_to_pfn(buf->pages[i]) !=
+		    page_to_pfn(buf->pages[0]) + i * stride)
+			return false;
+	return true;
+}
+
+struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req)
+{
+	struct hpa_buffer *buf;
+	unsigned int i;
+	int ret;
+
+	if (!req->nr_pages)
+		return ERR_PTR(-EINVAL);
+	buf = kvzalloc(struct_size(buf, pages, req->nr_pages),
+		       GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&buf->ref);
+	buf->size = req->size;
+	buf->order = hpa_size_order(req->size);
+	buf->nr_pages = req->nr_pages;
+	atomic_long_inc(&hpa_nr_buffers);
+
+	ret = hpa_buffer_charge(buf, req->from_mmap);
+	if (ret)
+		goto free_buffer;
+	ret = hpa_buffer_fill(buf, req);
+	if (ret)
+		goto release_pages;
+
+	for (i = 0; i < buf->nr_pages; i++)
+		buf->nodes |= BIT_ULL(page_to_nid(buf->pages[i]) & 63);
+	if (hpa_buffer_is_contig(buf))
+		buf->flags |= HPA_BUF_CONTIG;
+	return buf;
+
+release_pages:
+	/* uncharge now: a retry must not find the limit still taken */
+	if (req->from_mmap)
+		__account_locked_vm(buf->mm, buf->locked_pages, false, current,
+				    false);
+	else
+		account_locked_vm(buf->mm, buf->locked_pages, false);
+	buf->locked_pages = 0;
+	hpa_buffer_put(buf);
+	return ERR_PTR(ret);
+
+free_buffer:
+	kvfree(buf);
+	atomic_long_dec(&hpa_nr_buffers);
+	return ERR_PTR(ret);
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hpalloc internals: node pools of 2 MiB / 1 GiB pages, buffers made of
+ * them, and the open files that own buffers.
+ */
+#ifndef _HPALLOC_INTERNAL_H
+#define _HPALLOC_INTERNAL_H
+
+#include <linux/kobject.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#define HPALLOC_VERSION		"0.3"
+
+enum hpa_size {
+	HPA_2M,
+	HPA_1G,
+	HPA_NR_SIZES
+};
+
+static inline unsigned int hpa_size_order(enum hpa_size size)
+{
+	return size == HPA_1G ? PUD_SHIFT - PAGE_SHIFT : PMD_SHIFT - PAGE_SHIFT;
+}
+
+static inline unsigned long hpa_size_bytes(enum hpa_size size)
+{
+	return PAGE_SIZE << hpa_size_order(size);
+}
+
+/*
+ * One pool per (node with memory, page size).  Every page it accounts for is
+ * in exactly one of: free (zeroed, ready), in use (owned by a buffer), or
+ * zeroing (freed by a buffer, waiting to be zeroed, or still pinned by
+ * someone else).  total = free + in_use + zeroing.
+ */
+struct hpa_pool {
+	int nid;
+	enum hpa_size size;
+	unsigned int order;
+
+	spinlock_t lock;		/* lists and counters below */
+	struct list_head free_list;	/* zeroed, ready to hand out */
+	struct list_head dirty_list;	/* to be zeroed by the worker */
+	struct list_head pinned_list;	/* referenced by others; retry later */
+	unsigned long nr_free;
+	unsigned long nr_in_use;
+	unsigned long nr_zeroing;
+	unsigned long target;		/* pages the pool tries to hold */
+	unsigned long min;		/* the shrinker stops here */
+
+	/* statistics, under lock */
+	unsigned long allocs;
+	unsigned long failures;
+	unsigned long contig_requests;
+	unsigned long contig_failures;
+	unsigned long shrinker_released;
+	unsigned long zeroed;
+
+	struct mutex resize_lock;	/* one grower / shrinker via sysfs */
+	struct work_struct zero_work;
+	struct delayed_work pinned_work;
+	struct kobject kobj;
+};
+
+/* Pages of a buffer that came as one private contiguous range. */
+#define HPA_BUF_CONTIG		BIT(0)	/* physically contiguous */
+#define HPA_BUF_PRIVATE_RANGE	BIT(1)	/* one range, released as a whole */
+#define HPA_BUF_PINNABLE	BIT(2)	/* every page is a compound folio */
+
+/*
+ * A buffer: nr_pages pages of one size.  References: the handle in the open
+ * file (if it has one) and every vma that maps it.  The last put queues the
+ * release, which runs in a worker (it takes mmap_lock to uncharge memlock,
+ * and vma close runs under it).
+ */
+struct hpa_buffer {
+	struct kref ref;
+	struct work_struct release_work;
+	enum hpa_size size;
+	unsigned int order;
+	unsigned int flags;		/* HPA_BUF_* */
+	unsigned int nr_pages;
+	unsigned long pgoff;		/* first mmap pgoff of the buffer */
+	u64 nodes;			/* nodes the pages came from */
+	struct mm_struct *mm;		/* charged for RLIMIT_MEMLOCK */
+	unsigned long locked_pages;	/* base pages charged to mm */
+	struct page *pages[];
+};
+
+static inline unsigned long hpa_buffer_bytes(const struct hpa_buffer *buf)
+{
+	return (unsigned long)buf->nr_pages << (buf->order + PAGE_SHIFT);
+}
+
+/* The state of one open /dev/hpalloc. */
+struct hpa_file {
+	struct mutex lock;
+	struct xarray buffers;		/* handle id -> buffer */
+};
+
+/* What a buffer allocation asks for. */
+struct hpa_alloc_req {
+	enum hpa_size size;
+	unsigned int nr_pages;
+	unsigned int policy;		/* enum hpalloc_policy */
+	u64 nodemask;
+	bool contig;
+	bool from_mmap;			/* caller holds mmap_lock for write */
+};
+
+/* main.c */
+extern bool hpa_overcommit;
+extern bool hpa_phys_group_access;
+extern atomic_long_t hpa_nr_buffers;
+extern struct workqueue_struct *hpa_wq;
+
+/* pool.c */
+struct hpa_pool *hpa_pool_get(int nid, enum hpa_size size);
+int hpa_pools_init(void);
+void hpa_pools_exit(void);
+struct page *hpa_pool_take(struct hpa_pool *pool);
+void hpa_pool_give_back(struct hpa_pool *pool, struct page *page);
+int hpa_pool_take_contig(struct hpa_pool *pool, unsigned int nr,
+			 struct page **pages);
+struct page *hpa_alloc_range(int nid, enum hpa_size size, unsigned int nr,
+			     bool *compound);
+void hpa_free_range(struct page *page, unsigned long nr_base, bool compound);
+bool hpa_page_pinned(struct page *page, unsigned long nr_base, bool compound);
+int hpa_pool_resize(struct hpa_pool *pool, unsigned long target);
+void hpa_pool_set_min(struct hpa_pool *pool, unsigned long min);
+bool hpa_pools_check_leaks(void);
+void hpa_pool_note_contig(struct hpa_pool *pool, bool failed);
+
+/* buffer.c */
+struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req);
+void hpa_buffer_put(struct hpa_buffer *buf);
+static inline void hpa_buffer_get(struct hpa_buffer *buf)
+{
+	kref_get(&buf->ref);
+}
+
+/* mmap.c */
+int hpa_mmap(struct file *file, struct vm_area_struct *vma);
+unsigned long hpa_get_unmapped_area(struct file *file, unsigned long addr,
+				    unsigned long len, unsigned long pgoff,
+				    unsigned long flags);
+struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset);
+
+/* ioctl.c */
+long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* sysfs.c */
+int hpa_sysfs_init(void);
+void hpa_sysfs_exit(void);
+const struct kobj_type *hpa_sysfs_pool_ktype(void);
+struct kobject *hpa_sysfs_node_dir(int nid);
+
+#endif /* _HPALLOC_INTERNAL_H */

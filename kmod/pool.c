@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-node pools of 2 MiB and 1 GiB pages.
+ *
+ * 2 MiB pages are order-9 compound pages from the buddy allocator, 1 GiB
+ * pages are found by scanning a node's zones for a free, aligned range that
+ * alloc_contig_range() can take (migrating movable pages away), as the
+ * kernel's own run-time gigantic pages are.  A page that comes back from a
+ * buffer is zeroed by a worker before it is handed out again, so faults
+ * never wait for clear_page(), and a page that someone else still holds a
+ * reference on (a GUP pin: O_DIRECT, vmsplice ...) is neither zeroed nor
+ * reused until that reference goes.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/module.h>
+#include <linux/nodemask.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+
+#include "compat.h"
+#include "internal.h"
+
+static struct hpa_pool *hpa_pools[MAX_NUMNODES][HPA_NR_SIZES];
+static unsigned long hpa_initial[HPA_NR_SIZES][MAX_NUMNODES];
+static struct shrinker *hpa_shrinker;
+
+static char *pages_2m;
+module_param(pages_2m, charp, 0444);
+MODULE_PARM_DESC(pages_2m,
+		 "2 MiB pages to put in each node's pool at load: NODE:COUNT[,NODE:COUNT...]");
+static char *pages_1g;
+module_param(pages_1g, charp, 0444);
+MODULE_PARM_DESC(pages_1g,
+		 "1 GiB pages to put in each node's pool at load: NODE:COUNT[,NODE:COUNT...]");
+
+struct hpa_pool *hpa_pool_get(int nid, enum hpa_size size)
+{
+	if (nid < 0 || nid >= MAX_NUMNODES || size >= HPA_NR_SIZES)
+		return NULL;
+	return hpa_pools[nid][size];
+}
+
+static unsigned long hpa_pool_total(const struct hpa_pool *pool)
+{
+	return pool->nr_free + pool->nr_in_use + pool->nr_zeroing;
+}
+
+/*
+ * "0:64,1:64" -> hpa_initial[size][0] = 64, [1] = 64.  Every node named must
+ * have memory; anything else fails the load with a message saying why.
+ */
+static int hpa_parse_counts(const char *name, const char *val,
+			    enum hpa_size size)
+{
+	char *buf, *cur, *item;
+	int ret = 0;
+
+	if (!val || !*val)
+		return 0;
+	buf = kstrdup(val, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	cur = buf;
+	while ((item = strsep(&cur, ",")) != NULL) {
+		char *count_str = strchr(item, ':');
+		unsigned int nid;
+		unsigned long count;
+
+		if (!count_str) {
+			pr_err("%s=%s: \"%s\" is not NODE:COUNT\n",
+			       name, val, item);
+			ret = -EINVAL;
+			break;
+		}
+		*count_str++ = '\0';
+		if (kstrtouint(item, 10, &nid) ||
+		    kstrtoul(count_str, 10, &count)) {
+			pr_err("%s=%s: \"%s:%s\" is not NODE:COUNT in decimal\n",
+			       name, val, item, count_str);
+			ret = -EINVAL;
+			break;
+		}
+		if (nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY)) {
+			pr_err("%s=%s: node %u has no memory\n", name, val,
+			       nid);
+			ret = -EINVAL;
+			break;
+		}
+		if (count > (totalram_pages() >> hpa_size_order(size))) {
+			pr_err("%s=%s: %lu pages is more than the machine has\n",
+			       name, val, count);
+			ret = -EINVAL;
+			break;
+		}
+		hpa_initial[size][nid] = count;
+	}
+	kfree(buf);
+	return ret;
+}
+
+/* A 2 MiB page: one order-9 compound page from this node only. */
+static struct page *hpa_alloc_2m(int nid)
+{
+	gfp_t gfp = GFP_HIGHUSER | __GFP_THISNODE | __GFP_COMP | __GFP_ZERO |
+		    __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+
+	return alloc_pages_node(nid, gfp, PMD_ORDER);
+}
+
+/*
+ * Could [pfn, pfn + nr) be taken by alloc_contig_range()?  A quick look that
+ * avoids the cost of trying ranges with pages that never move.
+ */
+static bool hpa_range_looks_free(struct zone *zone, unsigned long pfn,
+				 unsigned long nr, unsigned long *bad_pfn)
+{
+	unsigned long end = pfn + nr;
+
+	for (; pfn < end; pfn++) {
+		struct page *page = pfn_to_online_page(pfn);
+
+		if (!page || page_zone(page) != zone || PageReserved(page) ||
+		    PageHuge(page) || PageSlab(page) || PageTable(page)) {
+			*bad_pfn = pfn;
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Take nr_base physically contiguous base pages from node nid, aligned to
+ * align_base (a power of two).  *compound says whether the range came back
+ * as one compound folio (see compat.h).  May sleep a long time: stops on a
+ * fatal signal.
+ */
+static struct page *hpa_alloc_contig_node(int nid, unsigned long nr_base,
+					  unsigned long align_base,
+					  bool *compound)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	bool want_comp = HPALLOC_CONTIG_COMPOUND && is_power_of_2(nr_base) &&
+			 align_base >= nr_base;
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	int z;
+
+	if (want_comp)
+		gfp |= HPALLOC_CONTIG_GFP_COMP;
+	for (z = 0; z < MAX_NR_ZONES; z++) {
+		struct zone *zone = &pgdat->node_zones[z];
+		unsigned long pfn, end;
+
+		if (!populated_zone(zone) || zone_is_zone_device(zone))
+			continue;
+		end = zone_end_pfn(zone);
+		pfn = ALIGN(zone->zone_start_pfn, align_base);
+		while (pfn + nr_base <= end) {
+			unsigned long bad = 0;
+
+			if (fatal_signal_pending(current))
+				return NULL;
+			if (!hpa_range_looks_free(zone, pfn, nr_base, &bad)) {
+				pfn = ALIGN(bad + 1, align_base);
+				cond_resched();
+				continue;
+			}
+			if (!alloc_contig_range(pfn, pfn + nr_base,
+						MIGRATE_MOVABLE, gfp)) {
+				*compound = want_comp;
+				return pfn_to_page(pfn);
+			}
+			pfn += align_base;
+			cond_resched();
+		}
+	}
+	return NULL;
+}
+
+/* Clear nr base pages starting at page; they may be non-compound. */
+static void hpa_zero_range(struct page *page, unsigned long nr)
+{
+	unsigned long pfn = page_to_pfn(page);
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		clear_highpage(pfn_to_page(pfn + i));
+		if ((i & 511) == 511)
+			cond_resched();
+	}
+}
+
+struct page *hpa_alloc_range(int nid, enum hpa_size size, unsigned int nr,
+			     bool *compound)
+{
+	unsigned long nr_base = (unsigned long)nr << hpa_size_order(size);
+	unsigned long align = 1UL << hpa_size_order(size);
+	struct page *page;
+
+	if (is_power_of_2(nr_base))
+		align = nr_base;
+	page = hpa_alloc_contig_node(nid, nr_base, align, compound);
+	/* the allocator zeroes the range only when init_on_alloc is set */
+	if (page && !want_init_on_alloc(0))
+		hpa_zero_range(page, nr_base);
+	return page;
+}
+
+/* Give a page or range back to the page allocator. */
+void hpa_free_range(struct page *page, unsigned long nr_base, bool compound)
+{
+	if (compound)
+		put_page(page);
+	else
+		free_contig_range(page_to_pfn(page), nr_base);
+}
+
+/* Does anyone but us hold a reference on this page or range? */
+bool hpa_page_pinned(struct page *page, unsigned long nr_base, bool compound)
+{
+	unsigned long pfn = page_to_pfn(page);
+	unsigned long i;
+
+	if (compound)
+		return page_ref_count(page) != 1;
+	for (i = 0; i < nr_base; i++)
+		if (page_ref_count(pfn_to_page(pfn + i)) != 1)
+			return true;
+	return false;
+}
+
+/* Pool pages: 2 MiB pages are always compound, 1 GiB pages per compat.h. */
+static bool hpa_pool_compound(const struct hpa_pool *pool)
+{
+	return pool->size == HPA_2M || HPALLOC_CONTIG_COMPOUND;
+}
+
+static struct page *hpa_pool_alloc_page(struct hpa_pool *pool)
+{
+	bool compound;
+
+	if (pool->size == HPA_2M)
+		return hpa_alloc_2m(pool->nid);
+	return hpa_alloc_range(pool->nid, HPA_1G, 1, &compound);
+}
+
+static void hpa_pool_release_page(struct hpa_pool *pool, struct page *page)
+{
+	hpa_free_range(page, 1UL << pool->order, hpa_pool_compound(pool));
+}
+
+/*
+ * Hand out one zeroed page: from the free list, else (overcommit) a fresh
+ * one from the page allocator.  Returns NULL and counts a failure if there
+ * is none.
+ */
+struct page *hpa_pool_take(struct hpa_pool *pool)
+{
+	struct page *page;
+
+	spin_lock(&pool->lock);
+	page = list_first_entry_or_null(&pool->free_list, struct page, lru);
+	if (page) {
+		list_del_init(&page->lru);
+		pool->nr_free--;
+		pool->nr_in_use++;
+		pool->allocs++;
+		spin_unlock(&pool->lock);
+		return page;
+	}
+	spin_unlock(&pool->lock);
+
+	if (READ_ONCE(hpa_overcommit))
+		page = hpa_pool_alloc_page(pool);
+
+	spin_lock(&pool->lock);
+	if (page) {
+		pool->nr_in_use++;
+		pool->allocs++;
+	} else {
+		pool->failures++;
+	}
+	spin_unlock(&pool->lock);
+	return page;
+}
+
+void hpa_pool_note_contig(struct hpa_pool *pool, bool failed)
+{
+	spin_lock(&pool->lock);
+	pool->contig_requests++;
+	if (failed)
+		pool->contig_failures++;
+	spin_unlock(&pool->lock);
+}
+
+static int hpa_cmp_pfn(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a;
+	unsigned long y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Take nr free pages that are physically adjacent, lowest first, into
+ * pages[].  Returns 0 or -ENOMEM when the free list has no such run.
+ */
+int hpa_pool_take_contig(struct hpa_pool *pool, unsigned int nr,
+			 struct page **pages)
+{
+	unsigned long stride = 1UL << pool->order;
+	unsigned long *pfns, cap, n = 0, i, run = 1;
+	struct page *page;
+	int ret = -ENOMEM;
+
+	cap = READ_ONCE(pool->nr_free);
+	if (cap < nr)
+		return -ENOMEM;
+	pfns = kvmalloc_array(cap, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns)
+		return -ENOMEM;
+
+	spin_lock(&pool->lock);
+	list_for_each_entry(page, &pool->free_list, lru) {
+		if (n == cap)
+			break;
+		pfns[n++] = page_to_pfn(page);
+	}
+	sort(pfns, n, sizeof(*pfns), hpa_cmp_pfn, NULL);
+	for (i = 0; i < n; i++) {
+		if (i && pfns[i] == pfns[i - 1] + stride)
+			run++;
+		else
+			run = 1;
+		if (run == nr)
+			break;
+	}
+	if (nr && i < n && run == nr) {
+		unsigned long first = pfns[i] - (nr - 1) * stride;
+
+		for (i = 0; i < nr; i++) {
+			pages[i] = pfn_to_page(first + i * stride);
+			list_del_init(&pages[i]->lru);
+		}
+		pool->nr_free -= nr;
+		pool->nr_in_use += nr;
+		pool->allocs += nr;
+		ret = 0;
+	}
+	spin_unlock(&pool->lock);
+	kvfree(pfns);
+	return ret;
+}
+
+/* A buffer is done with a page: zero it in the worker, then reuse it. */
+void hpa_pool_give_back(struct hpa_pool *pool, struct page *page)
+{
+	spin_lock(&pool->lock);
+	pool->nr_in_use--;
+	pool->nr_zeroing++;
+	list_add_tail(&page->lru, &pool->dirty_list);
+	spin_unlock(&pool->lock);
+	queue_work(hpa_wq, &pool->zero_work);
+}
+
+static void hpa_pool_zero_worker(struct work_struct *work)
+{
+	struct hpa_pool *pool = container_of(work, struct hpa_pool, zero_work);
+	unsigned long nr_base = 1UL << pool->order;
+	bool compound = hpa_pool_compound(pool);
+	bool pinned_any = false;
+
+	for (;;) {
+		struct page *page;
+		bool surplus;
+
+		spin_lock(&pool->lock);
+		page = list_first_entry_or_null(&pool->dirty_list,
+						struct page, lru);
+		if (!page) {
+			spin_unlock(&pool->lock);
+			break;
+		}
+		list_del_init(&page->lru);
+		surplus = hpa_pool_total(pool) > pool->target;
+		if (surplus && compound) {
+			/* put_page() is safe with pins: they free it later */
+			pool->nr_zeroing--;
+			spin_unlock(&pool->lock);
+			hpa_pool_release_page(pool, page);
+			continue;
+		}
+		if (hpa_page_pinned(page, nr_base, compound)) {
+			list_add_tail(&page->lru, &pool->pinned_list);
+			spin_unlock(&pool->lock);
+			pinned_any = true;
+			continue;
+		}
+		if (surplus) {
+			pool->nr_zeroing--;
+			spin_unlock(&pool->lock);
+			hpa_pool_release_page(pool, page);
+			continue;
+		}
+		spin_unlock(&pool->lock);
+
+		hpa_zero_range(page, nr_base);
+
+		spin_lock(&pool->lock);
+		pool->nr_zeroing--;
+		pool->nr_free++;
+		pool->zeroed++;
+		list_add_tail(&page->lru, &pool->free_list);
+		spin_unlock(&pool->lock);
+		cond_resched();
+	}
+	if (pinned_any)
+		queue_delayed_work(hpa_wq, &pool->pinned_work, HZ / 10);
+}
+
+/* Pages still pinned go back to the zeroing worker every 100 ms. */
+static void hpa_pool_pinned_worker(struct work_struct *work)
+{
+	struct hpa_pool *pool = container_of(to_delayed_work(work),
+					     struct hpa_pool, pinned_work);
+
+	spin_lock(&pool->lock);
+	list_splice_tail_init(&pool->pinned_list, &pool->dirty_list);
+	spin_unlock(&pool->lock);
+	queue_work(hpa_wq, &pool->zero_work);
+}
+
+/*
+ * Grow or shrink a pool to target pages.  Shrinking releases free pages
+ * only; pages in use go when they come back.  Growing stops at the first
+ * page the node cannot give, and the target then says how many there are.
+ */
+int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
+{
+	int ret = 0;
+
+	mutex_lock(&pool->resize_lock);
+	spin_lock(&pool->lock);
+	pool->target = target;
+	while (hpa_pool_total(pool) > target && pool->nr_free) {
+		struct page *page = list_first_entry(&pool->free_list,
+						     struct page, lru);
+
+		list_del_init(&page->lru);
+		pool->nr_free--;
+		spin_unlock(&pool->lock);
+		hpa_pool_release_page(pool, page);
+		cond_resched();
+		spin_lock(&pool->lock);
+	}
+	while (hpa_pool_total(pool) < pool->target) {
+		struct page *page;
+
+		spin_unlock(&pool->lock);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			page = NULL;
+		} else {
+			page = hpa_pool_alloc_page(pool);
+		}
+		spin_lock(&pool->lock);
+		if (!page) {
+			if (!ret)
+				pool->failures++;
+			pool->target = hpa_pool_total(pool);
+			break;
+		}
+		list_add_tail(&page->lru, &pool->free_list);
+		pool->nr_free++;
+	}
+	spin_unlock(&pool->lock);
+	mutex_unlock(&pool->resize_lock);
+	return ret;
+}
+
+void hpa_pool_set_min(struct hpa_pool *pool, unsigned long min)
+{
+	spin_lock(&pool->lock);
+	pool->min = min;
+	spin_unlock(&pool->lock);
+}
+
+/* Free pages above the pool's minimum, in base pages. */
+static unsigned long hpa_pool_reclaimable(struct hpa_pool *pool)
+{
+	unsigned long total = hpa_pool_total(pool);
+	unsigned long n = 0;
+
+	if (total > pool->min)
+		n = min(pool->nr_free, total - pool->min);
+	return n << pool->order;
+}
+
+static unsigned long hpa_shrink_count(struct shrinker *s,
+				      struct shrink_control *sc)
+{
+	unsigned long n = 0;
+	int size;
+
+	for (size = 0; size < HPA_NR_SIZES; size++) {
+		struct hpa_pool *pool = hpa_pool_get(sc->nid, size);
+
+		if (pool)
+			n += hpa_pool_reclaimable(pool);
+	}
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long hpa_shrink_scan(struct shrinker *s,
+				     struct shrink_control *sc)
+{
+	unsigned long freed = 0;
+	int size;
+
+	/* 2 MiB pages first: a 1 GiB page is dear to get back */
+	for (size = 0; size < HPA_NR_SIZES && freed < sc->nr_to_scan; size++) {
+		struct hpa_pool *pool = hpa_pool_get(sc->nid, size);
+
+		while (pool && freed < sc->nr_to_scan) {
+			struct page *page = NULL;
+
+			spin_lock(&pool->lock);
+			if (hpa_pool_reclaimable(pool)) {
+				page = list_first_entry(&pool->free_list,
+							struct page, lru);
+				list_del_init(&page->lru);
+				pool->nr_free--;
+				pool->shrinker_released++;
+				if (pool->target > pool->min)
+					pool->target--;
+			}
+			spin_unlock(&pool->lock);
+			if (!page)
+				break;
+			hpa_pool_release_page(pool, page);
+			freed += 1UL << pool->order;
+		}
+	}
+	return freed ? freed : SHRINK_STOP;
+}
+
+
+static struct hpa_pool *hpa_pool_new(int nid, enum hpa_size size)
+{
+	struct hpa_pool *pool = kzalloc(sizeof(*pool), GFP_KERNEL);
+
+	if (!pool)
+		return NULL;
+	pool->nid = nid;
+	pool->size = size;
+	pool->order = hpa_size_order(size);
+	spin_lock_init(&pool->lock);
+	INIT_LIST_HEAD(&pool->free_list);
+	INIT_LIST_HEAD(&pool->dirty_list);
+	INIT_LIST_HEAD(&pool->pinned_list);
+	mutex_init(&pool->resize_lock);
+	INIT_WORK(&pool->zero_work, hpa_pool_zero_worker);
+	INIT_DELAYED_WORK(&pool->pinned_work, hpa_pool_pinned_worker);
+	return pool;
+}
+
+/* Drain a pool at unload; says whether anything was still out. */
+static bool hpa_pool_destroy(struct hpa_pool *pool)
+{
+	bool compound = hpa_pool_compound(pool);
+	unsigned long nr_base = 1UL << pool->order;
+	const char *name = pool->size == HPA_1G ? "1048576kB" : "2048kB";
+	struct page *page, *next;
+	bool leak = false;
+
+	cancel_delayed_work_sync(&pool->pinned_work);
+	cancel_work_sync(&pool->zero_work);
+	list_splice_tail_init(&pool->pinned_list, &pool->dirty_list);
+	list_for_each_entry_safe(page, next, &pool->dirty_list, lru) {
+		list_del_init(&page->lru);
+		if (!compound && hpa_page_pinned(page, nr_base, false)) {
+			pr_err("leak: node%d %s page pfn %#lx still referenced\n",
+			       pool->nid, name, page_to_pfn(page));
+			leak = true;
+			continue;
+		}
+		pool->nr_zeroing--;
+		hpa_pool_release_page(pool, page);
+	}
+	list_for_each_entry_safe(page, next, &pool->free_list, lru) {
+		list_del_init(&page->lru);
+		pool->nr_free--;
+		hpa_pool_release_page(pool, page);
+		cond_resched();
+	}
+	if (pool->nr_in_use || pool->nr_free || pool->nr_zeroing) {
+		pr_err("leak: node%d %s in_use %lu free %lu zeroing %lu\n",
+		       pool->nid, name, pool->nr_in_use, pool->nr_free,
+		       pool->nr_zeroing);
+		leak = true;
+	}
+	kobject_put(&pool->kobj);
+	return leak;
+}
+
+bool hpa_pools_check_leaks(void)
+{
+	bool leak = false;
+	int nid, size;
+
+	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		for (size = 0; size < HPA_NR_SIZES; size++) {
+			if (!hpa_pools[nid][size])
+				continue;
+			leak |= hpa_pool_destroy(hpa_pools[nid][size]);
+			hpa_pools[nid][size] = NULL;
+		}
+	}
+	return leak;
+}
+
+static const char *const hpa_size_dir[HPA_NR_SIZES] = {
+	[HPA_2M] = "2048kB",
+	[HPA_1G] = "1048576kB",
+};
+
+int hpa_pools_init(void)
+{
+	int nid, size, ret;
+
+	ret = hpa_parse_counts("pages_2m", pages_2m, HPA_2M);
+	if (ret)
+		return ret;
+	ret = hpa_parse_counts("pages_1g", pages_1g, HPA_1G);
+	if (ret)
+		return ret;
+
+	for_each_node_state(nid, N_MEMORY) {
+		struct kobject *node_dir = hpa_sysfs_node_dir(nid);
+
+		if (!node_dir) {
+			ret = -ENOMEM;
+			goto destroy_pools;
+		}
+		for (size = 0; size < HPA_NR_SIZES; size++) {
+			struct hpa_pool *pool = hpa_pool_new(nid, size);
+
+			if (!pool) {
+				ret = -ENOMEM;
+				goto destroy_pools;
+			}
+			ret = kobject_init_and_add(&pool->kobj,
+						   hpa_sysfs_pool_ktype(),
+						   node_dir, "%s",
+						   hpa_size_dir[size]);
+			if (ret) {
+				kobject_put(&pool->kobj);
+				goto destroy_pools;
+			}
+			hpa_pools[nid][size] = pool;
+		}
+	}
+
+	for_each_node_state(nid, N_MEMORY) {
+		for (size = 0; size < HPA_NR_SIZES; size++) {
+			struct hpa_pool *pool = hpa_pools[nid][size];
+			unsigned long want = hpa_initial[size][nid];
+
+			if (!want)
+				continue;
+			hpa_pool_set_min(pool, want);
+			hpa_pool_resize(pool, want);
+			if (pool->target < want)
+				pr_warn("node%d %s: got %lu of %lu pages\n", nid,
+					hpa_size_dir[size], pool->target, want);
+		}
+	}
+
+	hpa_shrinker = hpalloc_shrinker_create(hpa_shrink_count,
+					       hpa_shrink_scan);
+	if (!hpa_shrinker) {
+		ret = -ENOMEM;
+		goto destroy_pools;
+	}
+	return 0;
+
+destroy_pools:
+	hpa_pools_check_leaks();
+	return ret;
+}
+
+void hpa_pools_exit(void)
+{
+	hpalloc_shrinker_destroy(hpa_shrinker);
+	hpa_shrinker = NULL;
+}
