@@ -73,7 +73,7 @@ static struct miscdevice hpa_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "hpalloc",
 	.fops = &hpa_fops,
-	.mode = 0660,
+	.mode = 0666,
 };
 
 static int __init hpa_init(void)

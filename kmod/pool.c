@@ -573,7 +573,7 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 {
 	bool compound = hpa_pool_compound(pool);
 	unsigned long nr_base = 1UL << pool->order;
-	const char *name = pool->size == HPA_1G ? "1048576kB" : "2048kB";
+	const char *name = pool->size == HPA_1G ? "1G" : "2M";
 	struct page *page, *next;
 	bool leak = false;
 
@@ -624,8 +624,8 @@ bool hpa_pools_check_leaks(void)
 }
 
 static const char *const hpa_size_dir[HPA_NR_SIZES] = {
-	[HPA_2M] = "2048kB",
-	[HPA_1G] = "1048576kB",
+	[HPA_2M] = "2M",
+	[HPA_1G] = "1G",
 };
 
 int hpa_pools_init(void)
