@@ -113,10 +113,16 @@ long hpa_arena_take(size_t n, size_t align_chunks, bool high)
 		return -1;
 	hpa_lock(&hpa_arena.lock);
 	if (high) {
-		/* Leave as much free space after the run as the run itself. */
-		if (n <= half / 4)
+		/*
+		 * Put the run in the middle of a free stretch three times its
+		 * size: both it and the run before it can grow in place.
+		 */
+		if (n <= half / 8) {
 			idx = find_run(hpa_arena.high_hint, hpa_arena.nchunks,
-				       2 * n, align);
+				       3 * n + align - 1, 1);
+			if (idx >= 0)
+				idx = (long)hpa_align_up((size_t)idx + n, align);
+		}
 		if (idx < 0)
 			idx = find_run(half, hpa_arena.nchunks, n, align);
 		if (idx < 0)

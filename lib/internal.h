@@ -249,6 +249,7 @@ int hpa_pool_commit(size_t idx, size_t n, int node, bool bind,
 		    bool allow_1g);
 /* Decommit [idx, idx+n) and give the VA back. */
 void hpa_pool_release(size_t idx, size_t n);
+void hpa_pool_release_keep_va(size_t idx, size_t n);
 void hpa_pool_stats(uint64_t *retained);
 /* Fork safety: hold every pool lock across fork. */
 void hpa_pool_lock_all(void);

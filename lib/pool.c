@@ -110,21 +110,25 @@ static long list_pop(struct pool_list *l)
 
 static void account(size_t idx, size_t n, int sign)
 {
-	struct hpa_chunk *c = &hpa_arena.map[idx];
-	int64_t bytes = sign * (int64_t)(n << HPA_CHUNK_SHIFT);
+	size_t i;
 
-	hpa_stat_add(&hpa_gstats.bytes_mapped, bytes);
-	hpa_stat_add(&hpa_gstats.be_bytes[c->backend], bytes);
-	if (c->node >= 0 && c->node < HPA_STATS_MAX_NODES)
-		hpa_stat_add(&hpa_gstats.node_bytes[c->node], bytes);
-	if (c->page_shift == 30)
-		hpa_stat_add(&hpa_gstats.pages_1g, sign * (int64_t)(n /
-			     HPA_1G_CHUNKS));
-	else if (c->page_shift == 21)
-		hpa_stat_add(&hpa_gstats.pages_2m, sign * (int64_t)n);
+	for (i = idx; i < idx + n; i++) {
+		struct hpa_chunk *c = &hpa_arena.map[i];
+		int64_t bytes = sign * (int64_t)HPA_CHUNK_SIZE;
+
+		hpa_stat_add(&hpa_gstats.bytes_mapped, bytes);
+		hpa_stat_add(&hpa_gstats.be_bytes[c->backend], bytes);
+		if (c->node >= 0 && c->node < HPA_STATS_MAX_NODES)
+			hpa_stat_add(&hpa_gstats.node_bytes[c->node], bytes);
+		if (c->page_shift == 30 && !(i % HPA_1G_CHUNKS))
+			hpa_stat_add(&hpa_gstats.pages_1g, sign);
+		else if (c->page_shift == 21)
+			hpa_stat_add(&hpa_gstats.pages_2m, sign);
+	}
 }
 
-int hpa_pool_commit(size_t idx, size_t n, int node, bool bind, bool allow_1g)
+static int commit_range(size_t idx, size_t n, int node, bool bind,
+			bool allow_1g)
 {
 	struct hpa_commit out;
 	size_t i;
@@ -150,12 +154,42 @@ int hpa_pool_commit(size_t idx, size_t n, int node, bool bind, bool allow_1g)
 	return 0;
 }
 
-void hpa_pool_release(size_t idx, size_t n)
+/*
+ * A run that starts 1 GiB aligned gets 1 GiB pages for its whole GiBs and
+ * 2 MiB pages for the rest.
+ */
+int hpa_pool_commit(size_t idx, size_t n, int node, bool bind, bool allow_1g)
+{
+	size_t body = 0;
+	int err;
+
+	if (allow_1g && !(idx % HPA_1G_CHUNKS))
+		body = n / HPA_1G_CHUNKS * HPA_1G_CHUNKS;
+	if (body) {
+		err = commit_range(idx, body, node, bind, true);
+		if (err)
+			return err;
+	}
+	if (body == n)
+		return 0;
+	err = commit_range(idx + body, n - body, node, bind, false);
+	if (err && body)
+		hpa_pool_release_keep_va(idx, body);
+	return err;
+}
+
+/* Decommit [idx, idx+n) but keep the address range taken. */
+void hpa_pool_release_keep_va(size_t idx, size_t n)
 {
 	account(idx, n, -1);
 	if (hpa_prim->decommit(hpa_chunk_addr(idx), n << HPA_CHUNK_SHIFT))
 		hpa_fatal("cannot unmap %zu chunks at %p\n", n,
 			  hpa_chunk_addr(idx));
+}
+
+void hpa_pool_release(size_t idx, size_t n)
+{
+	hpa_pool_release_keep_va(idx, n);
 	hpa_arena_give(idx, n);
 }
 

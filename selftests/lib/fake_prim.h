@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The fake primitive layer (fake_prim.c) that unit tests put under the
+ * allocator instead of the OS. */
+#ifndef FAKE_PRIM_H
+#define FAKE_PRIM_H
+
+#include "internal.h"
+
+struct fake_prim_state {
+	enum hpa_backend backend;	/* what init() reports */
+	long commits, decommits, moves, dma_commits;
+	long fail_commits;		/* >0: fail that many commits next */
+	bool move_ok;			/* move() supported */
+	bool dma_ok;			/* dma_commit() supported */
+	bool has_1g;
+	bool report_fallback;		/* commits say a better backend failed */
+	int node;			/* current_node() */
+	uint64_t online;		/* node_online() mask */
+	int last_node;			/* node of the last commit */
+	long errors;			/* misuse seen: double commit etc. */
+	size_t reserve_cap;		/* cap on reserve() */
+};
+
+extern struct fake_prim_state fake;
+/* Put the fake under the allocator; before the first allocation. */
+void fake_install(void);
+/* Is the chunk at addr committed (per the fake)? */
+bool fake_committed(const void *addr);
+
+#endif

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared by the library's tests: the kselftest harness, the library's
+ * internal interfaces, and the fake primitive layer (fake_prim.c) that unit
+ * tests put under the allocator instead of the OS.
+ */
+#ifndef HPA_TEST_H
+#define HPA_TEST_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "internal.h"
+#include "fake_prim.h"
+
+/*
+ * Run fn in a child; return its stderr text in buf and its fate: the
+ * signal that killed it, or 0 with *status the exit code.
+ */
+static inline int run_child(void (*fn)(void *), void *arg, char *buf,
+			    size_t len, int *status)
+{
+	int pfd[2], st = 0;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		fn(arg);
+		_exit(0);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], buf + got, len - 1 - (size_t)got)) > 0)
+		got += n;
+	buf[got] = 0;
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	if (WIFSIGNALED(st))
+		return WTERMSIG(st);
+	if (status)
+		*status = WEXITSTATUS(st);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Thread heaps over the fake backend: local and remote frees, hand-over at
+ * thread exit, empty segments going back, corruption detection.
+ */
+#include <pthread.h>
+
+#include "hpa_test.h"
+
+static uint64_t in_use(void)
+{
+	struct hpa_stats st = { .size = sizeof(st) };
+
+	hpa_stats(&st);
+	return st.bytes_in_use;
+}
+
+static uint64_t segments(void)
+{
+	struct hpa_stats st = { .size = sizeof(st) };
+
+	hpa_stats(&st);
+	return st.segments;
+}
+
+FIXTURE(heap) {};
+FIXTURE_SETUP(heap)
+{
+	fake_install();
+	setenv("HPALLOC_RETAIN", "0", 1);
+}
+FIXTURE_TEARDOWN(heap) {}
+
+TEST_F(heap, blocks_are_distinct_aligned_and_reused)
+{
+	enum { N = 20000 };
+	static char *p[N];
+	int i;
+
+	for (i = 0; i < N; i++) {
+		p[i] = hpa_malloc((size_t)(i % 3000) + 1);
+		ASSERT_NE(NULL, p[i]);
+		ASSERT_EQ(0, (uintptr_t)p[i] % 16);
+		memset(p[i], i & 0xff, (size_t)(i % 3000) + 1);
+	}
+	for (i = 0; i < N; i++)
+		ASSERT_EQ((char)(i & 0xff), p[i][i % 3000]) TH_LOG("block %d", i);
+	EXPECT_GT(in_use(), 0);
+	for (i = 0; i < N; i++)
+		hpa_free(p[i]);
+	EXPECT_EQ(0, in_use());
+	/*
+	 * Empty segments went back to the pool and (retain 0) the OS; each
+	 * class keeps one empty page, at most one segment each.
+	 */
+	EXPECT_LE(segments(), hpa_size_class(3000) + 1);
+	EXPECT_GT(fake.decommits, 0);
+	EXPECT_EQ(0, fake.errors);
+}
+
+struct xfer {
+	char **p;
+	int n;
+};
+
+static void *free_all(void *arg)
+{
+	struct xfer *x = arg;
+	int i;
+
+	hpa_free(hpa_malloc(1));	/* get (or adopt) a heap */
+
+	for (i = 0; i < x->n; i++)
+		hpa_free(x->p[i]);
+	return NULL;
+}
+
+TEST_F(heap, remote_frees_reach_the_owner)
+{
+	enum { N = 5000 };
+	static char *p[N];
+	struct xfer x = { p, N };
+	pthread_t t;
+	static char *q[1024];
+	int i;
+
+	for (i = 0; i < N; i++)
+		ASSERT_NE(NULL, p[i] = hpa_malloc(64));
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_all, &x));
+	pthread_join(t, NULL);
+	/* Nothing collected yet: the owner has not looked. */
+	EXPECT_EQ((uint64_t)N * 64, in_use());
+	/* Running out of free blocks in the class makes the owner collect. */
+	for (i = 0; i < 1024; i++)
+		ASSERT_NE(NULL, q[i] = hpa_malloc(64));
+	EXPECT_EQ(1024 * 64, in_use());
+	for (i = 0; i < 1024; i++)
+		hpa_free(q[i]);
+	EXPECT_EQ(0, in_use());
+}
+
+static void *leave_blocks(void *arg)
+{
+	struct xfer *x = arg;
+	int i;
+
+	for (i = 0; i < x->n; i++)
+		x->p[i] = hpa_malloc(128);
+	return NULL;
+}
+
+TEST_F(heap, exited_thread_hands_over_its_heap)
+{
+	enum { N = 3000 };
+	static char *p[N];
+	struct xfer x = { p, N };
+	struct hpa_heap *h;
+	pthread_t t;
+	int heaps = 0, heaps_after = 0, i;
+
+	hpa_free(hpa_malloc(1));	/* this thread's heap exists */
+	ASSERT_EQ(0, pthread_create(&t, NULL, leave_blocks, &x));
+	pthread_join(t, NULL);
+	for (h = hpa_all_heaps; h; h = h->next_all)
+		heaps++;
+	/* Another thread takes the exited one's heap over. */
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_all, &x));
+	pthread_join(t, NULL);
+	for (h = hpa_all_heaps; h; h = h->next_all)
+		heaps_after++;
+	EXPECT_EQ(heaps, heaps_after);
+	EXPECT_EQ(0, in_use());
+	for (i = 0; i < N; i++)
+		p[i] = NULL;
+}
+
+static void double_free(void *arg)
+{
+	char *p = hpa_malloc(32);
+
+	(void)arg;
+	hpa_free(p);
+	hpa_free(p);
+}
+
+static void interior_free(void *arg)
+{
+	char *p = hpa_malloc(32);
+
+	(void)arg;
+	hpa_malloc(32);
+	hpa_free(p + 8);
+}
+
+static void foreign_free(void *arg)
+{
+	hpa_free(arg);
+}
+
+TEST_F(heap, corruption_aborts_with_a_message)
+{
+	char buf[1024], expect[128];
+	int local;
+
+	EXPECT_EQ(SIGABRT, run_child(double_free, NULL, buf, sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(interior_free, NULL, buf, sizeof(buf),
+				     NULL));
+	EXPECT_NE(NULL, strstr(buf, "not the start of a block")) TH_LOG("%s", buf);
+	hpa_free(hpa_malloc(1));
+	snprintf(expect, sizeof(expect),
+		 "hpa_free(%p): pointer was not allocated by hpalloc",
+		 (void *)&local);
+	EXPECT_EQ(SIGABRT, run_child(foreign_free, &local, buf, sizeof(buf),
+				     NULL));
+	EXPECT_NE(NULL, strstr(buf, expect)) TH_LOG("%s", buf);
+}
+
+TEST_F(heap, node_heap_binds_its_segments)
+{
+	char *p = hpa_malloc_node(100, 1);
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(1, fake.last_node);
+	EXPECT_EQ(1, hpa_segment_of(p)->node);
+	hpa_free(p);
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_malloc_node(100, 5));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Blocks of whole chunks and growth without copy, over the fake backend. */
+#include "hpa_test.h"
+
+static struct hpa_stats stats(void)
+{
+	struct hpa_stats st = { .size = sizeof(st) };
+
+	hpa_stats(&st);
+	return st;
+}
+
+static void fill(char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i += 4096)
+		p[i] = (char)(seed + i / 4096);
+	p[n - 1] = (char)seed;
+}
+
+static int check(const char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i += 4096)
+		if (p[i] != (char)(seed + i / 4096))
+			return 0;
+	return p[n - 1] == (char)seed;
+}
+
+FIXTURE(huge) {};
+FIXTURE_SETUP(huge)
+{
+	fake_install();
+	setenv("HPALLOC_RETAIN", "0", 1);
+	hpa_init_slow();
+}
+FIXTURE_TEARDOWN(huge) {}
+
+TEST_F(huge, alloc_is_chunk_aligned_and_freed)
+{
+	char *p = hpa_malloc(5 << 20);
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, (uintptr_t)p & HPA_CHUNK_MASK);
+	EXPECT_EQ(6 << 20, hpa_usable_size(p));
+	EXPECT_EQ(6 << 20, stats().bytes_in_use);
+	fill(p, 5 << 20, 1);
+	hpa_free(p);
+	EXPECT_EQ(0, stats().bytes_in_use);
+	EXPECT_FALSE(fake_committed(p));
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(huge, grows_in_place_then_moves_without_copy)
+{
+	char *p = hpa_malloc(3 << 20), *q, *blocker, *r;
+	long commits;
+
+	ASSERT_NE(NULL, p);
+	fill(p, 3 << 20, 7);
+	q = hpa_realloc(p, 9 << 20);
+	EXPECT_EQ(p, q);
+	EXPECT_EQ(1, stats().realloc_in_place);
+	EXPECT_TRUE(check(q, 3 << 20, 7));
+	fill(q, 9 << 20, 9);
+	/* Take the chunks right after the block: it has to move. */
+	blocker = hpa_realloc(NULL, 1);
+	ASSERT_TRUE(hpa_arena_take_at(hpa_chunk_index(q) + 5, 1));
+	commits = fake.commits;
+	r = hpa_realloc(q, 40 << 20);
+	ASSERT_NE(NULL, r);
+	EXPECT_NE(q, r);
+	EXPECT_EQ(1, fake.moves);
+	EXPECT_EQ(1, stats().realloc_remaps);
+	EXPECT_EQ(0, stats().realloc_copies);
+	EXPECT_EQ(commits + 1, fake.commits);	/* only the new tail */
+	EXPECT_TRUE(check(r, 9 << 20, 9));
+	EXPECT_FALSE(fake_committed(q));
+	hpa_free(r);
+	hpa_free(blocker);
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(huge, copies_only_when_the_backend_cannot_move)
+{
+	char *p = hpa_malloc(3 << 20), *q;
+
+	fake.move_ok = false;
+	fill(p, 3 << 20, 3);
+	ASSERT_TRUE(hpa_arena_take_at(hpa_chunk_index(p) + 2, 1));
+	q = hpa_realloc(p, 8 << 20);
+	ASSERT_NE(NULL, q);
+	EXPECT_EQ(1, stats().realloc_copies);
+	EXPECT_TRUE(check(q, 3 << 20, 3));
+	hpa_free(q);
+}
+
+TEST_F(huge, shrink_gives_chunks_back)
+{
+	char *p = hpa_malloc(20 << 20), *q;
+	long decommits = fake.decommits;
+
+	q = hpa_realloc(p, 3 << 20);
+	EXPECT_EQ(p, q);
+	EXPECT_EQ(4 << 20, hpa_usable_size(q));
+	EXPECT_EQ(decommits + 8, fake.decommits);
+	hpa_free(q);
+}
+
+TEST_F(huge, failed_growth_keeps_the_block)
+{
+	char *p = hpa_malloc(3 << 20), *q;
+
+	fill(p, 3 << 20, 5);
+	fake.fail_commits = 1;
+	errno = 0;
+	q = hpa_realloc(p, 30 << 20);
+	EXPECT_EQ(NULL, q);
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_TRUE(check(p, 3 << 20, 5));
+	EXPECT_EQ(4 << 20, hpa_usable_size(p));
+	hpa_free(p);
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(huge, big_alignment_and_1g_pages)
+{
+	char *p = hpa_aligned_alloc(64 << 20, 3 << 20), *g;
+	struct hpa_stats st;
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, (uintptr_t)p & ((64 << 20) - 1));
+	hpa_free(p);
+	fake.has_1g = true;
+	g = hpa_malloc(HPA_GiB + 1);
+	ASSERT_NE(NULL, g);
+	EXPECT_EQ(0, (uintptr_t)g & (HPA_GiB - 1));
+	st = stats();
+	EXPECT_EQ(1, st.huge_pages_1g);
+	hpa_free(g);
+	EXPECT_EQ(0, stats().huge_pages_1g);
+}
+
+TEST_F(huge, sizes_near_size_max_are_enomem)
+{
+	size_t sizes[] = { SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2,
+			   (size_t)1 << 62 };
+	unsigned int i;
+	void *p = hpa_malloc(10);
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		errno = 0;
+		EXPECT_EQ(NULL, hpa_malloc(sizes[i]));
+		EXPECT_EQ(ENOMEM, errno);
+		errno = 0;
+		EXPECT_EQ(NULL, hpa_realloc(p, sizes[i]));
+		EXPECT_EQ(ENOMEM, errno);
+		errno = 0;
+		EXPECT_EQ(NULL, hpa_aligned_alloc(4096, sizes[i]));
+		EXPECT_EQ(ENOMEM, errno);
+	}
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_calloc(SIZE_MAX / 2, 3));
+	EXPECT_EQ(ENOMEM, errno);
+	hpa_free(p);
+}
+
+TEST_F(huge, dma_on_the_fake_device)
+{
+	uint64_t a, b;
+	char *p;
+
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_dma_alloc(4 << 20, -1, 0));
+	EXPECT_EQ(ENODEV, errno);
+	fake.dma_ok = true;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_dma_alloc(4 << 20, -1, 0x80));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(NULL, hpa_dma_alloc(4 << 20, 9, 0));
+	EXPECT_EQ(NULL, hpa_dma_alloc(0, 0, 0));
+	p = hpa_dma_alloc(3 << 20, 1, 0);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(1, fake.last_node);
+	EXPECT_EQ(0, hpa_virt2phys(p, &a));
+	EXPECT_EQ(0, hpa_virt2phys(p + (3 << 20) + 5, &b));
+	EXPECT_EQ(a + (3 << 20) + 5, b);
+	EXPECT_EQ(1, stats().dma_buffers);
+	EXPECT_EQ(-EINVAL, hpa_dma_free(p + 4096));
+	EXPECT_EQ(0, hpa_dma_free(p));
+	EXPECT_EQ(-EINVAL, hpa_dma_free(p));
+	EXPECT_EQ(-EINVAL, hpa_virt2phys(NULL, &a));
+	EXPECT_EQ(0, stats().dma_buffers);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The page pool: reuse, retention limit, failures, node binding. */
+#include "hpa_test.h"
+
+FIXTURE(pool) {};
+FIXTURE_SETUP(pool)
+{
+	fake_install();
+	setenv("HPALLOC_RETAIN", "4M", 1);
+	hpa_init_slow();
+}
+FIXTURE_TEARDOWN(pool) {}
+
+TEST_F(pool, retains_up_to_the_limit)
+{
+	long idx[4];
+	uint64_t retained;
+	int i;
+
+	EXPECT_EQ(4 << 20, hpa_option_int(HPA_OPT_RETAIN));
+	for (i = 0; i < 4; i++) {
+		idx[i] = hpa_pool_get(0, false);
+		ASSERT_GE(idx[i], 0);
+		EXPECT_TRUE(fake_committed(hpa_chunk_addr((size_t)idx[i])));
+	}
+	EXPECT_EQ(4, fake.commits);
+	for (i = 0; i < 4; i++)
+		hpa_pool_put((size_t)idx[i]);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(4 << 20, retained);
+	EXPECT_EQ(2, fake.decommits);
+	EXPECT_FALSE(fake_committed(hpa_chunk_addr((size_t)idx[2])));
+	/* Retained chunks are reused without a new commit. */
+	EXPECT_GE(hpa_pool_get(0, false), 0);
+	EXPECT_EQ(4, fake.commits);
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(pool, commit_failure_is_enomem)
+{
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(-1, hpa_pool_get(0, false));
+	EXPECT_EQ(ENOMEM, errno);
+	/* The address range went back: the next get succeeds at index 0. */
+	EXPECT_EQ(0, hpa_pool_get(0, false));
+}
+
+TEST_F(pool, fallbacks_and_bytes_are_counted)
+{
+	struct hpa_stats st = { .size = sizeof(st) };
+
+	fake.report_fallback = true;
+	ASSERT_GE(hpa_pool_get(0, false), 0);
+	ASSERT_EQ(0, hpa_stats(&st));
+	EXPECT_EQ(1, st.fallbacks);
+	EXPECT_EQ(HPA_CHUNK_SIZE, st.bytes_mapped);
+	EXPECT_EQ(HPA_CHUNK_SIZE, st.per_backend[HPA_BACKEND_THP].bytes_mapped);
+	EXPECT_EQ(HPA_CHUNK_SIZE, st.node_bytes[0]);
+	EXPECT_EQ(1, st.huge_pages_2m);
+}
+
+TEST_F(pool, bound_chunks_stay_on_their_node)
+{
+	long a, b;
+
+	a = hpa_pool_get(1, true);
+	ASSERT_GE(a, 0);
+	EXPECT_EQ(1, fake.last_node);
+	hpa_pool_put((size_t)a);
+	/* An unbound request on node 0 does not get node 1's chunk. */
+	b = hpa_pool_get(0, false);
+	EXPECT_NE(a, b);
+	EXPECT_EQ(-1, fake.last_node);
+	/* A bound request on node 1 reuses it. */
+	EXPECT_EQ(a, hpa_pool_get(1, true));
+	/* A bound request never takes an unbound chunk. */
+	hpa_pool_put((size_t)b);
+	EXPECT_NE(b, hpa_pool_get(0, true));
+}
+
+TEST_HARNESS_MAIN

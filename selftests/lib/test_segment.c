@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Segments: cutting a 2 MiB chunk into pages, finding a block's page. */
+#include "hpa_test.h"
+
+FIXTURE(seg) {
+	struct hpa_segment *seg;
+};
+FIXTURE_SETUP(seg)
+{
+	struct hpa_commit out;
+	long idx;
+
+	fake_install();
+	hpa_sizeclass_init();
+	ASSERT_EQ(0, hpa_arena_init(4UL << 30));
+	idx = hpa_arena_take(1, 1, false);
+	ASSERT_GE(idx, 0);
+	ASSERT_EQ(0, hpa_prim->commit(hpa_chunk_addr((size_t)idx),
+				      HPA_CHUNK_SIZE, -1, false, &out));
+	self->seg = hpa_chunk_addr((size_t)idx);
+	hpa_segment_init(self->seg, NULL, 0);
+}
+FIXTURE_TEARDOWN(seg) {}
+
+TEST_F(seg, fills_31_units_of_a_small_class)
+{
+	struct hpa_page *pg;
+	int n = 0;
+
+	while ((pg = hpa_segment_page_new(self->seg, 0))) {
+		EXPECT_EQ(16, pg->block_size);
+		EXPECT_EQ(HPA_MAX_BLOCKS, pg->blocks);
+		EXPECT_EQ(0, (uintptr_t)pg->start & (HPA_UNIT_SIZE - 1));
+		n++;
+	}
+	EXPECT_EQ(HPA_UNITS - 1, n);
+	EXPECT_EQ(0, self->seg->free_units);
+	EXPECT_FALSE(hpa_segment_empty(self->seg));
+}
+
+TEST_F(seg, page_of_and_block_index)
+{
+	unsigned int cls = hpa_size_class(90000);	/* 2 blocks, 3 units */
+	struct hpa_page *pg = hpa_segment_page_new(self->seg, cls);
+	struct hpa_page *small = hpa_segment_page_new(self->seg, 3);
+	char *p;
+
+	ASSERT_NE(NULL, pg);
+	ASSERT_NE(NULL, small);
+	ASSERT_GT(pg->units, 1);
+	ASSERT_EQ(2, pg->blocks);
+	ASSERT_EQ(3, pg->units);
+	p = pg->start + pg->block_size;
+	EXPECT_EQ(pg, hpa_segment_page_of(self->seg, p));
+	EXPECT_EQ(pg, hpa_segment_page_of(self->seg, pg->start +
+					  2 * HPA_UNIT_SIZE + 5));
+	EXPECT_EQ(1, hpa_page_block_index(pg, p));
+	EXPECT_EQ(-1, hpa_page_block_index(pg, p + 16));
+	EXPECT_EQ(-1, hpa_page_block_index(pg, pg->start +
+			(size_t)pg->blocks * pg->block_size));
+	EXPECT_EQ(small, hpa_segment_page_of(self->seg, small->start + 64));
+	/* The header unit holds no blocks. */
+	EXPECT_EQ(NULL, hpa_segment_page_of(self->seg, (char *)self->seg + 64));
+}
+
+TEST_F(seg, freed_units_are_reused)
+{
+	struct hpa_page *a = hpa_segment_page_new(self->seg, 40);
+	unsigned int units = a->units;
+	char *start = a->start;
+	struct hpa_page *b;
+
+	hpa_segment_page_free(self->seg, a);
+	EXPECT_TRUE(hpa_segment_empty(self->seg));
+	EXPECT_EQ(NULL, hpa_segment_page_of(self->seg, start));
+	b = hpa_segment_page_new(self->seg, 40);
+	EXPECT_EQ(start, b->start);
+	EXPECT_EQ(units, b->units);
+}
+
+TEST_F(seg, bitmap_marks_exactly_the_blocks)
+{
+	unsigned int cls = hpa_size_class(160);
+	struct hpa_page *pg = hpa_segment_page_new(self->seg, cls);
+	unsigned int i, bits = 0;
+
+	for (i = 0; i < HPA_BITMAP_WORDS; i++)
+		bits += (unsigned int)__builtin_popcountll(pg->free_map[i]);
+	EXPECT_EQ(pg->blocks, bits);
+	EXPECT_EQ(65536 / 160, pg->blocks);
+}
+
+TEST_HARNESS_MAIN
