@@ -24,9 +24,7 @@
 #define HPA_MAX_NODES	64
 #define HPA_NR_PSIZES	2	/* 0: 2 MiB, 1: 1 GiB */
 
-static const char *const hpa_psize_name[HPA_NR_PSIZES] = {
-	"2048kB", "1048576kB",
-};
+static const char *const hpa_psize_name[HPA_NR_PSIZES] = { "2M", "1G" };
 
 static inline unsigned long hpa_psize_bytes(int ps)
 {
@@ -121,8 +119,8 @@ static inline uint64_t hpa_buf_phys(int fd, uint64_t offset, uint32_t idx)
 /* ---- pool counters from sysfs ------------------------------------------- */
 
 /*
- * docs/device.md: /sys/kernel/hpalloc/nodeN/<2048kB|1048576kB>/ per pool, one value
- * per file.  The counters a test compares: every page of a pool is free,
+ * docs/device.md: /sys/kernel/hpalloc/nodeN/<2M|1G>/ per pool, one value per
+ * file.  The counters a test compares: every page of a pool is free,
  * in use or zeroing, and the total moves only when someone resizes.
  */
 #define HPA_SYSFS_ROOT	"/sys/kernel/hpalloc"
@@ -310,6 +308,27 @@ static inline void hpa_pools_quiesce(long timeout_ms)
 	hpa_pools_quiesce(20000);					\
 	(self)->have_pools = hpa_pools_read(&(self)->pools0) > 0;	\
 } while (0)
+
+/* Sum of one counter over every node's pool of a page size. */
+static inline long hpa_pools_sum(const struct hpa_pools *p, int ps,
+				 enum hpa_counter c)
+{
+	long sum = 0;
+	int nid;
+
+	for (nid = 0; nid < HPA_MAX_NODES; nid++)
+		if (p->present[nid][ps])
+			sum += p->c[nid][ps][c];
+	return sum;
+}
+
+static inline long hpa_in_use_now(int ps)
+{
+	struct hpa_pools p;
+
+	hpa_pools_read(&p);
+	return hpa_pools_sum(&p, ps, HPA_C_IN_USE);
+}
 
 #define HPA_EXPECT_POOLS_BACK(self) do {				\
 	char __msg[160] = "";						\
