@@ -14,6 +14,9 @@
 #include <linux/gfp.h>
 #include <linux/fs.h>
 #include <linux/shrinker.h>
+#ifdef CONFIG_X86
+#include <asm/cpufeature.h>
+#endif
 
 #ifndef PMD_ORDER
 #define PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
@@ -175,5 +178,15 @@ static inline void hpalloc_shrinker_destroy(struct shrinker *s)
 	shrinker_free(s);
 }
 #endif
+
+/* Can this machine map 1 GiB pages with one PUD entry? */
+static inline bool hpalloc_have_pud(void)
+{
+#if defined(CONFIG_HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD) && defined(CONFIG_X86)
+	return boot_cpu_has(X86_FEATURE_GBPAGES);
+#else
+	return false;
+#endif
+}
 
 #endif /* _HPALLOC_COMPAT_H */

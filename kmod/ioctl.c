@@ -1,13 +1,291 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The ioctl ABI of include/uapi/linux/hpalloc.h. */
+/*
+ * The ioctl ABI of include/uapi/linux/hpalloc.h.
+ *
+ * The struct size comes from the command (_IOC_SIZE): a smaller, older
+ * struct reads as zero-extended, a larger, newer one is accepted when the
+ * bytes this module does not know are zero (else E2BIG), and only the bytes
+ * the caller has are written back.
+ */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/nodemask.h>
+#include <linux/nospec.h>
+#include <linux/pfn.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <uapi/linux/hpalloc.h>
 
+#include "compat.h"
 #include "internal.h"
+
+/* Handles are ids 1 .. HPA_MAX_HANDLE: offsets stay below 2^63. */
+#define HPA_MAX_HANDLE		((1U << (63 - HPALLOC_HANDLE_SHIFT)) - 1)
+/* A buffer fits between two handles. */
+#define HPA_MAX_BUFFER		(1ULL << HPALLOC_HANDLE_SHIFT)
+
+static bool hpa_caller_may_see_phys(struct file *file)
+{
+	if (capable(CAP_SYS_RAWIO))
+		return true;
+	return READ_ONCE(hpa_phys_group_access) &&
+	       in_group_p(file_inode(file)->i_gid);
+}
+
+static u32 hpa_page_sizes(void)
+{
+	return HPALLOC_PAGE_SIZE_2M |
+	       (hpalloc_have_pud() ? HPALLOC_PAGE_SIZE_1G : 0);
+}
+
+static int hpa_ioc_version(struct file *file, void *arg)
+{
+	struct hpalloc_version *v = arg;
+
+	if (v->flags)
+		return -EINVAL;
+	memset(v, 0, sizeof(*v));
+	v->api = HPALLOC_API_VERSION;
+	v->features = HPALLOC_FEAT_PMD | HPALLOC_FEAT_CONTIG | HPALLOC_FEAT_GUP;
+	if (hpalloc_have_pud())
+		v->features |= HPALLOC_FEAT_PUD;
+	if (hpa_caller_may_see_phys(file))
+		v->features |= HPALLOC_FEAT_PHYS;
+	v->ioctls = BIT_ULL(_IOC_NR(HPALLOC_IOC_VERSION)) |
+		    BIT_ULL(_IOC_NR(HPALLOC_IOC_ALLOC)) |
+		    BIT_ULL(_IOC_NR(HPALLOC_IOC_FREE)) |
+		    BIT_ULL(_IOC_NR(HPALLOC_IOC_QUERY));
+	v->page_sizes = hpa_page_sizes();
+	v->nr_node_ids = nr_node_ids;
+	return 0;
+}
+
+/* Every node of the mask must exist and have memory. */
+static bool hpa_nodemask_valid(u64 mask)
+{
+	int nid;
+
+	if (!mask)
+		return false;
+	for (nid = 0; nid < 64; nid++) {
+		if (!(mask & BIT_ULL(nid)))
+			continue;
+		if (nid >= nr_node_ids || !node_state(nid, N_MEMORY))
+			return false;
+	}
+	return true;
+}
+
+static int hpa_ioc_alloc(struct file *file, void *arg)
+{
+	struct hpa_file *hf = file->private_data;
+	struct hpalloc_alloc *a = arg;
+	struct hpa_alloc_req req = { };
+	struct hpa_buffer *buf;
+	unsigned long ps;
+	u32 id;
+	int ret;
+
+	if (a->flags & ~HPALLOC_ALLOC_VALID || a->reserved_in ||
+	    a->reserved_out)
+		return -EINVAL;
+	if (a->page_size == 0 || a->page_size == HPALLOC_PAGE_SIZE_2M)
+		req.size = HPA_2M;
+	else if (a->page_size == HPALLOC_PAGE_SIZE_1G)
+		req.size = HPA_1G;
+	else
+		return -EINVAL;
+	if (!(hpa_page_sizes() & hpa_size_bytes(req.size)))
+		return -EOPNOTSUPP;
+	ps = hpa_size_bytes(req.size);
+	if (!a->size || a->size > HPA_MAX_BUFFER)
+		return -EINVAL;
+
+	if (a->policy >= HPALLOC_POLICY_MAX)
+		return -EINVAL;
+	if (a->policy == HPALLOC_POLICY_LOCAL) {
+		if (a->nodemask)
+			return -EINVAL;
+	} else if (!hpa_nodemask_valid(a->nodemask)) {
+		return -EINVAL;
+	}
+	req.contig = a->flags & HPALLOC_ALLOC_CONTIG;
+	if (req.contig && a->policy == HPALLOC_POLICY_INTERLEAVE &&
+	    hweight64(a->nodemask) > 1)
+		return -EINVAL;
+	req.policy = a->policy;
+	req.nodemask = a->nodemask;
+	req.nr_pages = DIV_ROUND_UP_ULL(a->size, ps);
+
+	buf = hpa_buffer_create(&req);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+
+	ret = xa_alloc(&hf->buffers, &id, buf, XA_LIMIT(1, HPA_MAX_HANDLE),
+		       GFP_KERNEL);
+	if (ret) {
+		hpa_buffer_put(buf);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	buf->pgoff = ((u64)id << HPALLOC_HANDLE_SHIFT) >> PAGE_SHIFT;
+
+	a->offset = (u64)id << HPALLOC_HANDLE_SHIFT;
+	a->alloc_size = hpa_buffer_bytes(buf);
+	a->nodes = buf->nodes;
+	a->nr_pages = buf->nr_pages;
+	return 0;
+}
+
+/* ALLOC's undo when its answer cannot be written back. */
+static void hpa_ioc_alloc_undo(struct file *file, void *arg)
+{
+	struct hpa_file *hf = file->private_data;
+	struct hpalloc_alloc *a = arg;
+	struct hpa_buffer *buf;
+
+	buf = xa_erase(&hf->buffers, a->offset >> HPALLOC_HANDLE_SHIFT);
+	if (buf)
+		hpa_buffer_put(buf);
+}
+
+static bool hpa_offset_is_handle(u64 offset)
+{
+	return offset && !(offset & ((1ULL << HPALLOC_HANDLE_SHIFT) - 1));
+}
+
+static int hpa_ioc_free(struct file *file, void *arg)
+{
+	struct hpa_file *hf = file->private_data;
+	struct hpalloc_free *f = arg;
+	struct hpa_buffer *buf;
+
+	if (f->flags || f->reserved)
+		return -EINVAL;
+	if (!hpa_offset_is_handle(f->offset))
+		return -EINVAL;
+	buf = xa_erase(&hf->buffers, f->offset >> HPALLOC_HANDLE_SHIFT);
+	if (!buf)
+		return -ENOENT;
+	hpa_buffer_put(buf);
+	return 0;
+}
+
+static int hpa_ioc_query(struct file *file, void *arg)
+{
+	struct hpa_file *hf = file->private_data;
+	struct hpalloc_query *q = arg;
+	struct hpalloc_page_info __user *out;
+	struct hpa_buffer *buf;
+	unsigned int i, nr;
+	int ret = 0;
+
+	if (q->flags & ~HPALLOC_QUERY_VALID || q->reserved_in)
+		return -EINVAL;
+	if (!hpa_offset_is_handle(q->offset))
+		return -EINVAL;
+	if ((q->flags & HPALLOC_QUERY_PHYS) && !hpa_caller_may_see_phys(file))
+		return -EPERM;
+	buf = hpa_file_lookup(hf, q->offset);
+	if (!buf)
+		return -ENOENT;
+	if (q->first_page > buf->nr_pages) {
+		ret = -EINVAL;
+		goto put_buffer;
+	}
+
+	nr = min(q->nr_entries, buf->nr_pages - q->first_page);
+	out = u64_to_user_ptr(q->pages_ptr);
+	for (i = 0; i < nr; i++) {
+		struct page *page = buf->pages[q->first_page + i];
+		struct hpalloc_page_info pi = {
+			.node = page_to_nid(page),
+		};
+
+		if (q->flags & HPALLOC_QUERY_PHYS)
+			pi.phys = PFN_PHYS(page_to_pfn(page));
+		if (copy_to_user(&out[i], &pi, sizeof(pi))) {
+			ret = -EFAULT;
+			goto put_buffer;
+		}
+	}
+	q->alloc_size = hpa_buffer_bytes(buf);
+	q->page_size = PAGE_SIZE << buf->order;
+	q->nr_pages = buf->nr_pages;
+	q->nr_filled = nr;
+	q->out_flags = buf->flags & HPA_BUF_CONTIG ? HPALLOC_BUF_CONTIG : 0;
+	q->nodes = buf->nodes;
+
+put_buffer:
+	hpa_buffer_put(buf);
+	return ret;
+}
+
+struct hpa_ioctl_desc {
+	unsigned int cmd;
+	unsigned int min_size;		/* the oldest struct that works */
+	int (*fn)(struct file *file, void *arg);
+	void (*undo)(struct file *file, void *arg);
+};
+
+static const struct hpa_ioctl_desc hpa_ioctls[] = {
+	{ HPALLOC_IOC_VERSION, offsetofend(struct hpalloc_version, api),
+	  hpa_ioc_version },
+	{ HPALLOC_IOC_ALLOC, offsetofend(struct hpalloc_alloc, offset),
+	  hpa_ioc_alloc, hpa_ioc_alloc_undo },
+	{ HPALLOC_IOC_FREE, offsetofend(struct hpalloc_free, offset),
+	  hpa_ioc_free },
+	{ HPALLOC_IOC_QUERY, offsetofend(struct hpalloc_query, nr_entries),
+	  hpa_ioc_query },
+};
+
+/* The largest struct of the ABI, for the kernel's copy. */
+union hpa_ioctl_arg {
+	struct hpalloc_version version;
+	struct hpalloc_alloc alloc;
+	struct hpalloc_free free;
+	struct hpalloc_query query;
+};
 
 long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	return -ENOTTY;
+	const struct hpa_ioctl_desc *desc;
+	void __user *uarg = (void __user *)arg;
+	unsigned int nr = _IOC_NR(cmd);
+	unsigned int usize = _IOC_SIZE(cmd);
+	unsigned int ksize;
+	union hpa_ioctl_arg k;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(struct hpalloc_version) % 8);
+	BUILD_BUG_ON(sizeof(struct hpalloc_alloc) % 8);
+	BUILD_BUG_ON(sizeof(struct hpalloc_free) % 8);
+	BUILD_BUG_ON(sizeof(struct hpalloc_page_info) % 8);
+	BUILD_BUG_ON(sizeof(struct hpalloc_query) % 8);
+
+	if (_IOC_TYPE(cmd) != HPALLOC_IOC_MAGIC || nr >= ARRAY_SIZE(hpa_ioctls))
+		return -ENOTTY;
+	nr = array_index_nospec(nr, ARRAY_SIZE(hpa_ioctls));
+	desc = &hpa_ioctls[nr];
+	if (_IOC_DIR(cmd) != _IOC_DIR(desc->cmd))
+		return -ENOTTY;
+	if (usize < desc->min_size)
+		return -EINVAL;
+
+	ksize = _IOC_SIZE(desc->cmd);
+	ret = copy_struct_from_user(&k, ksize, uarg, usize);
+	if (ret)
+		return ret;
+	ret = desc->fn(file, &k);
+	if (ret)
+		return ret;
+	if ((_IOC_DIR(cmd) & _IOC_READ) &&
+	    copy_to_user(uarg, &k, min(ksize, usize))) {
+		if (desc->undo)
+			desc->undo(file, &k);
+		return -EFAULT;
+	}
+	return 0;
 }
