@@ -228,6 +228,15 @@ judge_tests() {
 	}' "$1"
 }
 
+# One guest at a time per build tree: runs share build/vm/<release>/, and
+# two TCG guests on a small machine only slow each other down.
+mkdir -p "$HPA_BUILD/vm"
+exec 9>"$HPA_BUILD/vm/.lock"
+if ! flock -n 9; then
+	note "another guest run holds $HPA_BUILD/vm/.lock; waiting"
+	flock 9
+fi
+
 overall=0
 for s in "${series[@]}"; do
 	rel=$(kernel_release "$s")
