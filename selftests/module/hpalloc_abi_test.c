@@ -22,8 +22,11 @@
  * Error codes this file expects where the uapi header leaves a choice;
  * docs/device.md ("Error codes") is the reference.
  */
-#define E_NO_HANDLE	ENXIO	/* offset names no buffer of this file */
-#define E_TOO_BIG	ENOMEM	/* more pages than can ever be had */
+#define E_NO_HANDLE	ENOENT	/* FREE/QUERY: a handle of no buffer of this file */
+#define E_NOT_HANDLE	EINVAL	/* FREE/QUERY: not a handle's offset at all */
+#define E_MAP_NO_BUF	ENXIO	/* mmap: offset names no buffer of this file */
+#define E_TOO_BIG	EINVAL	/* size above the ABI's limit (the handle span) */
+#define E_NO_MEMORY	ENOMEM	/* within the limit, more than the machine has */
 
 #define NR_IOCTLS	4	/* VERSION, ALLOC, FREE, QUERY */
 
@@ -285,13 +288,15 @@ TEST_F(abi, alloc_size_zero)
 }
 
 /*
- * Sizes no machine can give, including ones whose round-up to the page
- * size overflows to zero: refused, never a small buffer.
+ * Sizes above what one handle can span (1 << HPALLOC_HANDLE_SHIFT), including
+ * ones whose round-up to the page size overflows to zero: refused, never a
+ * small buffer.
  */
-TEST_F(abi, alloc_size_huge)
+TEST_F(abi, alloc_size_over_limit)
 {
 	uint64_t vals[] = { ~0ULL, ~0ULL - SZ_2M + 2, 1ULL << 63, 1ULL << 52,
-			    1ULL << 44, (uint64_t)UINT32_MAX * SZ_2M };
+			    (1ULL << HPALLOC_HANDLE_SHIFT) + 1,
+			    (uint64_t)UINT32_MAX * SZ_2M };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(vals); i++) {
@@ -303,6 +308,30 @@ TEST_F(abi, alloc_size_huge)
 		EXPECT_EQ(-E_TOO_BIG, ret) TH_LOG("size %#llx: %d",
 						 (unsigned long long)vals[i],
 						 ret);
+	}
+	HPA_EXPECT_POOLS_BACK(self);
+}
+
+/* Within the limit but more than the machine has: ENOMEM, quickly, cleanly. */
+TEST_F(abi, alloc_size_more_than_ram)
+{
+	uint64_t vals[] = { 1ULL << HPALLOC_HANDLE_SHIFT, 64ULL << 30 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(vals); i++) {
+		struct hpalloc_alloc a = good_alloc();
+		long t0 = hpa_now_ms();
+		int ret;
+
+		a.size = vals[i];
+		ret = alloc_raw(self->fd, &a);
+		EXPECT_EQ(-E_NO_MEMORY, ret) TH_LOG("size %#llx: %d",
+						   (unsigned long long)vals[i],
+						   ret);
+		TH_LOG("size %#llx refused after %ld ms",
+		       (unsigned long long)vals[i], hpa_now_ms() - t0);
+		if (!ret)
+			hpa_free(self->fd, a.offset);
 	}
 	HPA_EXPECT_POOLS_BACK(self);
 }
@@ -360,16 +389,27 @@ TEST_F(abi, alloc_unwritable_result_leaks_nothing)
 
 TEST_F(abi, free_unknown_handle)
 {
-	uint64_t vals[] = { 0, 4096, SZ_2M, 1ULL << HPALLOC_HANDLE_SHIFT,
-			    (1ULL << HPALLOC_HANDLE_SHIFT) + SZ_2M,
-			    12345ULL << HPALLOC_HANDLE_SHIFT, ~0ULL,
-			    ~0ULL - SZ_2M + 1 };
+	uint64_t handles[] = { 1ULL << HPALLOC_HANDLE_SHIFT,
+			       2ULL << HPALLOC_HANDLE_SHIFT,
+			       12345ULL << HPALLOC_HANDLE_SHIFT,
+			       ~0ULL << HPALLOC_HANDLE_SHIFT };
+	uint64_t others[] = { 0, 4096, SZ_2M,
+			      (1ULL << HPALLOC_HANDLE_SHIFT) + SZ_2M, ~0ULL,
+			      ~0ULL - SZ_2M + 1 };
 	size_t i;
 
 	/* This file has no buffer at all. */
-	for (i = 0; i < ARRAY_SIZE(vals); i++) {
-		EXPECT_EQ(-E_NO_HANDLE, hpa_free(self->fd, vals[i]))
-			TH_LOG("offset %#llx", (unsigned long long)vals[i]);
+	for (i = 0; i < ARRAY_SIZE(handles); i++) {
+		EXPECT_EQ(-E_NO_HANDLE, hpa_free(self->fd, handles[i]))
+			TH_LOG("handle %#llx", (unsigned long long)handles[i]);
+		EXPECT_EQ(-E_NO_HANDLE, hpa_query(self->fd, handles[i], 0,
+						  NULL, 0, NULL));
+	}
+	for (i = 0; i < ARRAY_SIZE(others); i++) {
+		EXPECT_EQ(-E_NOT_HANDLE, hpa_free(self->fd, others[i]))
+			TH_LOG("offset %#llx", (unsigned long long)others[i]);
+		EXPECT_EQ(-E_NOT_HANDLE, hpa_query(self->fd, others[i], 0,
+						   NULL, 0, NULL));
 	}
 }
 
@@ -417,7 +457,7 @@ TEST_F(abi, free_inside_buffer)
 
 	ASSERT_EQ(0, hpa_alloc(self->fd, 2 * SZ_2M, 0, &off));
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
-		EXPECT_EQ(-E_NO_HANDLE, hpa_free(self->fd, off + bad[i]))
+		EXPECT_EQ(-E_NOT_HANDLE, hpa_free(self->fd, off + bad[i]))
 			TH_LOG("handle + %#llx", (unsigned long long)bad[i]);
 	}
 	EXPECT_EQ(0, hpa_free(self->fd, off));
@@ -436,7 +476,7 @@ TEST_F(abi, handle_scoped_to_file)
 	EXPECT_EQ(-E_NO_HANDLE, hpa_query(other, off, 0, NULL, 0, NULL));
 	p = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, other, off);
 	EXPECT_EQ(MAP_FAILED, p);
-	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(E_MAP_NO_BUF, errno);
 	EXPECT_EQ(-E_NO_HANDLE, hpa_free(other, off));
 	close(other);
 	EXPECT_EQ(0, hpa_free(self->fd, off)) TH_LOG("other file freed it");
@@ -499,10 +539,12 @@ TEST_F(abi, query_first_page_past_end)
 	q.nr_entries = 1;
 	EXPECT_EQ(0, hpa_ioctl(self->fd, HPALLOC_IOC_QUERY, &q));
 	EXPECT_EQ(0, q.nr_filled);
+	/* past the end: refused */
+	q.first_page = 3;
+	EXPECT_EQ(-EINVAL, hpa_ioctl(self->fd, HPALLOC_IOC_QUERY, &q));
 	q.first_page = 0xffffffffu;
 	q.nr_entries = 0xffffffffu;
-	EXPECT_EQ(0, hpa_ioctl(self->fd, HPALLOC_IOC_QUERY, &q));
-	EXPECT_EQ(0, q.nr_filled);
+	EXPECT_EQ(-EINVAL, hpa_ioctl(self->fd, HPALLOC_IOC_QUERY, &q));
 	EXPECT_EQ(0, hpa_free(self->fd, off));
 }
 
@@ -859,7 +901,7 @@ static uint64_t rnd(void)
 static bool fuzz_errno_ok(int e)
 {
 	return e == EINVAL || e == ENOTTY || e == EFAULT || e == E2BIG ||
-	       e == ENOMEM || e == ENXIO || e == EPERM;
+	       e == ENOMEM || e == ENOENT || e == EPERM || e == EOPNOTSUPP;
 }
 
 static void fuzz_mutate(unsigned char *buf, unsigned int size)
@@ -959,7 +1001,8 @@ TEST_F_TIMEOUT(abi, fuzz_random_ioctls, 180)
 		if (nr == 1 && buf == arena) {
 			struct hpalloc_alloc *a = (void *)buf;
 
-			if (a->size > (64ULL << 20) && rnd() % 4)
+			if (a->size > (64ULL << 20) &&
+			    a->size <= 1ULL << HPALLOC_HANDLE_SHIFT)
 				a->size %= 64ULL << 20;
 			if (a->page_size == HPALLOC_PAGE_SIZE_1G)
 				a->page_size = HPALLOC_PAGE_SIZE_2M;

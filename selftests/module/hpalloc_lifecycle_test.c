@@ -474,7 +474,7 @@ TEST_F(life, fork_shares_buffer)
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("child: 1 = wrong data, 2 = FREE failed");
 	EXPECT_EQ(0, check(p, len, SZ_2M, 15));
-	EXPECT_EQ(-ENXIO, hpa_free(self->fd, off));
+	EXPECT_EQ(-ENOENT, hpa_free(self->fd, off));
 	ASSERT_EQ(0, munmap(p, len));
 	HPA_EXPECT_POOLS_BACK(self);
 }
