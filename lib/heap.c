@@ -259,11 +259,16 @@ void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
 
 	if (hpa_page_block_index(pg, p) < 0)
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	/*
+	 * acq_rel: when this push finds the list empty, it must see the
+	 * owner's read of pg->remote_next (done before the owner emptied the
+	 * list) as finished before it writes remote_next below.
+	 */
 	old = atomic_load_explicit(&pg->remote, memory_order_relaxed);
 	do {
 		b->next = old;
 	} while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, b,
-			memory_order_release, memory_order_relaxed));
+			memory_order_acq_rel, memory_order_relaxed));
 	if (old)
 		return;
 	/* First pending block: tell the owner which page to look at. */
@@ -283,7 +288,7 @@ static void collect_remote(struct hpa_heap *h)
 		/* Read before the exchange: after it a freer may re-push pg. */
 		struct hpa_page *next = pg->remote_next;
 		struct hpa_block *b = atomic_exchange_explicit(&pg->remote,
-				NULL, memory_order_acquire);
+				NULL, memory_order_acq_rel);
 
 		while (b) {
 			struct hpa_block *bn = b->next;

@@ -49,7 +49,7 @@ void *hpa_huge_alloc(size_t size, size_t align, int node)
 		errno = ENOMEM;
 		return NULL;
 	}
-	n = chunks_for(size);
+	n = size ? chunks_for(size) : 1;
 	if (align > HPA_CHUNK_SIZE)
 		align_chunks = align >> HPA_CHUNK_SHIFT;
 	if (node < 0)
@@ -61,6 +61,11 @@ void *hpa_huge_alloc(size_t size, size_t align, int node)
 	} else {
 		if (want_1g(n) && align_chunks < HPA_1G_CHUNKS)
 			align_chunks = HPA_1G_CHUNKS;
+		if (align_chunks == 1) {
+			idx = hpa_pool_get_run(n, node, bind);
+			if (idx >= 0)
+				goto found;
+		}
 		idx = hpa_arena_take(n, align_chunks, true);
 		if (idx < 0 || hpa_pool_commit((size_t)idx, n, node, bind,
 					       want_1g(n))) {
@@ -70,6 +75,7 @@ void *hpa_huge_alloc(size_t size, size_t align, int node)
 			return NULL;
 		}
 	}
+found:
 	mark_run((size_t)idx, n, size);
 	hpa_stat_add(&hpa_gstats.huge_in_use, (int64_t)(n << HPA_CHUNK_SHIFT));
 	return hpa_chunk_addr((size_t)idx);
@@ -79,9 +85,13 @@ static void release_run(size_t idx, size_t n)
 {
 	size_t i;
 
-	/* 1 GiB pages cannot be split; 2 MiB ones go to the pool one by one. */
+	/* 1 GiB pages cannot be split; 2 MiB ones go to the pool. */
 	if (hpa_arena.map[idx].page_shift >= 30) {
 		hpa_pool_release(idx, n);
+		return;
+	}
+	if (n > 1) {
+		hpa_pool_put_run(idx, n);
 		return;
 	}
 	for (i = idx; i < idx + n; i++) {

@@ -251,6 +251,9 @@ int hpa_pool_commit(size_t idx, size_t n, int node, bool bind,
 void hpa_pool_release(size_t idx, size_t n);
 void hpa_pool_release_keep_va(size_t idx, size_t n);
 void hpa_pool_stats(uint64_t *retained);
+/* Runs of n chunks, kept whole; -1 when none is cached. */
+long hpa_pool_get_run(size_t n, int node, bool bind);
+void hpa_pool_put_run(size_t idx, size_t n);
 /* Fork safety: hold every pool lock across fork. */
 void hpa_pool_lock_all(void);
 void hpa_pool_unlock_all(void);

@@ -6,6 +6,10 @@
  * fixed-size blocks of metadata, so a free chunk's memory is never touched
  * (it may be a 1 GiB page nobody should fault in), behind an adaptive lock.
  *
+ * Runs of several chunks (huge blocks) are kept whole in a small cache and
+ * handed out again best-fit, split when larger than asked: a huge block
+ * needs contiguous addresses, which single pooled chunks rarely are.
+ *
  * Retention: at most HPALLOC_RETAIN bytes (default 64 MiB) stay committed in
  * the pool; a chunk given back beyond that is decommitted at once (munmap,
  * or the device's pages go back to its node pool) and its address range
@@ -36,6 +40,18 @@ static struct pool_list pool[HPA_MAX_NODES][PC_MAX];
 static struct idx_block *spare_blocks;
 static struct hpa_lock spare_lock = HPA_LOCK_INIT;
 static _Atomic uint64_t retained;
+
+#define RUN_CACHE	64
+
+struct run {
+	uint32_t idx, n;
+	int16_t node;
+	bool bound;
+};
+
+static struct run runs[RUN_CACHE];
+static unsigned int nruns;
+static struct hpa_lock runs_lock = HPA_LOCK_INIT;
 
 static int page_class(unsigned int shift)
 {
@@ -211,8 +227,6 @@ long hpa_pool_get(int node, bool bind)
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		struct pool_list *l = list_for(node, order[i]);
 
-		if (!l->head)
-			continue;
 		hpa_lock(&l->lock);
 		idx = list_pop(l);
 		hpa_unlock(&l->lock);
@@ -270,6 +284,7 @@ void hpa_pool_lock_all(void)
 {
 	int n, pc;
 
+	hpa_lock(&runs_lock);
 	hpa_lock(&spare_lock);
 	for (n = 0; n < HPA_MAX_NODES; n++)
 		for (pc = 0; pc < PC_MAX; pc++)
@@ -284,4 +299,69 @@ void hpa_pool_unlock_all(void)
 		for (pc = 0; pc < PC_MAX; pc++)
 			hpa_unlock(&pool[n][pc].lock);
 	hpa_unlock(&spare_lock);
+	hpa_unlock(&runs_lock);
+}
+
+/* ---- runs ------------------------------------------------------------ */
+
+
+long hpa_pool_get_run(size_t n, int node, bool bind)
+{
+	unsigned int i, best = RUN_CACHE;
+	long idx = -1;
+
+	if (n > UINT32_MAX)
+		return -1;
+	hpa_lock(&runs_lock);
+	for (i = 0; i < nruns; i++) {
+		if (runs[i].n < n || runs[i].bound != bind ||
+		    (bind && runs[i].node != node))
+			continue;
+		if (best == RUN_CACHE || runs[i].n < runs[best].n)
+			best = i;
+	}
+	if (best < RUN_CACHE) {
+		idx = runs[best].idx;
+		if (runs[best].n > n) {
+			runs[best].idx += (uint32_t)n;
+			runs[best].n -= (uint32_t)n;
+		} else {
+			runs[best] = runs[--nruns];
+		}
+	}
+	hpa_unlock(&runs_lock);
+	if (idx >= 0) {
+		atomic_fetch_sub(&retained, n << HPA_CHUNK_SHIFT);
+		for (i = 0; i < n; i++)
+			hpa_arena.map[(size_t)idx + i].kind = HPA_CHUNK_CLAIMED;
+	}
+	return idx;
+}
+
+void hpa_pool_put_run(size_t idx, size_t n)
+{
+	struct hpa_chunk *c = &hpa_arena.map[idx];
+	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
+	uint64_t bytes = n << HPA_CHUNK_SHIFT;
+	bool kept = false;
+	size_t i;
+
+	if (atomic_fetch_add(&retained, bytes) + bytes <= limit &&
+	    c->page_shift < 30 && n <= UINT32_MAX) {
+		for (i = idx; i < idx + n; i++) {
+			hpa_arena.map[i].kind = HPA_CHUNK_POOL;
+			hpa_arena.map[i].fresh = 0;
+		}
+		hpa_lock(&runs_lock);
+		if (nruns < RUN_CACHE) {
+			runs[nruns++] = (struct run){ (uint32_t)idx, (uint32_t)n,
+						      c->node, c->bound };
+			kept = true;
+		}
+		hpa_unlock(&runs_lock);
+	}
+	if (!kept) {
+		atomic_fetch_sub(&retained, bytes);
+		hpa_pool_release(idx, n);
+	}
 }

@@ -52,4 +52,26 @@ static inline int run_child(void (*fn)(void *), void *arg, char *buf,
 	return 0;
 }
 
+/*
+ * Guest builds (-DHPA_TEST_GUEST, installed in build/guest-tests/lib) run
+ * under TCG, about 100x slower: fewer operations, and they are tests of
+ * the device backend, so they skip without /dev/hpalloc and insist on the
+ * device backend with it.
+ */
+#ifdef HPA_TEST_GUEST
+#define HPA_GUEST_SCALE(host, guest)	(guest)
+#define HPA_REQUIRE_DEVICE() do { \
+	struct hpa_stats st_ = { .size = sizeof(st_) }; \
+	if (access("/dev/hpalloc", F_OK)) \
+		SKIP(return, "no /dev/hpalloc: the module is not loaded"); \
+	hpa_stats(&st_); \
+	ASSERT_EQ(HPA_BACKEND_DEVICE, st_.backend) \
+		TH_LOG("/dev/hpalloc exists but the library chose %s", \
+		       hpa_backend_name(st_.backend)); \
+} while (0)
+#else
+#define HPA_GUEST_SCALE(host, guest)	(host)
+#define HPA_REQUIRE_DEVICE() do { } while (0)
+#endif
+
 #endif

@@ -79,4 +79,31 @@ TEST_F(pool, bound_chunks_stay_on_their_node)
 	EXPECT_NE(b, hpa_pool_get(0, true));
 }
 
+TEST_F(pool, runs_are_reused_best_fit_and_split)
+{
+	long a = hpa_arena_take(1, 1, true), b = hpa_arena_take(1, 1, true);
+	long r;
+
+	/* Two committed runs of 1 and 3 chunks... but retention is 4M. */
+	ASSERT_EQ(0, hpa_pool_commit((size_t)a, 1, 0, false, false));
+	hpa_arena_give((size_t)b, 1);
+	b = hpa_arena_take(3, 1, true);
+	ASSERT_GE(b, 0);
+	ASSERT_EQ(0, hpa_pool_commit((size_t)b, 3, 0, false, false));
+	hpa_pool_put_run((size_t)b, 3);		/* 6 MiB > 4 MiB: unmapped */
+	EXPECT_EQ(1, fake.decommits);
+	EXPECT_EQ(-1, hpa_pool_get_run(2, 0, false));
+	b = hpa_arena_take(2, 1, true);
+	ASSERT_EQ(0, hpa_pool_commit((size_t)b, 2, 0, false, false));
+	hpa_pool_put_run((size_t)b, 2);		/* kept */
+	EXPECT_EQ(1, fake.decommits);
+	/* A bound request does not take an unbound run. */
+	EXPECT_EQ(-1, hpa_pool_get_run(1, 0, true));
+	r = hpa_pool_get_run(1, 0, false);	/* split: first half */
+	EXPECT_EQ(b, r);
+	EXPECT_EQ(b + 1, hpa_pool_get_run(1, 0, false));
+	EXPECT_EQ(-1, hpa_pool_get_run(1, 0, false));
+	EXPECT_EQ(0, fake.errors);
+}
+
 TEST_HARNESS_MAIN
