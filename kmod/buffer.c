@@ -340,6 +340,16 @@ release_pages:
 	else
 		account_locked_vm(buf->mm, buf->locked_pages, false);
 	buf->locked_pages = 0;
+	/* pages no one has seen go straight back, for a retry to find */
+	if (!(buf->flags & HPA_BUF_PRIVATE_RANGE)) {
+		for (i = 0; i < buf->nr_pages && buf->pages[i]; i++) {
+			struct page *page = buf->pages[i];
+
+			hpa_pool_untake(hpa_pool_get(page_to_nid(page),
+						     buf->size), page);
+			buf->pages[i] = NULL;
+		}
+	}
 	hpa_buffer_put(buf);
 	return ERR_PTR(ret);
 

@@ -356,6 +356,25 @@ int hpa_pool_take_contig(struct hpa_pool *pool, unsigned int nr,
 	return ret;
 }
 
+/*
+ * Undo hpa_pool_take() for a page nobody has seen (a failed allocation):
+ * it is still zero, so it goes straight back, and a retry finds it.
+ */
+void hpa_pool_untake(struct hpa_pool *pool, struct page *page)
+{
+	spin_lock(&pool->lock);
+	pool->nr_in_use--;
+	pool->allocs--;
+	if (hpa_pool_total(pool) < pool->target) {
+		pool->nr_free++;
+		list_add(&page->lru, &pool->free_list);
+		page = NULL;
+	}
+	spin_unlock(&pool->lock);
+	if (page)
+		hpa_pool_release_page(pool, page);
+}
+
 /* A buffer is done with a page: zero it in the worker, then reuse it. */
 void hpa_pool_give_back(struct hpa_pool *pool, struct page *page)
 {
