@@ -181,7 +181,7 @@ static void page_release(struct hpa_heap *h, struct hpa_page *pg)
 
 	page_unlink(pg->full ? &h->cls[pg->cls].full :
 		    &h->cls[pg->cls].avail, pg);
-	hpa_count_add(&h->pages[pg->cls], -1);
+	hpa_count_add(&h->cls[pg->cls].pages, -1);
 	hpa_segment_page_free(seg, pg);
 	if (was_full) {
 		seg_unlink(&h->segs_full, seg);
@@ -223,31 +223,13 @@ void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg)
 	}
 }
 
-/* The owner frees block p of pg (locally, or collected from remote). */
-static void free_block(struct hpa_heap *h, struct hpa_page *pg, void *p)
+/* After a local free: the page left the full list, or became empty. */
+void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg)
 {
-	long idx = hpa_page_block_index(pg, p);
-	uint64_t bit;
-
-	if (idx < 0)
-		hpa_bad_pointer("hpa_free", p, "not the start of a block");
-	bit = 1ULL << (idx % 64);
-	if (pg->free_map[idx / 64] & bit)
-		hpa_bad_pointer("hpa_free", p, "double free");
-	pg->free_map[idx / 64] |= bit;
-	if ((uint32_t)(idx / 64) < pg->hint)
-		pg->hint = (uint16_t)(idx / 64);
-	pg->used--;
-	hpa_count_add(&h->in_use[pg->cls], -1);
 	if (pg->full)
 		hpa_heap_page_unfull(h, pg);
 	if (pg->used == 0)
 		hpa_heap_page_emptied(h, pg);
-}
-
-void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg, void *p)
-{
-	free_block(h, pg, p);
 }
 
 void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
@@ -293,7 +275,7 @@ static void collect_remote(struct hpa_heap *h)
 		while (b) {
 			struct hpa_block *bn = b->next;
 
-			free_block(h, pg, b);
+			hpa_heap_free_local(h, pg, b);
 			b = bn;
 		}
 		pg = next;
@@ -326,24 +308,8 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 		seg_unlink(&h->segs, seg);
 		seg_push(&h->segs_full, seg);
 	}
-	hpa_count_add(&h->pages[cls], 1);
+	hpa_count_add(&h->cls[cls].pages, 1);
 	return pg;
-}
-
-static inline void *page_take(struct hpa_heap *h, struct hpa_page *pg)
-{
-	unsigned int w = pg->hint;
-	uint64_t word;
-	unsigned int bit;
-
-	while (!(word = pg->free_map[w]))
-		w++;
-	bit = (unsigned int)__builtin_ctzll(word);
-	pg->free_map[w] = word & (word - 1);
-	pg->hint = (uint16_t)w;
-	pg->used++;
-	hpa_count_add(&h->in_use[pg->cls], 1);
-	return pg->start + (size_t)(w * 64 + bit) * pg->block_size;
 }
 
 void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls)
@@ -365,26 +331,15 @@ void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls)
 		}
 		page_push(&cl->avail, pg);
 	}
-	return page_take(h, pg);
+	return hpa_page_take(h, pg);
 }
 
-static inline void *heap_alloc_unlocked(struct hpa_heap *h, unsigned int cls)
-{
-	struct hpa_page *pg = h->cls[cls].avail;
-
-	if (HPA_LIKELY(pg && pg->used < pg->blocks))
-		return page_take(h, pg);
-	return hpa_heap_alloc_slow(h, cls);
-}
-
-void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls)
+void *hpa_heap_alloc_locked(struct hpa_heap *h, unsigned int cls)
 {
 	void *p;
 
-	if (HPA_LIKELY(!h->shared))
-		return heap_alloc_unlocked(h, cls);
 	hpa_lock(&h->lock);
-	p = heap_alloc_unlocked(h, cls);
+	p = hpa_heap_alloc_unlocked(h, cls);
 	hpa_unlock(&h->lock);
 	return p;
 }

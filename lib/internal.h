@@ -283,6 +283,9 @@ static inline unsigned int hpa_size_class(size_t size)
 	return 8 + (b - 7) * 4 + sub;
 }
 
+_Noreturn void hpa_bad_pointer(const char *fn, const void *p,
+			       const char *why);
+
 /* ---- segment.c ------------------------------------------------------- */
 
 struct hpa_heap;
@@ -291,13 +294,13 @@ struct hpa_block {
 	struct hpa_block *next;
 };
 
-/* A page: a run of units in one segment, cut into blocks of one class. */
+/*
+ * A page: a run of units in one segment, cut into blocks of one class.
+ * The fields malloc and free touch come first, on one cache line.
+ */
 struct hpa_page {
-	uint64_t free_map[HPA_BITMAP_WORDS];	/* 1 = free; owner only */
-	_Atomic(struct hpa_block *) remote;	/* frees from other threads */
-	struct hpa_page *remote_next;		/* heap's remote_pages stack */
-	struct hpa_page *next, *prev;		/* heap's class list */
 	char *start;
+	uint64_t div_magic;			/* ceil(2^44 / block_size) */
 	uint32_t block_size;
 	uint32_t blocks;
 	uint32_t used;				/* blocks handed out */
@@ -305,6 +308,10 @@ struct hpa_page {
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
 	uint8_t full;				/* on the heap's full list */
+	_Atomic(struct hpa_block *) remote;	/* frees from other threads */
+	struct hpa_page *remote_next;		/* heap's remote_pages stack */
+	struct hpa_page *next, *prev;		/* heap's class list */
+	uint64_t free_map[HPA_BITMAP_WORDS];	/* 1 = free; owner only */
 };
 
 struct hpa_segment {
@@ -332,7 +339,6 @@ void hpa_segment_init(struct hpa_segment *seg, struct hpa_heap *heap,
 struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
 				      unsigned int cls);
 void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg);
-struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg, const void *p);
 
 static inline bool hpa_segment_empty(const struct hpa_segment *seg)
 {
@@ -343,13 +349,33 @@ static inline bool hpa_segment_empty(const struct hpa_segment *seg)
 static inline long hpa_page_block_index(const struct hpa_page *pg,
 					const void *p)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
-	uint32_t idx = (uint32_t)off / pg->block_size;
+	uint64_t off = (uintptr_t)p - (uintptr_t)pg->start;
+	/* off < 2^21 and block_size < 2^23: exact (see page_init). */
+	uint64_t idx = (off * pg->div_magic) >> 44;
 
-	if (off >= (uintptr_t)pg->blocks * pg->block_size ||
+	if (off >= (uint64_t)pg->blocks * pg->block_size ||
 	    idx * pg->block_size != off)
 		return -1;
-	return idx;
+	return (long)idx;
+}
+
+static inline struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg,
+						   const void *p)
+{
+	unsigned int u = (unsigned int)(((uintptr_t)p & HPA_CHUNK_MASK) >>
+					HPA_UNIT_SHIFT);
+	struct hpa_page *pg;
+
+	/*
+	 * Only fields that stay put while a block of the page is live are
+	 * read: remote frees run this concurrently with the owner.
+	 */
+	if (HPA_UNLIKELY(u == 0))
+		return NULL;
+	pg = &seg->pages[seg->unit_head[u]];
+	if (HPA_UNLIKELY(!pg->units || u >= seg->unit_head[u] + pg->units))
+		return NULL;
+	return pg;
 }
 
 /* ---- heap.c ---------------------------------------------------------- */
@@ -357,6 +383,9 @@ static inline long hpa_page_block_index(const struct hpa_page *pg,
 struct hpa_class_list {
 	struct hpa_page *avail;		/* pages with free blocks; head first */
 	struct hpa_page *full;		/* pages without */
+	/* Owner-written, read by hpa_stats: relaxed atomics. */
+	_Atomic uint64_t in_use;	/* blocks */
+	_Atomic uint64_t pages;
 };
 
 struct hpa_heap {
@@ -371,10 +400,7 @@ struct hpa_heap {
 	struct hpa_lock lock;		/* only for shared heaps */
 	struct hpa_heap *next_all;
 	struct hpa_heap *next_abandoned;
-	/* Owner-written, read by hpa_stats: relaxed atomics. */
-	_Atomic uint64_t in_use[HPA_NCLASSES];
-	_Atomic uint64_t pages[HPA_NCLASSES];
-	_Atomic uint64_t nsegments;
+	_Atomic uint64_t nsegments;	/* owner-written, relaxed */
 };
 
 extern __thread struct hpa_heap *hpa_tls_heap
@@ -399,19 +425,75 @@ void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
 			  void *p);
 void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg);
-void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls);
-void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg, void *p);
+void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heaps_lock_all(void);
 void hpa_heaps_unlock_all(void);
-/* Thread exit: give the heap to the next new thread. */
-void hpa_heap_abandon(struct hpa_heap *h);
-void hpa_heaps_init(void);
 
 static inline void hpa_count_add(_Atomic uint64_t *c, int64_t d)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
 			      + (uint64_t)d, memory_order_relaxed);
 }
+
+static inline void *hpa_page_take(struct hpa_heap *h, struct hpa_page *pg)
+{
+	unsigned int w = pg->hint;
+	uint64_t word;
+	unsigned int bit;
+
+	while (!(word = pg->free_map[w]))
+		w++;
+	bit = (unsigned int)__builtin_ctzll(word);
+	pg->free_map[w] = word & (word - 1);
+	pg->hint = (uint16_t)w;
+	pg->used++;
+	hpa_count_add(&h->cls[pg->cls].in_use, 1);
+	return pg->start + (size_t)(w * 64 + bit) * pg->block_size;
+}
+
+static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
+					    unsigned int cls)
+{
+	struct hpa_page *pg = h->cls[cls].avail;
+
+	if (HPA_LIKELY(pg && pg->used < pg->blocks))
+		return hpa_page_take(h, pg);
+	return hpa_heap_alloc_slow(h, cls);
+}
+
+void *hpa_heap_alloc_locked(struct hpa_heap *h, unsigned int cls);
+
+static inline void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls)
+{
+	if (HPA_LIKELY(!h->shared))
+		return hpa_heap_alloc_unlocked(h, cls);
+	return hpa_heap_alloc_locked(h, cls);
+}
+
+/* The owner frees block p of pg (locally, or collected from remote). */
+static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
+				       void *p)
+{
+	long idx = hpa_page_block_index(pg, p);
+	uint64_t bit;
+
+	if (HPA_UNLIKELY(idx < 0))
+		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	bit = 1ULL << (idx % 64);
+	if (HPA_UNLIKELY(pg->free_map[idx / 64] & bit))
+		hpa_bad_pointer("hpa_free", p, "double free");
+	pg->free_map[idx / 64] |= bit;
+	if ((uint32_t)(idx / 64) < pg->hint)
+		pg->hint = (uint16_t)(idx / 64);
+	pg->used--;
+	hpa_count_add(&h->cls[pg->cls].in_use, -1);
+	if (HPA_UNLIKELY(pg->full || pg->used == 0))
+		hpa_heap_free_slow(h, pg);
+}
+
+/* Thread exit: give the heap to the next new thread. */
+void hpa_heap_abandon(struct hpa_heap *h);
+void hpa_heaps_init(void);
 
 /* ---- huge.c ---------------------------------------------------------- */
 
@@ -434,8 +516,6 @@ static inline void hpa_ensure_init(void)
 }
 
 void *hpa_alloc_aligned_node(size_t size, size_t align, int node);
-_Noreturn void hpa_bad_pointer(const char *fn, const void *p,
-			       const char *why);
 
 /* ---- stats.c --------------------------------------------------------- */
 

@@ -35,6 +35,7 @@ static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
 		pg->free_map[full_words] = (1ULL << rest) - 1;
 	pg->start = start;
 	pg->block_size = c->size;
+	pg->div_magic = ((1ULL << 44) + c->size - 1) / c->size;
 	pg->blocks = c->blocks;
 	pg->cls = (uint8_t)cls;
 	pg->units = (uint8_t)units;
@@ -67,22 +68,4 @@ void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg)
 
 	seg->free_units |= mask << s;
 	pg->units = 0;
-}
-
-struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg, const void *p)
-{
-	unsigned int u = (unsigned int)(((uintptr_t)p & HPA_CHUNK_MASK) >>
-					HPA_UNIT_SHIFT);
-	struct hpa_page *pg;
-
-	/*
-	 * Only fields that stay put while a block of the page is live are
-	 * read: remote frees run this concurrently with the owner.
-	 */
-	if (u == 0)
-		return NULL;
-	pg = &seg->pages[seg->unit_head[u]];
-	if (!pg->units || u >= seg->unit_head[u] + pg->units)
-		return NULL;
-	return pg;
 }

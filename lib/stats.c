@@ -50,9 +50,9 @@ HPA_EXPORT int hpa_stats(struct hpa_stats *user)
 						    memory_order_relaxed);
 		for (c = 0; c < HPA_NCLASSES && c < HPA_STATS_MAX_CLASSES; c++) {
 			st.per_class[c].blocks_in_use += atomic_load_explicit(
-				&h->in_use[c], memory_order_relaxed);
+				&h->cls[c].in_use, memory_order_relaxed);
 			st.per_class[c].pages += atomic_load_explicit(
-				&h->pages[c], memory_order_relaxed);
+				&h->cls[c].pages, memory_order_relaxed);
 		}
 	}
 	hpa_unlock(&hpa_heaps_lock);
