@@ -20,7 +20,7 @@
 
 /*
  * Error codes this file expects where the uapi header leaves a choice;
- * docs/device.md ("Error codes") is the reference.
+ * docs/device.md (the ioctl table) is the reference.
  */
 #define E_NO_HANDLE	ENOENT	/* FREE/QUERY: a handle of no buffer of this file */
 #define E_NOT_HANDLE	EINVAL	/* FREE/QUERY: not a handle's offset at all */
@@ -202,6 +202,11 @@ TEST_F(abi, alloc_reserved_in)
 		a.reserved_in = vals[i];
 		EXPECT_EQ(-EINVAL, alloc_raw(self->fd, &a))
 			TH_LOG("reserved_in %#x", vals[i]);
+		/* docs/device.md: reserved out fields too */
+		a = good_alloc();
+		a.reserved_out = vals[i];
+		EXPECT_EQ(-EINVAL, alloc_raw(self->fd, &a))
+			TH_LOG("reserved_out %#x", vals[i]);
 	}
 	HPA_EXPECT_POOLS_BACK(self);
 }
@@ -741,6 +746,29 @@ TEST_F(abi, wrong_magic)
 						 _IOC_NR(cmds[c]),
 						 _IOC_SIZE(cmds[c]));
 
+			EXPECT_EQ(-ENOTTY, hpa_ioctl(self->fd, cmd, &a))
+				TH_LOG("cmd %#lx", cmd);
+		}
+	HPA_EXPECT_POOLS_BACK(self);
+}
+
+/* docs/device.md: the wrong direction bits are another command. */
+TEST_F(abi, wrong_direction)
+{
+	unsigned long cmds[] = { HPALLOC_IOC_VERSION, HPALLOC_IOC_ALLOC,
+				 HPALLOC_IOC_FREE, HPALLOC_IOC_QUERY };
+	struct hpalloc_alloc a = good_alloc();
+	size_t c;
+	int dir;
+
+	for (c = 0; c < ARRAY_SIZE(cmds); c++)
+		for (dir = 0; dir < 4; dir++) {
+			unsigned long cmd = _IOC(dir, HPALLOC_IOC_MAGIC,
+						 _IOC_NR(cmds[c]),
+						 _IOC_SIZE(cmds[c]));
+
+			if ((unsigned int)dir == _IOC_DIR(cmds[c]))
+				continue;
 			EXPECT_EQ(-ENOTTY, hpa_ioctl(self->fd, cmd, &a))
 				TH_LOG("cmd %#lx", cmd);
 		}

@@ -778,6 +778,51 @@ TEST_F(life, node_exhaustion_enomem)
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
+/*
+ * The 1 GiB cases below skip when no page can be had; this one says so
+ * loudly when the module offers 1 GiB pages and yet a node with 2 GiB of
+ * mostly free memory (the test guest's node 1 and node 2) gives none.
+ */
+TEST_F_TIMEOUT(life, one_gib_page_obtainable, 60)
+{
+	struct hpalloc_version v;
+	struct hpalloc_alloc a;
+	long mem_kb = 0;
+	int ret, nid;
+	char path[80], line[128];
+	FILE *f;
+
+	ASSERT_EQ(0, hpa_version(self->fd, &v));
+	if (!(v.page_sizes & HPALLOC_PAGE_SIZE_1G))
+		SKIP(return, "1 GiB pages not offered");
+	for (nid = 0; nid < (int)v.nr_node_ids; nid++) {
+		long kb = 0;
+
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/node/node%d/meminfo", nid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Node %*d MemFree: %ld kB", &kb) == 1)
+				break;
+		fclose(f);
+		if (kb > mem_kb)
+			mem_kb = kb;
+	}
+	if (mem_kb < (3L << 20) / 2)
+		SKIP(return, "no node with 1.5 GiB free");
+	ret = hpa_alloc_full(self->fd, SZ_1G, HPALLOC_PAGE_SIZE_1G,
+			     HPALLOC_POLICY_BIND, (1ULL << v.nr_node_ids) - 1, 0,
+			     &a);
+	EXPECT_EQ(0, ret) TH_LOG("1 GiB page on a node with %ld MiB free",
+				 mem_kb >> 10);
+	if (!ret) {
+		EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+	}
+	HPA_EXPECT_POOLS_BACK(self);
+}
+
 /* ---- 2 MiB and 1 GiB pages ----------------------------------------------- */
 
 FIXTURE(life_ps) {
