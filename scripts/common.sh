@@ -85,13 +85,18 @@ kernel_image() {
 		return
 	fi
 	if [ ! -r "$dir/boot/vmlinuz-$rel" ]; then
-		mkdir -p "$dir/dl"
+		# Unpack beside, then rename: an interrupted run must not leave
+		# a vmlinuz without its modules.
+		local tmp="$dir.tmp.$$"
+		rm -rf "$dir" "$tmp"
+		mkdir -p "$tmp/dl"
 		note "downloading linux-image-$rel"
-		(cd "$dir/dl" && apt-get download -qq -o APT::Sandbox::User=root "linux-image-$rel" >&2 ||
+		(cd "$tmp/dl" && apt-get download -qq -o APT::Sandbox::User=root "linux-image-$rel" >&2 ||
 			apt-get download -qq -o APT::Sandbox::User=root "linux-image-$rel-unsigned" >&2) ||
 			die "cannot download linux-image-$rel"
-		for deb in "$dir"/dl/*.deb; do dpkg-deb -x "$deb" "$dir"; done
-		rm -rf "$dir/dl"
+		for deb in "$tmp"/dl/*.deb; do dpkg-deb -x "$deb" "$tmp"; done
+		rm -rf "$tmp/dl"
+		mv "$tmp" "$dir"
 	fi
 	echo "$dir/boot/vmlinuz-$rel"
 }
