@@ -263,8 +263,13 @@ void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
 
 static void collect_remote(struct hpa_heap *h)
 {
-	struct hpa_page *pg = atomic_exchange_explicit(&h->remote_pages, NULL,
-						       memory_order_acquire);
+	struct hpa_page *pg;
+
+	/* A plain load first: the exchange is a locked instruction. */
+	if (!atomic_load_explicit(&h->remote_pages, memory_order_relaxed))
+		return;
+	pg = atomic_exchange_explicit(&h->remote_pages, NULL,
+				      memory_order_acquire);
 
 	while (pg) {
 		/* Read before the exchange: after it a freer may re-push pg. */
