@@ -8,7 +8,8 @@ set -euo pipefail
 "$HPA_ROOT/scripts/ksft-headers.sh"
 need_pkgs perl
 cd "$HPA_ROOT"
-files=$(ls kmod/*.[ch] include/uapi/linux/hpalloc.h 2>/dev/null | grep -v '^kmod/compat.h$')
+files=$(ls kmod/*.[ch] include/uapi/linux/hpalloc.h 2>/dev/null |
+	grep -v -e '^kmod/compat.h$' -e '\.mod\.c$')
 [ -n "$files" ] || die "no module sources found"
 cp="perl $HPA_BUILD/ksft/checkpatch/checkpatch.pl --strict --no-tree --terse --show-types"
 rc=0

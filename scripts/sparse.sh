@@ -14,8 +14,10 @@ for s in $series; do
 	dir="$HPA_BUILD/sparse/$rel"
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	cp -r "$HPA_ROOT/Kbuild" "$HPA_ROOT/kmod" "$HPA_ROOT/include" "$dir/"
-	find "$dir" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \) -delete
+	mkdir -p "$dir/kmod"
+	cp -r "$HPA_ROOT/Kbuild" "$HPA_ROOT/include" "$dir/"
+	cp "$HPA_ROOT"/kmod/Kbuild "$HPA_ROOT"/kmod/*.[ch] "$dir/kmod/"
+	rm -f "$dir"/kmod/*.mod.c
 	make -C "$kdir" M="$dir" C=2 CHECK=sparse modules >"$dir.log" 2>&1 ||
 		{ cat "$dir.log" >&2; die "sparse build failed for $rel"; }
 	if grep -E '(warning|error):' "$dir.log" | grep -v '^/usr/src/' >"$dir.bad"; then

@@ -22,7 +22,9 @@ non-zero if any test failed, the guest did not finish, the module build
 warned, or the guest kernel log has a BUG/WARNING/Oops/general protection/
 leak/Call Trace line.
 Guest: 2 CPUs in 2 sockets, node0 1 GiB + cpu0, node1 2 GiB + cpu1,
-node2 2 GiB without CPUs (a memory-only, CXL-like node).
+node2 3 GiB without CPUs (a memory-only, CXL-like node).  Node 2 is the one
+with room for 1 GiB pages: its first GiB starts with a slab page and its
+last holds its own struct pages, but the one between is free and aligned.
 EOF
 }
 
@@ -64,8 +66,12 @@ build_module() {
 	local rel=$1 kdir=$2 dir=$3
 	rm -rf "$dir/src"
 	mkdir -p "$dir/src"
-	cp -r "$HPA_ROOT/Kbuild" "$HPA_ROOT/kmod" "$HPA_ROOT/include" "$dir/src/"
-	find "$dir/src" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \) -delete
+	# Sources only: an in-tree build's leftovers (*.mod, modules.order ...)
+	# would confuse this one.
+	mkdir -p "$dir/src/kmod"
+	cp -r "$HPA_ROOT/Kbuild" "$HPA_ROOT/include" "$dir/src/"
+	cp "$HPA_ROOT"/kmod/Kbuild "$HPA_ROOT"/kmod/*.[ch] "$dir/src/kmod/"
+	rm -f "$dir"/src/kmod/*.mod.c
 	if ! make -C "$kdir" M="$dir/src" W=1 -j"$(nproc)" modules \
 		>"$dir/build.log" 2>&1; then
 		cat "$dir/build.log" >&2
@@ -169,11 +175,11 @@ boot() {
 	local tailpid=$!
 	timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 		-nodefaults -no-user-config -display none -no-reboot \
-		-accel tcg -cpu max -machine pc -m 5G \
+		-accel tcg -cpu max -machine pc -m 6G \
 		-smp 2,sockets=2,cores=1,threads=1 \
 		-object memory-backend-ram,id=m0,size=1G \
 		-object memory-backend-ram,id=m1,size=2G \
-		-object memory-backend-ram,id=m2,size=2G \
+		-object memory-backend-ram,id=m2,size=3G \
 		-numa node,nodeid=0,cpus=0,memdev=m0 \
 		-numa node,nodeid=1,cpus=1,memdev=m1 \
 		-numa node,nodeid=2,memdev=m2 \

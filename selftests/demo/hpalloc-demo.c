@@ -116,14 +116,18 @@ static void ioctl_buffer(int fd, const char *what, __u32 page_size,
 	if (ioctl(fd, HPALLOC_IOC_QUERY, &q)) {
 		printf("    HPALLOC_IOC_QUERY: %s\n", strerror(errno));
 	} else {
-		printf("    contiguous: %s; pages (phys, node; checked against pagemap and node memory ranges):\n",
+		printf("    contiguous: %s; pages (phys, node), checked against the nodes' memory ranges in sysfs and /proc/self/pagemap:\n",
 		       q.out_flags & HPALLOC_BUF_CONTIG ? "yes" : "no");
 		for (i = 0; i < q.nr_filled; i++) {
 			uint64_t seen = hpa_pagemap_phys(p + (size_t)i * page_size);
 
-			printf("      %#llx node %d  (pagemap %#llx, node ranges say %d)\n",
+			printf("      %#llx node %d  (sysfs ranges: node %d; pagemap: ",
 			       (unsigned long long)info[i].phys, info[i].node,
-			       (unsigned long long)seen, hpa_node_of_phys(seen));
+			       hpa_node_of_phys(info[i].phys));
+			if (seen)
+				printf("%#llx)\n", (unsigned long long)seen);
+			else
+				printf("no pfn shown for a VM_PFNMAP mapping)\n");
 		}
 	}
 	munmap(p, a.alloc_size);
