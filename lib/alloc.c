@@ -58,69 +58,14 @@ void hpa_bad_pointer(const char *fn, const void *p, const char *why)
 	hpa_fatal("%s(%p): %s\n", fn, p, why);
 }
 
-static inline void *alloc_small(size_t size)
-{
-	struct hpa_heap *h = hpa_heap_get();
-
-	if (HPA_UNLIKELY(!h)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return hpa_heap_alloc(h, hpa_size_class(size));
-}
-
 HPA_EXPORT void *hpa_malloc(size_t size)
 {
-	if (HPA_LIKELY(size <= HPA_SMALL_MAX))
-		return alloc_small(size);
-	hpa_ensure_init();
-	return hpa_huge_alloc(size, 0, -1);
-}
-
-/* The chunk entry of p, or NULL if p is not ours. */
-static struct hpa_chunk *chunk_of(const void *p, size_t *idx)
-{
-	struct hpa_chunk *c;
-
-	if (HPA_UNLIKELY(!hpa_in_arena(p)))
-		return NULL;
-	*idx = hpa_chunk_index(p);
-	c = &hpa_arena.map[*idx];
-	return c;
+	return hpa_malloc_inline(size);
 }
 
 HPA_EXPORT void hpa_free(void *p)
 {
-	struct hpa_segment *seg;
-	struct hpa_page *pg;
-	struct hpa_chunk *c;
-	size_t idx;
-
-	if (!p)
-		return;
-	c = chunk_of(p, &idx);
-	if (HPA_UNLIKELY(!c))
-		hpa_bad_pointer("hpa_free", p,
-				"pointer was not allocated by hpalloc");
-	if (HPA_LIKELY(c->kind == HPA_CHUNK_SEGMENT)) {
-		seg = hpa_segment_of(p);
-		pg = hpa_segment_page_of(seg, p);
-		if (HPA_UNLIKELY(!pg))
-			hpa_bad_pointer("hpa_free", p,
-					"not in a live page (double free?)");
-		if (HPA_LIKELY(seg->heap == hpa_tls_heap))
-			hpa_heap_free_local(seg->heap, pg, p);
-		else
-			hpa_heap_free_remote(seg, pg, p);
-		return;
-	}
-	if (c->kind == HPA_CHUNK_HUGE) {
-		hpa_huge_free(idx, p);
-		return;
-	}
-	if (c->kind == HPA_CHUNK_DMA)
-		hpa_bad_pointer("hpa_free", p, "DMA buffer: use hpa_dma_free");
-	hpa_bad_pointer("hpa_free", p, "not an allocated block (double free?)");
+	hpa_free_inline(p);
 }
 
 HPA_EXPORT size_t hpa_usable_size(const void *p)
@@ -131,7 +76,7 @@ HPA_EXPORT size_t hpa_usable_size(const void *p)
 
 	if (!p)
 		return 0;
-	c = chunk_of(p, &idx);
+	c = hpa_chunk_of(p, &idx);
 	if (!c)
 		hpa_bad_pointer("hpa_usable_size", p,
 				"pointer was not allocated by hpalloc");
@@ -171,7 +116,7 @@ HPA_EXPORT void *hpa_calloc(size_t nmemb, size_t size)
 			memset(p, 0, total);
 		return p;
 	}
-	p = alloc_small(total);
+	p = hpa_alloc_small(total);
 	if (p)
 		memset(p, 0, total);
 	return p;
@@ -265,7 +210,7 @@ HPA_EXPORT void *hpa_realloc(void *p, size_t size)
 		hpa_free(p);
 		return NULL;
 	}
-	c = chunk_of(p, &idx);
+	c = hpa_chunk_of(p, &idx);
 	if (!c)
 		hpa_bad_pointer("hpa_realloc", p,
 				"pointer was not allocated by hpalloc");

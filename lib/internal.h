@@ -21,6 +21,7 @@
 #ifndef HPA_INTERNAL_H
 #define HPA_INTERNAL_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -516,6 +517,72 @@ static inline void hpa_ensure_init(void)
 }
 
 void *hpa_alloc_aligned_node(size_t size, size_t align, int node);
+
+/* The malloc and free fast paths, shared by alloc.c and preload.c. */
+static inline void *hpa_alloc_small(size_t size)
+{
+	struct hpa_heap *h = hpa_heap_get();
+
+	if (HPA_UNLIKELY(!h)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hpa_heap_alloc(h, hpa_size_class(size));
+}
+
+static inline void *hpa_malloc_inline(size_t size)
+{
+	if (HPA_LIKELY(size <= HPA_SMALL_MAX))
+		return hpa_alloc_small(size);
+	hpa_ensure_init();
+	return hpa_huge_alloc(size, 0, -1);
+}
+
+/* The chunk entry of p, or NULL if p is not ours. */
+static inline struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
+{
+	struct hpa_chunk *c;
+
+	if (HPA_UNLIKELY(!hpa_in_arena(p)))
+		return NULL;
+	*idx = hpa_chunk_index(p);
+	c = &hpa_arena.map[*idx];
+	return c;
+}
+
+static inline void hpa_free_inline(void *p)
+{
+	struct hpa_segment *seg;
+	struct hpa_page *pg;
+	struct hpa_chunk *c;
+	size_t idx;
+
+	if (!p)
+		return;
+	c = hpa_chunk_of(p, &idx);
+	if (HPA_UNLIKELY(!c))
+		hpa_bad_pointer("hpa_free", p,
+				"pointer was not allocated by hpalloc");
+	if (HPA_LIKELY(c->kind == HPA_CHUNK_SEGMENT)) {
+		seg = hpa_segment_of(p);
+		pg = hpa_segment_page_of(seg, p);
+		if (HPA_UNLIKELY(!pg))
+			hpa_bad_pointer("hpa_free", p,
+					"not in a live page (double free?)");
+		if (HPA_LIKELY(seg->heap == hpa_tls_heap))
+			hpa_heap_free_local(seg->heap, pg, p);
+		else
+			hpa_heap_free_remote(seg, pg, p);
+		return;
+	}
+	if (c->kind == HPA_CHUNK_HUGE) {
+		hpa_huge_free(idx, p);
+		return;
+	}
+	if (c->kind == HPA_CHUNK_DMA)
+		hpa_bad_pointer("hpa_free", p, "DMA buffer: use hpa_dma_free");
+	hpa_bad_pointer("hpa_free", p, "not an allocated block (double free?)");
+}
 
 /* ---- stats.c --------------------------------------------------------- */
 

@@ -61,14 +61,14 @@ HPA_EXPORT void *malloc(size_t size)
 {
 	if (HPA_UNLIKELY(starting()))
 		return boot_alloc(size, HPA_ALIGN);
-	return hpa_malloc(size);
+	return hpa_malloc_inline(size);
 }
 
 HPA_EXPORT void free(void *p)
 {
-	if (HPA_UNLIKELY(!p || is_boot(p)))
+	if (HPA_UNLIKELY(is_boot(p)))
 		return;
-	hpa_free(p);
+	hpa_free_inline(p);
 }
 
 HPA_EXPORT void *calloc(size_t n, size_t size)
