@@ -184,11 +184,11 @@ static void page_release(struct hpa_heap *h, struct hpa_page *pg)
 	hpa_count_add(&h->cls[pg->cls].pages, -1);
 	hpa_segment_page_free(seg, pg);
 	if (was_full) {
-		seg_unlink(&h->segs_full, seg);
-		seg_push(&h->segs, seg);
+		seg_unlink(&h->segs_full[seg->kind], seg);
+		seg_push(&h->segs[seg->kind], seg);
 	}
 	if (hpa_segment_empty(seg)) {
-		seg_unlink(&h->segs, seg);
+		seg_unlink(&h->segs[seg->kind], seg);
 		seg->magic = 0;
 		hpa_count_add(&h->nsegments, -1);
 		hpa_pool_put(hpa_chunk_index(seg));
@@ -289,11 +289,12 @@ static void collect_remote(struct hpa_heap *h)
 
 static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 {
+	unsigned int kind = hpa_classes[cls].units > 1;
 	struct hpa_segment *seg;
 	struct hpa_page *pg = NULL;
 	long idx;
 
-	for (seg = h->segs; seg; seg = seg->next) {
+	for (seg = h->segs[kind]; seg; seg = seg->next) {
 		pg = hpa_segment_page_new(seg, cls);
 		if (pg)
 			break;
@@ -305,13 +306,14 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 		hpa_arena.map[idx].kind = HPA_CHUNK_SEGMENT;
 		seg = hpa_chunk_addr((size_t)idx);
 		hpa_segment_init(seg, h, h->node);
-		seg_push(&h->segs, seg);
+		seg->kind = kind;
+		seg_push(&h->segs[kind], seg);
 		hpa_count_add(&h->nsegments, 1);
 		pg = hpa_segment_page_new(seg, cls);
 	}
 	if (seg->free_units == 0) {
-		seg_unlink(&h->segs, seg);
-		seg_push(&h->segs_full, seg);
+		seg_unlink(&h->segs[kind], seg);
+		seg_push(&h->segs_full[kind], seg);
 	}
 	hpa_count_add(&h->cls[cls].pages, 1);
 	return pg;

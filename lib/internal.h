@@ -322,6 +322,7 @@ struct hpa_segment {
 	uint8_t unit_head[HPA_UNITS];		/* unit -> its page's unit */
 	int32_t node;
 	uint32_t magic;
+	uint32_t kind;				/* 0: 1-unit pages, 1: runs */
 	struct hpa_page pages[HPA_UNITS];
 };
 
@@ -392,8 +393,13 @@ struct hpa_class_list {
 struct hpa_heap {
 	struct hpa_class_list cls[HPA_NCLASSES];
 	_Atomic(struct hpa_page *) remote_pages;
-	struct hpa_segment *segs;	/* segments with free units */
-	struct hpa_segment *segs_full;
+	/*
+	 * Segments with free units and full ones, by kind: pages of one unit
+	 * and pages of several never share a segment, so long runs are not
+	 * cut up by small pages (less fragmentation, segments empty sooner).
+	 */
+	struct hpa_segment *segs[2];
+	struct hpa_segment *segs_full[2];
 	int node;
 	bool shared;			/* node heap: used under lock */
 	bool bind;			/* segments bound to node */
