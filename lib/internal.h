@@ -97,7 +97,6 @@ enum hpa_option {
 	HPA_OPT_RESERVE,	/* bytes of virtual address space */
 	HPA_OPT_RETAIN,		/* free committed bytes kept per process */
 	HPA_OPT_PAGE_1G,	/* use 1 GiB pages for runs >= 1 GiB */
-	HPA_OPT_CHECK,		/* extra heap checks (double free on remote) */
 	HPA_OPT_MAX
 };
 

@@ -25,8 +25,6 @@ const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX] = {
 		"free committed memory kept for reuse before unmapping" },
 	[HPA_OPT_PAGE_1G] = { "PAGE_1G", HPA_OPT_BOOL, "1",
 		"use 1 GiB pages for blocks of 1 GiB and more when possible" },
-	[HPA_OPT_CHECK] = { "CHECK", HPA_OPT_BOOL, "0",
-		"1: verify block lists on remote frees (slower)" },
 };
 
 static long long opt_int[HPA_OPT_MAX];
