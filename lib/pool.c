@@ -280,25 +280,29 @@ void hpa_pool_stats(uint64_t *ret)
 	*ret = atomic_load(&retained);
 }
 
+/*
+ * Lock order: runs_lock, then a list lock, then spare_lock (list_push takes
+ * spare_lock under a list lock).  fork() takes them all in that order.
+ */
 void hpa_pool_lock_all(void)
 {
 	int n, pc;
 
 	hpa_lock(&runs_lock);
-	hpa_lock(&spare_lock);
 	for (n = 0; n < HPA_MAX_NODES; n++)
 		for (pc = 0; pc < PC_MAX; pc++)
 			hpa_lock(&pool[n][pc].lock);
+	hpa_lock(&spare_lock);
 }
 
 void hpa_pool_unlock_all(void)
 {
 	int n, pc;
 
+	hpa_unlock(&spare_lock);
 	for (n = 0; n < HPA_MAX_NODES; n++)
 		for (pc = 0; pc < PC_MAX; pc++)
 			hpa_unlock(&pool[n][pc].lock);
-	hpa_unlock(&spare_lock);
 	hpa_unlock(&runs_lock);
 }
 

@@ -5,6 +5,7 @@
  * reporting, huge pages seen from /proc/self/smaps, growth without copy.
  * Runs on the host and in the guest (device backend).
  */
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "hpa_test.h"
@@ -247,8 +248,9 @@ TEST_F(api, huge_block_sits_on_huge_pages)
 		EXPECT_EQ(0, ahp);
 		break;
 	default:
-		/* Device: a PFN mapping; smaps reports no anon pages. */
+		/* Device: PMD-mapped PFN pages; smaps says 2 MiB pages. */
 		EXPECT_GE(st.per_backend[HPA_BACKEND_DEVICE].bytes_mapped, len);
+		EXPECT_EQ(2048, kps);
 		break;
 	}
 	hpa_free(p);
@@ -332,6 +334,51 @@ TEST_F(api, dma_and_virt2phys_errors)
 	/* Reserved but unmapped address space. */
 	EXPECT_EQ(-EFAULT, hpa_virt2phys((char *)hpa_arena.base +
 					 hpa_arena.size - 4096, &phys));
+}
+
+static _Atomic int churn_stop;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	while (!churn_stop)
+		hpa_free(hpa_malloc(3000));
+	return NULL;
+}
+
+/*
+ * fork() while other threads allocate: the library holds its locks across
+ * fork, so the child never inherits one held by a thread it does not have.
+ * The device backend shares heap memory with a forked child (MAP_SHARED):
+ * skipped there.
+ */
+TEST_F(api, fork_while_threads_allocate)
+{
+	struct hpa_stats st = stats();
+	pthread_t t[2];
+	int i, status;
+
+	if (st.backend == HPA_BACKEND_DEVICE)
+		SKIP(return, "device memory is shared with a forked child");
+	churn_stop = 0;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, churn, NULL));
+	for (i = 0; i < HPA_GUEST_SCALE(50, 5); i++) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			char *p = hpa_malloc(100), *q = hpa_malloc(5 << 20);
+
+			_exit(p && q ? 0 : 1);
+		}
+		ASSERT_GT(pid, 0);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
+	churn_stop = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
 }
 
 TEST_HARNESS_MAIN
