@@ -289,7 +289,7 @@ static void collect_remote(struct hpa_heap *h)
 
 static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 {
-	unsigned int kind = hpa_classes[cls].units > 1;
+	unsigned int kind = hpa_seg_kind(hpa_classes[cls].units);
 	struct hpa_segment *seg;
 	struct hpa_page *pg = NULL;
 	long idx;

@@ -321,7 +321,7 @@ struct hpa_segment {
 	uint8_t unit_head[HPA_UNITS];		/* unit -> its page's unit */
 	int32_t node;
 	uint32_t magic;
-	uint32_t kind;				/* 0: 1-unit pages, 1: runs */
+	uint32_t kind;				/* hpa_seg_kind(units) */
 	struct hpa_page pages[HPA_UNITS];
 };
 
@@ -381,6 +381,14 @@ static inline struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg,
 
 /* ---- heap.c ---------------------------------------------------------- */
 
+/* Segments hold pages of similar run lengths: 1, 2-3, 4-7, 8+ units. */
+#define HPA_SEG_KINDS	4
+
+static inline unsigned int hpa_seg_kind(unsigned int units)
+{
+	return units >= 8 ? 3 : units >= 4 ? 2 : units >= 2 ? 1 : 0;
+}
+
 struct hpa_class_list {
 	struct hpa_page *avail;		/* pages with free blocks; head first */
 	struct hpa_page *full;		/* pages without */
@@ -397,8 +405,8 @@ struct hpa_heap {
 	 * and pages of several never share a segment, so long runs are not
 	 * cut up by small pages (less fragmentation, segments empty sooner).
 	 */
-	struct hpa_segment *segs[2];
-	struct hpa_segment *segs_full[2];
+	struct hpa_segment *segs[HPA_SEG_KINDS];
+	struct hpa_segment *segs_full[HPA_SEG_KINDS];
 	int node;
 	bool shared;			/* node heap: used under lock */
 	bool bind;			/* segments bound to node */
