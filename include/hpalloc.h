@@ -35,10 +35,12 @@ void *hpa_malloc(size_t size);
 void *hpa_calloc(size_t nmemb, size_t size);
 
 /*
- * Resize.  Blocks of HPA_REMAP_THRESHOLD bytes and more are never copied
- * byte by byte: they grow in place by mapping pages right after them, or
- * move by remapping their page-table entries (mremap).  ptr NULL acts as
- * hpa_malloc; size 0 frees ptr and returns NULL.
+ * Resize.  Blocks larger than HPA_REMAP_THRESHOLD bytes, resized to more
+ * than that, are never copied byte by byte: they grow in place by mapping
+ * pages right after them, or move by remapping their page-table entries
+ * (mremap); only a backend that cannot remap makes it copy (counted in
+ * hpa_stats.realloc_copies).  ptr NULL acts as hpa_malloc; size 0 frees
+ * ptr and returns NULL.  On failure ptr is left intact.
  */
 void *hpa_realloc(void *ptr, size_t size);
 
@@ -67,7 +69,7 @@ size_t hpa_usable_size(const void *ptr);
  */
 void *hpa_malloc_node(size_t size, int node);
 
-/* Threshold (bytes) from which hpa_realloc remaps instead of copying. */
+/* Above this many bytes hpa_realloc remaps instead of copying. */
 #define HPA_REMAP_THRESHOLD	(1UL << 20)
 
 /* hpa_dma_alloc flags */

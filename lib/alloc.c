@@ -217,8 +217,12 @@ HPA_EXPORT void *hpa_realloc(void *p, size_t size)
 	if (c->kind == HPA_CHUNK_HUGE && size > HPA_SMALL_MAX)
 		return hpa_huge_realloc(idx, p, size);
 	old = hpa_usable_size(p);
-	/* Fits, and not shrinking to less than half: keep the block. */
-	if (size <= old && (size >= old / 2 || c->kind == HPA_CHUNK_HUGE))
+	/*
+	 * Fits, and not shrinking to less than half: keep the block.  A big
+	 * block shrunk to a small size moves to a small block (a copy of at
+	 * most HPA_SMALL_MAX bytes) instead of holding its chunks.
+	 */
+	if (size <= old && size >= old / 2)
 		return p;
 	q = hpa_malloc(size);
 	if (!q)

@@ -112,6 +112,20 @@ TEST_F(huge, shrink_gives_chunks_back)
 	hpa_free(q);
 }
 
+TEST_F(huge, shrink_to_small_leaves_the_chunks)
+{
+	char *p = hpa_malloc(5 << 20), *q;
+
+	strcpy(p, "moved");
+	q = hpa_realloc(p, 100);
+	ASSERT_NE(NULL, q);
+	EXPECT_NE(p, q);
+	EXPECT_STREQ("moved", q);
+	EXPECT_LE(hpa_usable_size(q), 112);
+	EXPECT_FALSE(fake_committed(p));	/* retention 0 */
+	hpa_free(q);
+}
+
 TEST_F(huge, failed_growth_keeps_the_block)
 {
 	char *p = hpa_malloc(3 << 20), *q;
