@@ -197,7 +197,8 @@ static int tlb(size_t gib, long updates, int raw_hugetlb)
 {
 	size_t len = gib << 30, n = len / 8, i;
 	uint64_t *t, s = 12345, sum = 0;
-	double t0, t1, t2;
+	double t0, t1, t2, best;
+	int pass;
 	long rss;
 
 	t0 = now();
@@ -218,11 +219,21 @@ static int tlb(size_t gib, long updates, int raw_hugetlb)
 	for (i = 0; i < n; i += 512)
 		t[i] = i;
 	t1 = now();
-	/* Multiply-shift range reduction: a division would cost more than
-	 * the TLB miss this measures. */
-	for (i = 0; i < (size_t)updates; i++)
-		t[(size_t)(((unsigned __int128)rnd(&s) * n) >> 64)] += i;
-	t2 = now();
+	/*
+	 * Best of three passes (a shared machine adds noise).  Multiply-shift
+	 * range reduction: a division would cost more than the TLB miss this
+	 * measures.
+	 */
+	best = 1e9;
+	for (pass = 0; pass < 3; pass++) {
+		double p0 = now();
+
+		for (i = 0; i < (size_t)updates; i++)
+			t[(size_t)(((unsigned __int128)rnd(&s) * n) >> 64)] += i;
+		if (now() - p0 < best)
+			best = now() - p0;
+	}
+	t2 = t1 + best;
 	for (i = 0; i < n; i += 4099)
 		sum += t[i];
 	peak_rss(&rss);
