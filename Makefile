@@ -43,7 +43,7 @@ check:
 	scripts/check.sh
 
 check-host: ksft
-	$(MAKE) -C lib check
+	$(MAKE) --no-print-directory -C lib check
 
 check-guest: selftests lib
 	scripts/vm-run.sh $(addprefix -k ,$(KERNELS))

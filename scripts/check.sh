@@ -22,7 +22,7 @@ note "host: library tests"
 if [ -f "$HPA_ROOT/lib/Makefile" ]; then
 	log="$HPA_BUILD/check-host.log"
 	mkdir -p "$HPA_BUILD"
-	make -C "$HPA_ROOT/lib" check 2>&1 | tee "$log"
+	make --no-print-directory -C "$HPA_ROOT/lib" check 2>&1 | tee "$log"
 	hrc=${PIPESTATUS[0]}
 	# The library's runner ends with "N passed, N failed[, N skipped]".
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
