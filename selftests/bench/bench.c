@@ -9,6 +9,9 @@
  *                                   arrays handed between threads
  *   bench prodcon SECONDS           producer mallocs, consumer frees
  *   bench mixed THREADS SECONDS     malloc/free loop, sizes 8 B - 4 KiB
+ *   bench mixed-ops OPS             the same loop, one thread, a fixed
+ *                                   number of malloc/free pairs (for
+ *                                   instruction counts under callgrind)
  *   bench tlb GIB UPDATES           random 8-byte updates over a table
  *   bench tlb-hugetlb GIB UPDATES   the same on a raw MAP_HUGETLB mapping
  *   bench grow MAX_BYTES            realloc doubling from 2 MiB to MAX
@@ -168,6 +171,8 @@ static void *prodcon_thread(void *arg)
 
 /* ---- mixed small loop ----------------------------------------------- */
 
+static uint64_t mixed_max_ops;	/* 0: until stop */
+
 static void *mixed_thread(void *arg)
 {
 	enum { SLOTS = 2000 };
@@ -175,7 +180,8 @@ static void *mixed_thread(void *arg)
 	uint64_t s = (uintptr_t)arg * 31 + 5, ops = 0;
 	int i;
 
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+	while (!atomic_load_explicit(&stop, memory_order_relaxed) &&
+	       (!mixed_max_ops || ops < mixed_max_ops)) {
 		for (i = 0; i < 1000; i++) {
 			unsigned int k = (unsigned int)(rnd(&s) % SLOTS);
 
@@ -329,6 +335,12 @@ int main(int argc, char **argv)
 		return run_threads(prodcon_thread, 2, atof(argv[2]));
 	if (!strcmp(w, "mixed") && argc == 4)
 		return run_threads(mixed_thread, atoi(argv[2]), atof(argv[3]));
+	if (!strcmp(w, "mixed-ops") && argc == 3) {
+		mixed_max_ops = strtoull(argv[2], NULL, 0);
+		mixed_thread((void *)(uintptr_t)1);
+		return printf("RESULT ops %llu ops\n",
+			      (unsigned long long)atomic_load(&total_ops)) < 0;
+	}
 	if (!strcmp(w, "tlb") && argc == 4)
 		return tlb(strtoul(argv[2], NULL, 0), atol(argv[3]), 0);
 	if (!strcmp(w, "tlb-hugetlb") && argc == 4)
