@@ -29,11 +29,12 @@ static void hpa_buffer_release_pages(struct hpa_buffer *buf)
 			return;
 		pool = hpa_pool_get(page_to_nid(buf->pages[0]), buf->size);
 		nr_base = (unsigned long)buf->nr_pages << buf->order;
+		/* counted until the page allocator has the range back */
+		hpa_free_range(buf->pages[0], nr_base,
+			       buf->flags & HPA_BUF_PINNABLE);
 		spin_lock(&pool->lock);
 		pool->nr_in_use -= buf->nr_pages;
 		spin_unlock(&pool->lock);
-		hpa_free_range(buf->pages[0], nr_base,
-			       buf->flags & HPA_BUF_PINNABLE);
 		return;
 	}
 	for (i = 0; i < buf->nr_pages; i++) {
@@ -61,15 +62,18 @@ static void hpa_buffer_uncharge(struct hpa_buffer *buf)
 	buf->mm = NULL;
 }
 
-static void hpa_buffer_release_worker(struct work_struct *work)
+static void hpa_buffer_destroy(struct hpa_buffer *buf)
 {
-	struct hpa_buffer *buf = container_of(work, struct hpa_buffer,
-					      release_work);
-
 	hpa_buffer_release_pages(buf);
 	hpa_buffer_uncharge(buf);
 	kvfree(buf);
 	atomic_long_dec(&hpa_nr_buffers);
+}
+
+static void hpa_buffer_release_worker(struct work_struct *work)
+{
+	hpa_buffer_destroy(container_of(work, struct hpa_buffer,
+					release_work));
 }
 
 static void hpa_buffer_release(struct kref *ref)
@@ -84,6 +88,21 @@ static void hpa_buffer_release(struct kref *ref)
 void hpa_buffer_put(struct hpa_buffer *buf)
 {
 	kref_put(&buf->ref, hpa_buffer_release);
+}
+
+static void hpa_buffer_release_now(struct kref *ref)
+{
+	hpa_buffer_destroy(container_of(ref, struct hpa_buffer, ref));
+}
+
+/*
+ * Drop a reference where no mmap_lock is held (FREE, the file's release):
+ * a buffer without mappings goes back at once, so that the pool counters
+ * say so when the call returns.
+ */
+void hpa_buffer_put_sync(struct hpa_buffer *buf)
+{
+	kref_put(&buf->ref, hpa_buffer_release_now);
 }
 
 static int hpa_buffer_charge(struct hpa_buffer *buf, bool mmap_locked)
@@ -174,7 +193,7 @@ static struct page *hpa_take_page(const struct hpa_alloc_req *req,
 
 #define HPA_MAX_TRY_NODES	64
 
-/* The nodes a contiguous buffer may come from, in the order to try. */
+/* The nodes a buffer (contiguous, or not interleaved) may come from. */
 static int hpa_contig_nodes(const struct hpa_alloc_req *req, int *nids)
 {
 	int n = 0, nid;
@@ -195,6 +214,55 @@ static int hpa_contig_nodes(const struct hpa_alloc_req *req, int *nids)
 			nids[n++] = nid;
 	}
 	return n;
+}
+
+static void hpa_note_failure(int nid, enum hpa_size size)
+{
+	struct hpa_pool *pool = hpa_pool_get(nid, size);
+
+	if (pool)
+		hpa_pool_note_failure(pool);
+}
+
+/*
+ * Could the nodes the request allows possibly give it?  Checked before
+ * taking a page, so that an impossible request (more than the machine has)
+ * fails with ENOMEM at once rather than after draining every node.
+ */
+static bool hpa_request_fits(const struct hpa_alloc_req *req)
+{
+	int nids[HPA_MAX_TRY_NODES];
+	unsigned long have = 0;
+	int i, n;
+
+	if (req->policy == HPALLOC_POLICY_INTERLEAVE && !req->contig) {
+		/* page i goes to the i-th node of the mask, strictly */
+		unsigned int nr_nodes = hweight64(req->nodemask), j;
+
+		for (j = 0; j < nr_nodes && j < req->nr_pages; j++) {
+			unsigned long share = req->nr_pages / nr_nodes +
+					      (j < req->nr_pages % nr_nodes);
+			int nid = hpa_nth_node(req->nodemask, j);
+
+			if (hpa_node_capacity(nid, req->size) < share) {
+				hpa_note_failure(nid, req->size);
+				return false;
+			}
+		}
+		return true;
+	}
+	n = hpa_contig_nodes(req, nids);
+	for (i = 0; i < n; i++) {
+		unsigned long cap = hpa_node_capacity(nids[i], req->size);
+
+		/* a contiguous buffer comes from one node */
+		have = req->contig ? max(have, cap) : have + cap;
+		if (have >= req->nr_pages)
+			return true;
+	}
+	if (n)
+		hpa_note_failure(nids[0], req->size);
+	return false;
 }
 
 /* Pool pages are compound folios, and so GUP can count on them. */
@@ -309,6 +377,8 @@ struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req)
 
 	if (!req->nr_pages)
 		return ERR_PTR(-EINVAL);
+	if (!hpa_request_fits(req))
+		return ERR_PTR(-ENOMEM);
 	buf = kvzalloc(struct_size(buf, pages, req->nr_pages),
 		       GFP_KERNEL_ACCOUNT);
 	if (!buf)

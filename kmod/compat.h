@@ -56,6 +56,7 @@ static inline vm_fault_t hpalloc_huge_fault_pe(struct vm_fault *vmf,
 		order = PUD_ORDER;
 	return hpalloc_huge_fault(vmf, order);
 }
+
 #define HPALLOC_HUGE_FAULT	hpalloc_huge_fault_pe
 #else
 #define HPALLOC_HUGE_FAULT	hpalloc_huge_fault
@@ -130,10 +131,12 @@ hpalloc_mm_get_unmapped_area(struct file *file, unsigned long addr,
 #endif
 
 /* Shrinkers are allocated by the core from 6.7. */
+typedef unsigned long (*hpalloc_shrink_fn)(struct shrinker *s,
+					  struct shrink_control *sc);
+
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
-static inline struct shrinker *hpalloc_shrinker_create(
-	unsigned long (*count)(struct shrinker *, struct shrink_control *),
-	unsigned long (*scan)(struct shrinker *, struct shrink_control *))
+static inline struct shrinker *
+hpalloc_shrinker_create(hpalloc_shrink_fn count, hpalloc_shrink_fn scan)
 {
 	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
 
@@ -158,9 +161,8 @@ static inline void hpalloc_shrinker_destroy(struct shrinker *s)
 	kfree(s);
 }
 #else
-static inline struct shrinker *hpalloc_shrinker_create(
-	unsigned long (*count)(struct shrinker *, struct shrink_control *),
-	unsigned long (*scan)(struct shrinker *, struct shrink_control *))
+static inline struct shrinker *
+hpalloc_shrinker_create(hpalloc_shrink_fn count, hpalloc_shrink_fn scan)
 {
 	struct shrinker *s = shrinker_alloc(SHRINKER_NUMA_AWARE, "hpalloc");
 

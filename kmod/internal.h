@@ -101,8 +101,7 @@ static inline unsigned long hpa_buffer_bytes(const struct hpa_buffer *buf)
 
 /* The state of one open /dev/hpalloc. */
 struct hpa_file {
-	struct mutex lock;
-	struct xarray buffers;		/* handle id -> buffer */
+	struct xarray buffers;		/* handle id -> buffer, own lock */
 };
 
 /* What a buffer allocation asks for. */
@@ -138,10 +137,13 @@ int hpa_pool_resize(struct hpa_pool *pool, unsigned long target);
 void hpa_pool_set_min(struct hpa_pool *pool, unsigned long min);
 bool hpa_pools_check_leaks(void);
 void hpa_pool_note_contig(struct hpa_pool *pool, bool failed);
+void hpa_pool_note_failure(struct hpa_pool *pool);
+unsigned long hpa_node_capacity(int nid, enum hpa_size size);
 
 /* buffer.c */
 struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req);
 void hpa_buffer_put(struct hpa_buffer *buf);
+void hpa_buffer_put_sync(struct hpa_buffer *buf);
 static inline void hpa_buffer_get(struct hpa_buffer *buf)
 {
 	kref_get(&buf->ref);

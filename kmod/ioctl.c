@@ -23,9 +23,9 @@
 #include "internal.h"
 
 /* Handles are ids 1 .. HPA_MAX_HANDLE: offsets stay below 2^63. */
-#define HPA_MAX_HANDLE		((1U << (63 - HPALLOC_HANDLE_SHIFT)) - 1)
+#define HPA_MAX_HANDLE		(BIT(63 - HPALLOC_HANDLE_SHIFT) - 1)
 /* A buffer fits between two handles. */
-#define HPA_MAX_BUFFER		(1ULL << HPALLOC_HANDLE_SHIFT)
+#define HPA_MAX_BUFFER		BIT_ULL(HPALLOC_HANDLE_SHIFT)
 
 static bool hpa_caller_may_see_phys(struct file *file)
 {
@@ -169,7 +169,7 @@ static int hpa_ioc_free(struct file *file, void *arg)
 	buf = xa_erase(&hf->buffers, f->offset >> HPALLOC_HANDLE_SHIFT);
 	if (!buf)
 		return -ENOENT;
-	hpa_buffer_put(buf);
+	hpa_buffer_put_sync(buf);
 	return 0;
 }
 

@@ -35,7 +35,6 @@ static int hpa_open(struct inode *inode, struct file *file)
 	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
 	if (!hf)
 		return -ENOMEM;
-	mutex_init(&hf->lock);
 	xa_init_flags(&hf->buffers, XA_FLAGS_ALLOC1);
 	file->private_data = hf;
 	hpalloc_inode_enable_huge_fault(inode);
@@ -51,7 +50,7 @@ static int hpa_release(struct inode *inode, struct file *file)
 
 	xa_for_each(&hf->buffers, id, buf) {
 		xa_erase(&hf->buffers, id);
-		hpa_buffer_put(buf);
+		hpa_buffer_put_sync(buf);
 	}
 	xa_destroy(&hf->buffers);
 	kfree(hf);

@@ -21,6 +21,8 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/swap.h>
+#include <linux/vmstat.h>
 
 #include "compat.h"
 #include "internal.h"
@@ -233,6 +235,63 @@ bool hpa_page_pinned(struct page *page, unsigned long nr_base, bool compound)
 	return false;
 }
 
+/* A node counter; node_page_state() is not exported. */
+static unsigned long hpa_node_stat(pg_data_t *pgdat, enum node_stat_item item)
+{
+	long x = atomic_long_read(&pgdat->vm_stat[item]);
+
+	return x < 0 ? 0 : x;
+}
+
+/*
+ * Base pages node nid could give at most: its free memory plus what reclaim
+ * could free there (page cache, reclaimable slab, and anonymous memory when
+ * there is swap to put it in).
+ */
+static unsigned long hpa_node_obtainable(int nid)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	unsigned long n;
+	int z;
+
+	n = hpa_node_stat(pgdat, NR_ACTIVE_FILE) +
+	    hpa_node_stat(pgdat, NR_INACTIVE_FILE) +
+	    hpa_node_stat(pgdat, NR_SLAB_RECLAIMABLE_B);
+	if (get_nr_swap_pages() > 0)
+		n += hpa_node_stat(pgdat, NR_ACTIVE_ANON) +
+		     hpa_node_stat(pgdat, NR_INACTIVE_ANON);
+	for (z = 0; z < MAX_NR_ZONES; z++)
+		n += zone_page_state(&pgdat->node_zones[z], NR_FREE_PAGES);
+	return n;
+}
+
+/*
+ * The most pages of this size an allocation could get on node nid: the
+ * pool's free pages and those being zeroed, and, with overcommit, what the
+ * node could give.  An upper bound, cheap to compute, so that a request
+ * far beyond it is refused at once instead of draining the node first.
+ */
+unsigned long hpa_node_capacity(int nid, enum hpa_size size)
+{
+	struct hpa_pool *pool = hpa_pool_get(nid, size);
+	unsigned long n;
+
+	if (!pool)
+		return 0;
+	n = READ_ONCE(pool->nr_free) + READ_ONCE(pool->nr_zeroing);
+	if (READ_ONCE(hpa_overcommit))
+		n += hpa_node_obtainable(nid) >> pool->order;
+	return n;
+}
+
+/* A request refused before taking anything still counts as a failure. */
+void hpa_pool_note_failure(struct hpa_pool *pool)
+{
+	spin_lock(&pool->lock);
+	pool->failures++;
+	spin_unlock(&pool->lock);
+}
+
 /* Pool pages: 2 MiB pages are always compound, 1 GiB pages per compat.h. */
 static bool hpa_pool_compound(const struct hpa_pool *pool)
 {
@@ -253,12 +312,8 @@ static void hpa_pool_release_page(struct hpa_pool *pool, struct page *page)
 	hpa_free_range(page, 1UL << pool->order, hpa_pool_compound(pool));
 }
 
-/*
- * Hand out one zeroed page: from the free list, else (overcommit) a fresh
- * one from the page allocator.  Returns NULL and counts a failure if there
- * is none.
- */
-struct page *hpa_pool_take(struct hpa_pool *pool)
+/* A zeroed page off the free list, or NULL. */
+static struct page *hpa_pool_take_free(struct hpa_pool *pool)
 {
 	struct page *page;
 
@@ -269,23 +324,43 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 		pool->nr_free--;
 		pool->nr_in_use++;
 		pool->allocs++;
-		spin_unlock(&pool->lock);
-		return page;
-	}
-	spin_unlock(&pool->lock);
-
-	if (READ_ONCE(hpa_overcommit))
-		page = hpa_pool_alloc_page(pool);
-
-	spin_lock(&pool->lock);
-	if (page) {
-		pool->nr_in_use++;
-		pool->allocs++;
-	} else {
-		pool->failures++;
 	}
 	spin_unlock(&pool->lock);
 	return page;
+}
+
+/*
+ * Hand out one zeroed page: from the free list, else (overcommit) a fresh
+ * one from the page allocator, else one that is being zeroed or released
+ * right now (a 1 GiB page freed a moment ago is the only one its node
+ * has).  Returns NULL and counts a failure if there is none.
+ */
+struct page *hpa_pool_take(struct hpa_pool *pool)
+{
+	struct page *page;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		page = hpa_pool_take_free(pool);
+		if (page)
+			return page;
+		if (READ_ONCE(hpa_overcommit))
+			page = hpa_pool_alloc_page(pool);
+		if (page) {
+			spin_lock(&pool->lock);
+			pool->nr_in_use++;
+			pool->allocs++;
+			spin_unlock(&pool->lock);
+			return page;
+		}
+		if (!READ_ONCE(pool->nr_zeroing) || fatal_signal_pending(current))
+			break;
+		flush_work(&pool->zero_work);
+	}
+	spin_lock(&pool->lock);
+	pool->failures++;
+	spin_unlock(&pool->lock);
+	return NULL;
 }
 
 void hpa_pool_note_contig(struct hpa_pool *pool, bool failed)
@@ -386,6 +461,20 @@ void hpa_pool_give_back(struct hpa_pool *pool, struct page *page)
 	queue_work(hpa_wq, &pool->zero_work);
 }
 
+/*
+ * Release a page the zeroing worker holds.  It stays counted as zeroing
+ * until the page allocator has it back: freeing a 1 GiB range of order-0
+ * pages takes a while, and whoever waits for the counters to settle must
+ * then find the range free.
+ */
+static void hpa_pool_release_zeroing(struct hpa_pool *pool, struct page *page)
+{
+	hpa_pool_release_page(pool, page);
+	spin_lock(&pool->lock);
+	pool->nr_zeroing--;
+	spin_unlock(&pool->lock);
+}
+
 static void hpa_pool_zero_worker(struct work_struct *work)
 {
 	struct hpa_pool *pool = container_of(work, struct hpa_pool, zero_work);
@@ -406,35 +495,34 @@ static void hpa_pool_zero_worker(struct work_struct *work)
 		}
 		list_del_init(&page->lru);
 		surplus = hpa_pool_total(pool) > pool->target;
-		if (surplus && compound) {
-			/* put_page() is safe with pins: they free it later */
-			pool->nr_zeroing--;
-			spin_unlock(&pool->lock);
-			hpa_pool_release_page(pool, page);
-			continue;
-		}
-		if (hpa_page_pinned(page, nr_base, compound)) {
+		/* put_page() is safe with pins: they free the folio later */
+		if (!(surplus && compound) &&
+		    hpa_page_pinned(page, nr_base, compound)) {
 			list_add_tail(&page->lru, &pool->pinned_list);
 			spin_unlock(&pool->lock);
 			pinned_any = true;
 			continue;
 		}
+		spin_unlock(&pool->lock);
 		if (surplus) {
-			pool->nr_zeroing--;
-			spin_unlock(&pool->lock);
-			hpa_pool_release_page(pool, page);
+			hpa_pool_release_zeroing(pool, page);
 			continue;
 		}
-		spin_unlock(&pool->lock);
 
 		hpa_zero_range(page, nr_base);
 
+		/* the target may have fallen while we were zeroing */
 		spin_lock(&pool->lock);
-		pool->nr_zeroing--;
-		pool->nr_free++;
 		pool->zeroed++;
-		list_add_tail(&page->lru, &pool->free_list);
+		surplus = hpa_pool_total(pool) > pool->target;
+		if (!surplus) {
+			pool->nr_zeroing--;
+			pool->nr_free++;
+			list_add_tail(&page->lru, &pool->free_list);
+		}
 		spin_unlock(&pool->lock);
+		if (surplus)
+			hpa_pool_release_zeroing(pool, page);
 		cond_resched();
 	}
 	if (pinned_any)
@@ -566,7 +654,6 @@ static unsigned long hpa_shrink_scan(struct shrinker *s,
 	}
 	return freed ? freed : SHRINK_STOP;
 }
-
 
 static struct hpa_pool *hpa_pool_new(int nid, enum hpa_size size)
 {

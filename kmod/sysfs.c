@@ -65,6 +65,7 @@ static ssize_t target_store(struct kobject *kobj, struct kobj_attribute *attr,
 	ret = hpa_pool_resize(to_pool(kobj), v);
 	return ret ? ret : count;
 }
+
 static struct kobj_attribute target_attr = __ATTR_RW(target);
 
 static ssize_t min_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -85,6 +86,7 @@ static ssize_t min_store(struct kobject *kobj, struct kobj_attribute *attr,
 	hpa_pool_set_min(to_pool(kobj), v);
 	return count;
 }
+
 static struct kobj_attribute min_attr = __ATTR_RW(min);
 
 static struct attribute *hpa_pool_attrs[] = {

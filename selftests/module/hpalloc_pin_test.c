@@ -36,16 +36,29 @@ static bool kernel_before(int major, int minor)
 	return ma < major || (ma == major && mi < minor);
 }
 
+/* The buffer a test pins: page size, pages, contiguous or not. */
+struct pin_kind {
+	int ps;			/* 0: 2 MiB, 1: 1 GiB */
+	unsigned int nr;	/* pages */
+	bool contig;		/* HPALLOC_ALLOC_CONTIG */
+	const char *name;
+};
+
 /*
  * docs/device.md, "Pinning": whether GUP may take a buffer's pages.  2 MiB
- * pages are compound and pinnable on every kernel; a 1 GiB page is one
- * compound folio only from 6.9 (6.12 here), before that GUP gets EFAULT.
+ * pool pages are compound and pinnable on every kernel; a 1 GiB page is one
+ * compound folio only from 6.9 (6.12 here), before that GUP gets EFAULT.  A
+ * contiguous range from the page allocator is one compound folio from 6.9
+ * when its page count is a power of two, else EFAULT.
  */
-static bool pin_expected(const struct hpalloc_version *v, int ps)
+static bool pin_expected(const struct hpalloc_version *v,
+			 const struct pin_kind *k)
 {
 	if (!(v->features & HPALLOC_FEAT_GUP))
 		return false;
-	return ps == 0 || !kernel_before(6, 9);
+	if (k->contig)
+		return !kernel_before(6, 9) && !(k->nr & (k->nr - 1));
+	return k->ps == 0 || !kernel_before(6, 9);
 }
 
 /* Word i of the pattern file holds its own byte offset. */
@@ -220,27 +233,40 @@ FIXTURE(pin) {
 };
 
 FIXTURE_VARIANT(pin) {
-	int ps;		/* 0: 2 MiB, 1: 1 GiB */
-	bool needs_disk;
+	struct pin_kind k;
 };
 
-/* One buffer (two 2 MiB pages, or one 1 GiB page), mapped. */
+/*
+ * One buffer (two 2 MiB pages, one 1 GiB page, or a contiguous run of
+ * 2 MiB pages), mapped.  The test guest has a free GiB on one node.
+ */
 static void pin_buffer_setup(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(pin) *self, int ps)
+			     FIXTURE_DATA(pin) *self,
+			     const struct pin_kind *k)
 {
 	struct hpalloc_alloc a;
-	int ret;
+	int ret, nid = hpa_cpu_node();
 
-	self->psz = hpa_psize_bytes(ps);
-	self->len = ps ? SZ_1G : 2 * SZ_2M;
+	self->psz = hpa_psize_bytes(k->ps);
+	self->len = k->nr * self->psz;
 	if (!(self->ver.page_sizes & self->psz))
 		SKIP(return, "page size not offered");
-	ret = hpa_alloc_full(self->fd, self->len, self->psz,
-			     HPALLOC_POLICY_BIND,
-			     (1ULL << self->ver.nr_node_ids) - 1, 0, &a);
-	if (ret == -ENOMEM && ps)
-		SKIP(return, "no free 1 GiB range on any node");
-	ASSERT_EQ(0, ret);
+	/*
+	 * A contiguous buffer comes from the page allocator (what the table
+	 * in docs/device.md is about) only when the pool has no free run.
+	 */
+	if (k->contig && hpa_pool_read(nid, 0, "free") > 0)
+		SKIP(return, "node%d's 2M pool has free pages", nid);
+	if (k->contig)
+		ret = hpa_alloc_full(self->fd, self->len, self->psz,
+				     HPALLOC_POLICY_BIND, 1ULL << nid,
+				     HPALLOC_ALLOC_CONTIG, &a);
+	else
+		ret = hpa_alloc_full(self->fd, self->len, self->psz,
+				     HPALLOC_POLICY_BIND,
+				     (1ULL << self->ver.nr_node_ids) - 1, 0,
+				     &a);
+	ASSERT_EQ(0, ret) TH_LOG("%s buffer: %s", k->name, strerror(-ret));
 	self->off = a.offset;
 	self->nid = __builtin_ctzll(a.nodes);
 	self->p = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -261,10 +287,8 @@ FIXTURE_SETUP(pin)
 	if (ret == -ENOTTY)
 		SKIP(return, "HPALLOC_IOC_VERSION not implemented");
 	ASSERT_EQ(0, ret);
-	if (variant->needs_disk && access(PATTERN, R_OK))
-		SKIP(return, PATTERN " is missing (no guest disk)");
 	HPA_POOLS_SNAPSHOT(self);
-	pin_buffer_setup(_metadata, self, variant->ps);
+	pin_buffer_setup(_metadata, self, &variant->k);
 }
 
 FIXTURE_TEARDOWN(pin)
@@ -275,9 +299,23 @@ FIXTURE_TEARDOWN(pin)
 		close(self->fd);
 }
 
-FIXTURE_VARIANT_ADD(pin, disk_2m) { .ps = 0, .needs_disk = true };
-FIXTURE_VARIANT_ADD(pin, disk_1g) { .ps = 1, .needs_disk = true };
-FIXTURE_VARIANT_ADD(pin, mem_2m) { .ps = 0, .needs_disk = false };
+FIXTURE_VARIANT_ADD(pin, p2m) {
+	.k = { .ps = 0, .nr = 2, .name = "2M" },
+};
+FIXTURE_VARIANT_ADD(pin, p1g) {
+	.k = { .ps = 1, .nr = 1, .name = "1G" },
+};
+FIXTURE_VARIANT_ADD(pin, contig4) {
+	.k = { .ps = 0, .nr = 4, .contig = true, .name = "contig 4x2M" },
+};
+FIXTURE_VARIANT_ADD(pin, contig3) {
+	.k = { .ps = 0, .nr = 3, .contig = true, .name = "contig 3x2M" },
+};
+
+#define NEED_DISK() do {						\
+	if (access(PATTERN, R_OK))					\
+		SKIP(return, PATTERN " is missing (no guest disk)"); \
+} while (0)
 
 /* Gives the buffer back: unmapped and freed. */
 static void drop_buffer(FIXTURE_DATA(pin) *self)
@@ -322,19 +360,18 @@ static int pinned_page_not_reused(int fd, int nid, uint64_t pinned_phys)
 TEST_F(pin, odirect_read)
 {
 	/* from 1 MiB into the file, landing across the two 2 MiB pages */
-	size_t n = variant->ps ? 4UL << 20 : SZ_2M;
-	size_t at = variant->ps ? SZ_1G / 2 : SZ_2M / 2;
+	size_t n = variant->k.ps ? 4UL << 20 : SZ_2M;
+	size_t at = variant->k.ps ? SZ_1G / 2 : SZ_2M / 2;
 	uint64_t foff = 1UL << 20;
 	ssize_t got;
 	int dfd;
 
-	if (!variant->needs_disk)
-		SKIP(return, "disk variants only");
+	NEED_DISK();
 	dfd = open(PATTERN, O_RDONLY | O_DIRECT);
 	ASSERT_LE(0, dfd) TH_LOG("open O_DIRECT: %s", strerror(errno));
 	memset(self->p + at, 0x5a, n);
 	got = pread(dfd, self->p + at, n, foff);
-	if (pin_expected(&self->ver, variant->ps)) {
+	if (pin_expected(&self->ver, &variant->k)) {
 		ASSERT_EQ((ssize_t)n, got) TH_LOG("O_DIRECT read: %s",
 						  strerror(errno));
 		EXPECT_EQ(0, check_pattern(self->p + at, n, foff));
@@ -342,7 +379,7 @@ TEST_F(pin, odirect_read)
 		EXPECT_EQ(-1, got);
 		EXPECT_EQ(EFAULT, errno);
 	}
-	TH_LOG("O_DIRECT read into %s pages: %s", variant->ps ? "1G" : "2M",
+	TH_LOG("O_DIRECT read into %s pages: %s", variant->k.name,
 	       got == (ssize_t)n ? "works" : strerror(errno));
 	close(dfd);
 	drop_buffer(self);
@@ -351,27 +388,26 @@ TEST_F(pin, odirect_read)
 
 TEST_F(pin, odirect_write)
 {
-	size_t n = variant->ps ? 4UL << 20 : SZ_2M;
-	size_t at = variant->ps ? SZ_1G - n : SZ_2M - 8192;
+	size_t n = variant->k.ps ? 4UL << 20 : SZ_2M;
+	size_t at = variant->k.ps ? SZ_1G - n : SZ_2M - 8192;
 	char path[64], *back;
 	ssize_t put;
 	int dfd;
 
-	if (!variant->needs_disk)
-		SKIP(return, "disk variants only");
+	NEED_DISK();
 	snprintf(path, sizeof(path), DISK "/hpa-odirect-%d", getpid());
 	dfd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
 	ASSERT_LE(0, dfd) TH_LOG("create %s: %s", path, strerror(errno));
 	fill_words(self->p + at, n, 77);
 	put = pwrite(dfd, self->p + at, n, 0);
-	if (pin_expected(&self->ver, variant->ps)) {
+	if (pin_expected(&self->ver, &variant->k)) {
 		ASSERT_EQ((ssize_t)n, put) TH_LOG("O_DIRECT write: %s",
 						  strerror(errno));
 	} else {
 		EXPECT_EQ(-1, put);
 		EXPECT_EQ(EFAULT, errno);
 	}
-	TH_LOG("O_DIRECT write from %s pages: %s", variant->ps ? "1G" : "2M",
+	TH_LOG("O_DIRECT write from %s pages: %s", variant->k.name,
 	       put == (ssize_t)n ? "works" : strerror(errno));
 	ASSERT_EQ(0, fsync(dfd));
 	close(dfd);
@@ -433,8 +469,7 @@ TEST_F_TIMEOUT(pin, iouring_fixed_buffer, 90)
 	int ret, dfd, tfd, bfd, thp_rc;
 	char tpath[] = "/tmp/hpa-uring-XXXXXX";
 
-	if (!variant->needs_disk || variant->ps)
-		SKIP(return, "2 MiB disk variant only");
+	NEED_DISK();
 	ret = uring_init(&u);
 	if (ret == -ENOSYS || ret == -EPERM)
 		SKIP(return, "io_uring not available: %s", strerror(-ret));
@@ -455,9 +490,9 @@ TEST_F_TIMEOUT(pin, iouring_fixed_buffer, 90)
 	thp_rc = thp_control(&u, dfd, n);
 
 	ret = uring_register_buf(&u, self->p, n);
-	TH_LOG("IORING_REGISTER_BUFFERS of a buffer: %s",
+	TH_LOG("IORING_REGISTER_BUFFERS of a %s buffer: %s", variant->k.name,
 	       ret ? strerror(-ret) : "works");
-	if (!pin_expected(&self->ver, variant->ps) || ret) {
+	if (!pin_expected(&self->ver, &variant->k) || ret) {
 		/*
 		 * A clean refusal: EFAULT (GUP refused), or EOPNOTSUPP
 		 * (before 6.5 io_uring takes no file-backed memory but
@@ -465,7 +500,7 @@ TEST_F_TIMEOUT(pin, iouring_fixed_buffer, 90)
 		 */
 		EXPECT_TRUE(ret == -EFAULT || ret == -EOPNOTSUPP)
 			TH_LOG("register: %d", ret);
-		if (pin_expected(&self->ver, variant->ps)) {
+		if (pin_expected(&self->ver, &variant->k)) {
 			EXPECT_TRUE(kernel_before(6, 5) && ret == -EOPNOTSUPP)
 				TH_LOG("pinnable pages refused: %d", ret);
 		}
@@ -484,8 +519,8 @@ TEST_F_TIMEOUT(pin, iouring_fixed_buffer, 90)
 	EXPECT_EQ(0, check_pattern(self->p, n, 0));
 	memset(self->p, 0, n);
 	ret = uring_rw_fixed(&u, IORING_OP_READ_FIXED, dfd, self->p, n, 0);
-	TH_LOG("O_DIRECT READ_FIXED into the buffer: %s (THP control: %s)",
-	       ret == (int)n ? "works" : strerror(-ret),
+	TH_LOG("O_DIRECT READ_FIXED into the %s buffer: %s (THP control: %s)",
+	       variant->k.name, ret == (int)n ? "works" : strerror(-ret),
 	       thp_rc == (int)n ? "works" : strerror(-thp_rc));
 	if (ret == -EFAULT && thp_rc == -EFAULT) {
 		/* the kernel's limit for large folios, not hpalloc's */
@@ -536,16 +571,14 @@ TEST_F(pin, vmsplice_holds_pages)
 	ssize_t ret;
 	char *back;
 
-	if (variant->needs_disk)
-		SKIP(return, "memory variant only");
 	ASSERT_EQ(0, pipe(pfd));
 	fill_words(self->p, self->len, 5);
 	iov.iov_base = self->p + SZ_2M - n / 2;	/* across the two pages */
 	iov.iov_len = n;
 	ret = vmsplice(pfd[1], &iov, 1, 0);
-	TH_LOG("vmsplice from a buffer: %s",
+	TH_LOG("vmsplice from a %s buffer: %s", variant->k.name,
 	       ret == (ssize_t)n ? "works" : strerror(errno));
-	if (!pin_expected(&self->ver, variant->ps)) {
+	if (!pin_expected(&self->ver, &variant->k)) {
 		EXPECT_EQ(-1, ret);
 		EXPECT_EQ(EFAULT, errno);
 		goto out;
@@ -585,8 +618,6 @@ TEST_F(pin, process_vm_rw)
 	pid_t pid;
 	char c;
 
-	if (variant->needs_disk)
-		SKIP(return, "memory variant only");
 	fill_words(self->p, self->len, 9);
 	ASSERT_EQ(0, pipe(pfd));
 	ASSERT_EQ(0, pipe(rfd));
@@ -630,9 +661,9 @@ TEST_F(pin, process_vm_rw)
 	ASSERT_EQ(1, write(pfd[1], "g", 1));
 	ASSERT_EQ(sizeof(res), read(rfd[0], &res, sizeof(res)));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	TH_LOG("process_vm_readv/writev of a buffer: %s",
-	       res == 0 ? "works" : res == 2 ? "EFAULT" : "broken");
-	if (pin_expected(&self->ver, variant->ps)) {
+	TH_LOG("process_vm_readv/writev of a %s buffer: %s",
+	       variant->k.name, res == 0 ? "works" : res == 2 ? "EFAULT" : "broken");
+	if (pin_expected(&self->ver, &variant->k)) {
 		EXPECT_EQ(0, res) TH_LOG("1 = wrong bytes read, 2 = EFAULT, "
 					 "3 = other, 4 = writev");
 		EXPECT_EQ(0, check_words(self->p + SZ_2M - n / 2, n, 10));
@@ -684,8 +715,6 @@ TEST_F(pin, futex_in_buffer)
 	long ret;
 	int i;
 
-	if (variant->needs_disk)
-		SKIP(return, "memory variant only");
 	/* private futex: keyed by address, no page lookup */
 	*w = 0;
 	ASSERT_EQ(0, pthread_create(&th, NULL, futex_waiter, w));
