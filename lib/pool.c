@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "fork.h"
 #include "internal.h"
 
 #define IDX_PER_BLOCK	((4096 - 16) / sizeof(uint32_t))
@@ -141,6 +142,18 @@ static void account(size_t idx, size_t n, int sign)
 		else if (c->page_shift == 21)
 			hpa_stat_add(&hpa_gstats.pages_2m, sign);
 	}
+}
+
+void hpa_pool_rebackend(size_t idx, size_t n, const struct hpa_commit *out)
+{
+	size_t i;
+
+	account(idx, n, -1);
+	for (i = idx; i < idx + n; i++) {
+		hpa_arena.map[i].backend = out->backend;
+		hpa_arena.map[i].page_shift = out->page_shift;
+	}
+	account(idx, n, 1);
 }
 
 static int commit_range(size_t idx, size_t n, int node, bool bind,

@@ -5,9 +5,10 @@
  *
  *   device   /dev/hpalloc (include/uapi/linux/hpalloc.h): HPALLOC_IOC_ALLOC
  *            then mmap(MAP_SHARED | MAP_FIXED) of the returned handle into
- *            our reservation; the handle is dropped at once for ordinary
- *            memory (the pages live as long as the mapping) and kept for
- *            DMA buffers (HPALLOC_IOC_QUERY needs it).
+ *            our reservation.  Handles are kept (see "device chunk table"
+ *            below): moving a block maps the same handle again elsewhere,
+ *            HPALLOC_IOC_QUERY needs it for physical addresses, and a forked
+ *            child replaces device memory by private copies (fork.c).
  *   hugetlb  MAP_HUGETLB | MAP_HUGE_2MB (MAP_HUGE_1GB for 1 GiB runs).
  *   thp      private anonymous memory + madvise(MADV_HUGEPAGE).
  *   4k       private anonymous memory + madvise(MADV_NOHUGEPAGE).
@@ -30,6 +31,7 @@
 
 #include <linux/hpalloc.h>
 
+#include "fork.h"
 #include "internal.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -37,6 +39,8 @@
 #endif
 
 static int dev_fd = -1;
+static char *res_base;		/* the reservation (os_reserve) */
+static size_t res_size;
 static struct hpalloc_version dev_version;
 static bool be_usable[HPA_BACKEND_MAX];
 static enum hpa_backend be_best = HPA_BACKEND_4K;
@@ -119,6 +123,8 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 			if ((uintptr_t)p + len > start + *size)
 				munmap((void *)(start + *size),
 				       (uintptr_t)p + len - (start + *size));
+			res_base = (char *)start;
+			res_size = *size;
 			return (void *)start;
 		}
 		if (*size / 2 < min)
@@ -141,6 +147,98 @@ static int set_prot_none(void *addr, size_t len)
 		       MAP_FIXED | MAP_NORESERVE, -1, 0);
 
 	return p == MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * Device chunk table: for every 2 MiB chunk of the reservation, the device
+ * file offset mapped there (handle + offset in the buffer; handles are
+ * id << HPALLOC_HANDLE_SHIFT, so a chunk's entry is never 0 when mapped)
+ * plus flag bits in the low bits (offsets are 2 MiB aligned).  A buffer's
+ * handle is freed when the last chunk mapping it is decommitted: dev_refs
+ * counts them per handle id (the module hands out the lowest free id).
+ */
+#define DEV_DMA		1ULL	/* chunk of a DMA buffer */
+#define DEV_INHERITED	2ULL	/* fork child: the parent's handle, never freed */
+#define DEV_FLAGS	(DEV_DMA | DEV_INHERITED)
+#define DEV_MAX_IDS	(1UL << (63 - HPALLOC_HANDLE_SHIFT))
+
+static uint64_t *dev_table;
+static _Atomic uint32_t *dev_refs;
+static _Atomic uint64_t dev_heap_chunks;	/* non-DMA entries */
+static struct hpa_lock dev_table_lock = HPA_LOCK_INIT;
+
+static bool dev_table_init(void)
+{
+	uint64_t *t;
+
+	if (atomic_load_explicit((_Atomic(uint64_t *) *)&dev_table,
+				 memory_order_acquire))
+		return true;
+	hpa_lock(&dev_table_lock);
+	if (!dev_table && res_base) {
+		dev_refs = os_meta_map(DEV_MAX_IDS * sizeof(*dev_refs));
+		t = os_meta_map((res_size >> HPA_CHUNK_SHIFT) * sizeof(*t));
+		if (dev_refs && t)
+			atomic_store_explicit((_Atomic(uint64_t *) *)&dev_table,
+					      t, memory_order_release);
+	}
+	hpa_unlock(&dev_table_lock);
+	return dev_table != NULL;
+}
+
+/* The table slot of addr, NULL outside the reservation or without table. */
+static uint64_t *dev_slot(const void *addr)
+{
+	uintptr_t off = (uintptr_t)addr - (uintptr_t)res_base;
+
+	if (!dev_table || off >= res_size)
+		return NULL;
+	return &dev_table[off >> HPA_CHUNK_SHIFT];
+}
+
+static void dev_handle_free(uint64_t handle)
+{
+	struct hpalloc_free f = { .offset = handle };
+
+	ioctl(dev_fd, HPALLOC_IOC_FREE, &f);
+}
+
+/* Record that [addr, addr+len) maps the device buffer handle from its start. */
+static void dev_record(void *addr, size_t len, uint64_t handle, uint64_t flags)
+{
+	size_t i, n = len >> HPA_CHUNK_SHIFT;
+	uint64_t *slot = dev_slot(addr);
+
+	atomic_store(&dev_refs[handle >> HPALLOC_HANDLE_SHIFT], (uint32_t)n);
+	for (i = 0; i < n; i++)
+		slot[i] = (handle + (i << HPA_CHUNK_SHIFT)) | flags;
+	if (!(flags & DEV_DMA))
+		hpa_stat_add(&dev_heap_chunks, (int64_t)n);
+}
+
+/*
+ * [addr, addr+len) no longer maps what the table says: drop its entries and
+ * free each handle whose last chunk this was (never an inherited one: it
+ * belongs to the parent's open file).
+ */
+static void dev_forget(void *addr, size_t len)
+{
+	uint64_t *slot = dev_slot(addr);
+	size_t i, n = len >> HPA_CHUNK_SHIFT;
+
+	for (i = 0; slot && i < n; i++) {
+		uint64_t e = slot[i], id = e >> HPALLOC_HANDLE_SHIFT;
+
+		if (!e)
+			continue;
+		slot[i] = 0;
+		if (!(e & DEV_DMA))
+			hpa_stat_add(&dev_heap_chunks, -1);
+		if (e & DEV_INHERITED)
+			continue;
+		if (atomic_fetch_sub(&dev_refs[id], 1) == 1)
+			dev_handle_free(id << HPALLOC_HANDLE_SHIFT);
+	}
 }
 
 static int bind_node(void *addr, size_t len, int node)
@@ -166,27 +264,24 @@ static int device_map(void *addr, size_t len, int node, unsigned int page,
 		.policy = node < 0 ? HPALLOC_POLICY_LOCAL : HPALLOC_POLICY_BIND,
 		.nodemask = node < 0 ? 0 : 1ULL << node,
 	};
-	struct hpalloc_free f = { 0 };
 	void *p;
 	int err;
 
+	if (!dev_table_init() || !dev_slot(addr))
+		return -ENOMEM;
 	if (ioctl(dev_fd, HPALLOC_IOC_ALLOC, &a) != 0)
 		return -errno;
 	p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		 dev_fd, (off_t)a.offset);
-	f.offset = a.offset;
 	if (p == MAP_FAILED) {
 		err = -errno;
-		ioctl(dev_fd, HPALLOC_IOC_FREE, &f);
+		dev_handle_free(a.offset);
 		set_prot_none(addr, len);
 		return err;
 	}
-	if (handle) {
+	dev_record(addr, len, a.offset, handle ? DEV_DMA : 0);
+	if (handle)
 		*handle = a.offset;
-		return 0;
-	}
-	/* The mapping holds the pages; the handle is not needed any more. */
-	ioctl(dev_fd, HPALLOC_IOC_FREE, &f);
 	return 0;
 }
 
@@ -274,14 +369,71 @@ static int os_commit(void *addr, size_t len, int node, bool allow_1g,
 
 static int os_decommit(void *addr, size_t len)
 {
-	return set_prot_none(addr, len);
+	int err = set_prot_none(addr, len);
+
+	if (!err)
+		dev_forget(addr, len);
+	return err;
+}
+
+/*
+ * Move device chunks by mapping their handles again at the new address
+ * (the same physical pages appear there; the kernel refuses to grow device
+ * mappings and MREMAP_DONTUNMAP on PFN mappings), then covering the old
+ * range with PROT_NONE: no byte copied, and never a hole in the reservation.
+ */
+static int device_move(uint64_t *from, char *to, size_t n)
+{
+	size_t i = 0, j;
+	void *p;
+
+	for (i = 0; i < n; i++)
+		if (!from[i] || (from[i] & DEV_FLAGS))
+			return -EOPNOTSUPP;	/* mixed run: caller copies */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n; j++)
+			if (from[j] != from[j - 1] + HPA_CHUNK_SIZE)
+				break;
+		p = mmap(to + (i << HPA_CHUNK_SHIFT), (j - i) << HPA_CHUNK_SHIFT,
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			 dev_fd, (off_t)from[i]);
+		if (p == MAP_FAILED) {
+			int err = -errno;
+
+			set_prot_none(to, n << HPA_CHUNK_SHIFT);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static bool dev_any(const uint64_t *slot, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (slot[i])
+			return true;
+	return false;
 }
 
 static int os_move(void *from, void *to, size_t len)
 {
-	void *p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
-			 MREMAP_DONTUNMAP, to);
+	uint64_t *src = dev_slot(from), *dst = dev_slot(to);
+	size_t n = len >> HPA_CHUNK_SHIFT;
+	void *p;
+	int err;
 
+	if (src && dst && dev_any(src, n)) {
+		err = device_move(src, to, n);
+		if (err)
+			return err;
+		memcpy(dst, src, n * sizeof(*src));
+		memset(src, 0, n * sizeof(*src));
+		return set_prot_none(from, len);
+	}
+	p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
+		   MREMAP_DONTUNMAP, to);
 	if (p != MAP_FAILED)
 		return set_prot_none(from, len);
 	/*
@@ -305,11 +457,14 @@ static int os_dma_commit(void *addr, size_t len, int node, bool page_1g,
 
 static int os_dma_release(void *addr, size_t len, uint64_t handle)
 {
-	struct hpalloc_free f = { .offset = handle };
-	int err = set_prot_none(addr, len);
+	uint64_t *slot = dev_slot(addr);
+	int err;
 
-	if (ioctl(dev_fd, HPALLOC_IOC_FREE, &f) != 0 && !err)
-		err = -errno;
+	if (!slot || (slot[0] & ~DEV_FLAGS) != handle)
+		return -EINVAL;
+	err = set_prot_none(addr, len);
+	if (!err)
+		dev_forget(addr, len);
 	return err;
 }
 
@@ -336,16 +491,12 @@ static int pagemap_phys(const void *p, uint64_t *phys)
 	return 0;
 }
 
-static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
-			uint64_t *phys)
+/* Physical address of byte off of the device buffer handle. */
+static int device_phys(uint64_t handle, uint64_t off, uint64_t *phys)
 {
 	struct hpalloc_page_info info = { 0 };
 	struct hpalloc_query q = { 0 };
-	uint64_t off;
 
-	if (!map_start)
-		return pagemap_phys(p, phys);
-	off = (uintptr_t)p - (uintptr_t)map_start;
 	q.offset = handle;
 	q.flags = HPALLOC_QUERY_PHYS;
 	q.pages_ptr = (uintptr_t)&info;
@@ -364,6 +515,24 @@ static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
 		return -EFAULT;
 	*phys = info.phys + off % q.page_size;
 	return 0;
+}
+
+static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
+			uint64_t *phys)
+{
+	const uint64_t *slot = dev_slot(p);
+	uint64_t e, in_buf;
+
+	if (map_start)
+		return device_phys(handle, (uintptr_t)p - (uintptr_t)map_start,
+				   phys);
+	/* Device heap memory: pagemap cannot see PFN mappings; ask the device. */
+	e = slot ? *slot & ~DEV_FLAGS : 0;
+	if (!e)
+		return pagemap_phys(p, phys);
+	in_buf = e & ((1ULL << HPALLOC_HANDLE_SHIFT) - 1);
+	return device_phys(e - in_buf, in_buf + ((uintptr_t)p & HPA_CHUNK_MASK),
+			   phys);
 }
 
 static int os_current_node(void)
@@ -478,6 +647,95 @@ static enum hpa_backend os_init(const char *forced)
 			"(HPALLOC_DEBUG=1 says why)\n", forced, be_names[be]);
 	hpa_debug("backend %s chosen%s\n", be_names[be],
 		  start > HPA_BACKEND_DEVICE ? " (forced)" : "");
+	return be_best;
+}
+
+/* ---- fork (fork.c) ---------------------------------------------------- */
+
+uint64_t hpa_prim_dev_heap_chunks(void)
+{
+	return atomic_load(&dev_heap_chunks);
+}
+
+bool hpa_prim_dev_heap(const void *addr)
+{
+	const uint64_t *slot = dev_slot(addr);
+
+	return slot && *slot && !(*slot & DEV_DMA);
+}
+
+int hpa_prim_privatize(void *addr, size_t len, int node, bool copy,
+		       struct hpa_commit *out)
+{
+	enum hpa_backend be = be_usable[HPA_BACKEND_THP] ? HPA_BACKEND_THP :
+			      HPA_BACKEND_4K;
+	size_t rlen = len + HPA_CHUNK_SIZE;
+	char *raw, *tmp;
+	uint64_t *slot = dev_slot(addr);
+	size_t i, n = len >> HPA_CHUNK_SHIFT;
+	int err = 0;
+
+	if (!copy) {
+		/* Free pool chunks: fresh zero memory will do. */
+		tmp = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+			   MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (tmp == MAP_FAILED)
+			return -errno;
+		goto done;
+	}
+	/* A 2 MiB aligned copy, so that mremap moves whole huge PMDs. */
+	raw = mmap(NULL, rlen, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		   MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return -errno;
+	tmp = (char *)hpa_align_up((uintptr_t)raw, HPA_CHUNK_SIZE);
+	if (tmp > raw)
+		munmap(raw, (size_t)(tmp - raw));
+	munmap(tmp + len, (size_t)(raw + rlen - (tmp + len)));
+	madvise(tmp, len, be == HPA_BACKEND_THP ? MADV_HUGEPAGE :
+		MADV_NOHUGEPAGE);
+	bind_node(tmp, len, node);
+	memcpy(tmp, addr, len);
+	if (mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) ==
+	    MAP_FAILED) {
+		err = -errno;
+		munmap(tmp, len);
+		return err;
+	}
+done:
+	if (!copy) {
+		madvise(addr, len, be == HPA_BACKEND_THP ? MADV_HUGEPAGE :
+			MADV_NOHUGEPAGE);
+		bind_node(addr, len, node);
+	}
+	for (i = 0; slot && i < n; i++) {
+		if (slot[i] && !(slot[i] & DEV_DMA))
+			hpa_stat_add(&dev_heap_chunks, -1);
+		slot[i] = 0;
+	}
+	out->backend = (uint8_t)be;
+	out->page_shift = be == HPA_BACKEND_THP ? 21 : 12;
+	out->fallback = false;
+	return 0;
+}
+
+enum hpa_backend hpa_prim_fork_child(void)
+{
+	size_t i, n = res_size >> HPA_CHUNK_SHIFT;
+	int be;
+
+	for (i = 0; dev_table && i < n; i++)
+		if (dev_table[i])
+			dev_table[i] |= DEV_INHERITED;
+	/*
+	 * dev_fd stays open: it is the parent's open file, needed only to ask
+	 * for the physical addresses of the DMA buffers the child inherited.
+	 */
+	be_usable[HPA_BACKEND_DEVICE] = false;
+	for (be = 0; be < HPA_BACKEND_MAX; be++)
+		if (be_usable[be])
+			break;
+	be_best = (enum hpa_backend)be;
 	return be_best;
 }
 
