@@ -326,9 +326,11 @@ TEST_F(pool, abi_struct_sizes)
 	struct {
 		struct hpalloc_alloc a;
 		uint64_t more[2];
-	} big = { .a = { .size = ps, .page_size = ps } };
+	} big = { .a = { .size = ps, .page_size = ps, .policy = T_POLICY,
+			 .nodemask = T_MASK } };
 	unsigned int small = offsetof(struct hpalloc_alloc, alloc_size);
-	struct hpalloc_alloc a = { .size = ps, .page_size = ps };
+	struct hpalloc_alloc a = { .size = ps, .page_size = ps,
+				   .policy = T_POLICY, .nodemask = T_MASK };
 	unsigned long cmd;
 
 	cmd = _IOC(_IOC_READ | _IOC_WRITE, HPALLOC_IOC_MAGIC, 1, small);
@@ -343,6 +345,7 @@ TEST_F(pool, abi_struct_sizes)
 	EXPECT_EQ(0, hpa_free(self->fd, big.a.offset));
 	memset(&big, 0, sizeof(big));
 	big.a.size = ps;
+	big.a.page_size = ps;
 	big.more[1] = 1;
 	EXPECT_EQ(-E2BIG, hpa_ioctl(self->fd, cmd, &big));
 
@@ -801,6 +804,79 @@ TEST_F(pool, o_direct_read_into_buffer)
 	close(fd);
 	EXPECT_EQ(0, munmap(p, ps));
 	EXPECT_EQ(0, hpa_free(self->fd, off));
+}
+
+/*
+ * The shrinker, run on demand: "echo 2 > /proc/sys/vm/drop_caches" calls
+ * every shrinker on every node.  A pool grown above its min gives back its
+ * free pages down to min; pages in use keep their data.
+ */
+TEST(shrinker_releases_free_pages_above_min)
+{
+	long total0, free0, in_use0, min0, target0, released0;
+	int nid = hpa_cpu_node(), fd, dc;
+	struct hpa_pools start;
+	struct hpalloc_alloc a;
+	char msg[160] = "";
+	uint64_t *p;
+	size_t i;
+
+	fd = open("/dev/hpalloc", O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		SKIP(return, "/dev/hpalloc is missing: module not loaded");
+	ASSERT_LE(0, fd);
+	dc = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	if (dc < 0)
+		SKIP(return, "cannot write drop_caches: %s", strerror(errno));
+	ASSERT_LE(0, nid);
+	hpa_pools_quiesce(20000);
+	ASSERT_LT(0, hpa_pools_read(&start));
+	min0 = hpa_pool_read(nid, 0, "min");
+	target0 = hpa_pool_read(nid, 0, "target");
+
+	/* a page in use, with data */
+	ASSERT_EQ(0, hpa_alloc_full(fd, SZ_2M, 0, HPALLOC_POLICY_BIND,
+				    1ULL << nid, 0, &a));
+	p = map_buf(fd, a.offset, SZ_2M);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < SZ_2M / 8; i++)
+		p[i] = i * 0x9e3779b97f4a7c15ULL;
+
+	/* grow three pages above a min one page above what is there */
+	total0 = hpa_pool_read(nid, 0, "total");
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "min", total0 + 1));
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", total0 + 4));
+	ASSERT_EQ(total0 + 4, hpa_pool_read(nid, 0, "total"));
+	free0 = hpa_pool_read(nid, 0, "free");
+	in_use0 = hpa_pool_read(nid, 0, "in_use");
+	released0 = hpa_pool_read(nid, 0, "shrinker_released");
+
+	ASSERT_EQ(2, write(dc, "2\n", 2));
+
+	EXPECT_EQ(total0 + 1, hpa_pool_read(nid, 0, "total"));
+	EXPECT_EQ(free0 - 3, hpa_pool_read(nid, 0, "free"));
+	EXPECT_EQ(in_use0, hpa_pool_read(nid, 0, "in_use"));
+	EXPECT_EQ(0, hpa_pool_read(nid, 0, "zeroing"));
+	EXPECT_EQ(released0 + 3, hpa_pool_read(nid, 0, "shrinker_released"));
+	EXPECT_EQ(total0 + 1, hpa_pool_read(nid, 0, "target"));
+	/* and not below min, however often it runs */
+	ASSERT_EQ(2, write(dc, "2\n", 2));
+	EXPECT_EQ(total0 + 1, hpa_pool_read(nid, 0, "total"));
+	EXPECT_EQ(released0 + 3, hpa_pool_read(nid, 0, "shrinker_released"));
+
+	for (i = 0; i < SZ_2M / 8; i++)
+		if (p[i] != i * 0x9e3779b97f4a7c15ULL) {
+			ASSERT_EQ(i * 0x9e3779b97f4a7c15ULL, p[i])
+				TH_LOG("word %zu of the page in use", i);
+		}
+	EXPECT_EQ(0, munmap(p, SZ_2M));
+	EXPECT_EQ(0, hpa_free(fd, a.offset));
+	close(fd);
+	close(dc);
+	EXPECT_EQ(0, hpa_pool_write(nid, 0, "min", min0));
+	EXPECT_EQ(0, hpa_pool_write(nid, 0, "target", target0));
+	EXPECT_TRUE(hpa_pools_settle(&start, 20000, msg, sizeof(msg)))
+		TH_LOG("pool counters not back: %s", msg);
 }
 
 TEST_HARNESS_MAIN
