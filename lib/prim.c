@@ -108,6 +108,8 @@ static uint64_t parse_node_list(const char *s)
 	return mask ? mask : 1;
 }
 
+static void dev_table_init(void);
+
 static void *os_reserve(size_t *size, size_t min, size_t align)
 {
 	for (;;) {
@@ -125,6 +127,8 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 				       (uintptr_t)p + len - (start + *size));
 			res_base = (char *)start;
 			res_size = *size;
+			if (dev_fd >= 0)
+				dev_table_init();
 			return (void *)start;
 		}
 		if (*size / 2 < min)
@@ -165,25 +169,15 @@ static int set_prot_none(void *addr, size_t len)
 static uint64_t *dev_table;
 static _Atomic uint32_t *dev_refs;
 static _Atomic uint64_t dev_heap_chunks;	/* non-DMA entries */
-static struct hpa_lock dev_table_lock = HPA_LOCK_INIT;
 
-static bool dev_table_init(void)
+/* At the reservation, when the device is in use: entries for every chunk. */
+static void dev_table_init(void)
 {
-	uint64_t *t;
-
-	if (atomic_load_explicit((_Atomic(uint64_t *) *)&dev_table,
-				 memory_order_acquire))
-		return true;
-	hpa_lock(&dev_table_lock);
-	if (!dev_table && res_base) {
-		dev_refs = os_meta_map(DEV_MAX_IDS * sizeof(*dev_refs));
-		t = os_meta_map((res_size >> HPA_CHUNK_SHIFT) * sizeof(*t));
-		if (dev_refs && t)
-			atomic_store_explicit((_Atomic(uint64_t *) *)&dev_table,
-					      t, memory_order_release);
-	}
-	hpa_unlock(&dev_table_lock);
-	return dev_table != NULL;
+	dev_refs = os_meta_map(DEV_MAX_IDS * sizeof(*dev_refs));
+	dev_table = os_meta_map((res_size >> HPA_CHUNK_SHIFT) *
+				sizeof(*dev_table));
+	if (!dev_refs)
+		dev_table = NULL;	/* device_map then refuses: fallback */
 }
 
 /* The table slot of addr, NULL outside the reservation or without table. */
@@ -267,7 +261,7 @@ static int device_map(void *addr, size_t len, int node, unsigned int page,
 	void *p;
 	int err;
 
-	if (!dev_table_init() || !dev_slot(addr))
+	if (!dev_slot(addr))
 		return -ENOMEM;
 	if (ioctl(dev_fd, HPALLOC_IOC_ALLOC, &a) != 0)
 		return -errno;

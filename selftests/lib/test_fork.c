@@ -193,7 +193,7 @@ TEST(child_gets_a_private_copy)
 	HPA_REQUIRE_DEVICE();
 	ASSERT_TRUE(objs_alloc(&o, 1));
 	st = stats();
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, fork_and_check(&o, 1, &ms));
 		/* The parent's view: untouched by the child's writes. */
 		ASSERT_EQ(0, objs_check(&o, 1));
@@ -260,7 +260,7 @@ static void *busy_thread(void *arg)
 
 TEST(fork_from_multithreaded_parent)
 {
-	pthread_t t[3];
+	pthread_t t[2];
 	struct objs o;
 	void *ret;
 	int i;
@@ -268,15 +268,15 @@ TEST(fork_from_multithreaded_parent)
 	HPA_REQUIRE_DEVICE();
 	ASSERT_TRUE(objs_alloc(&o, 99));
 	stop_threads = 0;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, busy_thread,
 					    (void *)(uintptr_t)(1000 * i)));
-	for (i = 0; i < HPA_GUEST_SCALE(8, 3); i++) {
+	for (i = 0; i < HPA_GUEST_SCALE(4, 3); i++) {
 		ASSERT_EQ(0, fork_and_check(&o, 99, NULL));
 		ASSERT_EQ(0, objs_check(&o, 99));
 	}
 	stop_threads = 1;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 2; i++) {
 		ASSERT_EQ(0, pthread_join(t[i], &ret));
 		EXPECT_EQ(NULL, ret);
 	}
