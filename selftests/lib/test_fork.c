@@ -423,11 +423,15 @@ __attribute__((constructor)) static void scenario(void)
 
 /*
  * Doubling a block from 2 MiB: grown in place or moved by remapping, never
- * copied (the device backend maps the same handles again elsewhere).
+ * copied (the device backend maps the same handles again elsewhere).  Every
+ * other step the chunk right after the block is taken first, so that the
+ * block cannot grow in place and has to move.
  */
 TEST(realloc_doubling_never_copies)
 {
 	size_t size = 2 << 20, top = HPA_GUEST_SCALE(256 << 20, 256 << 20);
+	long blockers[16];
+	unsigned int nblock = 0, step = 0, i;
 	struct hpa_stats st0, st;
 	uint64_t pa0, pa;
 	char *p;
@@ -443,8 +447,11 @@ TEST(realloc_doubling_never_copies)
 	fill(p, size, 3);
 	phys = hpa_virt2phys(p, &pa0);
 	while (size < top) {
-		size_t old = size;
+		size_t old = size, end = hpa_chunk_index(p) +
+					 (old >> HPA_CHUNK_SHIFT);
 
+		if (step++ % 2 == 0 && nblock < 16 && hpa_arena_take_at(end, 1))
+			blockers[nblock++] = (long)end;
 		size *= 2;
 		p = hpa_realloc(p, size);
 		ASSERT_NE(NULL, p);
@@ -460,8 +467,11 @@ TEST(realloc_doubling_never_copies)
 			ASSERT_EQ(pa0, pa);
 		}
 	}
+	for (i = 0; i < nblock; i++)
+		hpa_arena_give((size_t)blockers[i], 1);
 	st = stats();
 	EXPECT_EQ(st0.realloc_copies, st.realloc_copies);
+	EXPECT_GE(st.realloc_remaps - st0.realloc_remaps, 3);
 	EXPECT_GE(st.realloc_remaps + st.realloc_in_place -
 		  st0.realloc_remaps - st0.realloc_in_place, 7);
 	ksft_print_msg("%s: 2 MiB -> %zu MiB: %llu in place, %llu remapped, "
@@ -474,6 +484,36 @@ TEST(realloc_doubling_never_copies)
 		       (unsigned long long)(st.realloc_copies -
 					    st0.realloc_copies),
 		       phys ? "not readable" : "unchanged");
+	hpa_free(p);
+}
+
+/* What fork costs with a big block mapped: the child's copy on the device. */
+TEST(fork_cost)
+{
+	size_t len = HPA_GUEST_SCALE(256 << 20, 64 << 20);
+	struct hpa_stats st;
+	char *p = hpa_malloc(len);
+	double t0, ms;
+	pid_t pid;
+	int status;
+
+	HPA_REQUIRE_DEVICE();
+	ASSERT_NE(NULL, p);
+	fill(p, len, 11);
+	st = stats();
+	t0 = now_ms();
+	pid = fork();
+	if (pid == 0)
+		_exit(check(p, len, 11) >= 0);
+	ms = now_ms() - t0;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	ksft_print_msg("%s backend: fork with %llu MiB mapped (%zu MiB block) "
+		       "returned to the parent after %.1f ms\n",
+		       hpa_backend_name(st.backend),
+		       (unsigned long long)(st.bytes_mapped >> 20), len >> 20,
+		       ms);
 	hpa_free(p);
 }
 
