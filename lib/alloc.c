@@ -58,6 +58,34 @@ void hpa_bad_pointer(const char *fn, const void *p, const char *why)
 	hpa_fatal("%s(%p): %s\n", fn, p, why);
 }
 
+void *hpa_malloc_slow(size_t size)
+{
+	if (size <= HPA_SMALL_MAX)
+		return hpa_alloc_small(size);
+	hpa_ensure_init();
+	return hpa_huge_alloc(size, 0, -1);
+}
+
+void hpa_free_other(void *p)
+{
+	struct hpa_chunk *c;
+	size_t idx;
+
+	if (!p)
+		return;
+	c = hpa_chunk_of(p, &idx);
+	if (!c)
+		hpa_bad_pointer("hpa_free", p,
+				"pointer was not allocated by hpalloc");
+	if (c->kind == HPA_CHUNK_HUGE) {
+		hpa_huge_free(idx, p);
+		return;
+	}
+	if (c->kind == HPA_CHUNK_DMA)
+		hpa_bad_pointer("hpa_free", p, "DMA buffer: use hpa_dma_free");
+	hpa_bad_pointer("hpa_free", p, "not an allocated block (double free?)");
+}
+
 HPA_EXPORT void *hpa_malloc(size_t size)
 {
 	return hpa_malloc_inline(size);

@@ -2,7 +2,11 @@
 /*
  * Thread heaps.  Each thread allocates from its own heap without a lock:
  * per size class a list of pages with free blocks (the head is where
- * allocation happens) and a list of full pages.  A block freed by its
+ * allocation happens) and a list of full pages.  The class remembers which
+ * 64-bit word of the head page's bitmap it takes blocks from, so malloc is
+ * a ctz and a clear of that word until the word runs out; then the page's
+ * nonempty mask (a bit per word, ctz again) names the next word, and a page
+ * whose mask is empty goes to the full list.  A block freed by its
  * owner sets its bit again; a block freed by another thread is pushed onto
  * its page's lock-free remote list, and the first such push also pushes the
  * page onto the owner heap's remote_pages stack.  The owner takes both
@@ -27,6 +31,7 @@ __thread struct hpa_heap *hpa_tls_heap
 	__attribute__((tls_model("initial-exec")));
 #define HEAP_EXITED	((struct hpa_heap *)1)
 
+uint64_t hpa_empty_word;
 struct hpa_heap *hpa_all_heaps;
 struct hpa_lock hpa_heaps_lock = HPA_LOCK_INIT;
 static struct hpa_heap *abandoned;
@@ -55,10 +60,15 @@ static void *meta_alloc(size_t size)	/* under hpa_heaps_lock */
 static struct hpa_heap *heap_new(int node, bool shared)
 {
 	struct hpa_heap *h = meta_alloc(sizeof(*h));
+	unsigned int c;
 
 	if (!h)
 		return NULL;
 	memset(h, 0, sizeof(*h));
+	for (c = 0; c < HPA_NCLASSES; c++) {
+		h->cls[c].word = &hpa_empty_word;
+		h->cls[c].size = hpa_classes[c].size;
+	}
 	h->node = node;
 	h->shared = shared;
 	h->bind = shared;
@@ -177,10 +187,13 @@ static void seg_push(struct hpa_segment **head, struct hpa_segment *s)
 static void page_release(struct hpa_heap *h, struct hpa_page *pg)
 {
 	struct hpa_segment *seg = hpa_segment_of(pg->start);
+	struct hpa_class_list *cl = &h->cls[pg->cls];
 	bool was_full = seg->free_units == 0;
 
-	page_unlink(pg->full ? &h->cls[pg->cls].full :
-		    &h->cls[pg->cls].avail, pg);
+	/* The class allocates from its head page's bitmap: forget it. */
+	if (cl->avail == pg)
+		cl->word = &hpa_empty_word;
+	page_unlink(pg->full ? &cl->full : &cl->avail, pg);
 	hpa_count_add(&h->cls[pg->cls].pages, -1);
 	hpa_segment_page_free(seg, pg);
 	if (was_full) {
@@ -319,26 +332,74 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 	return pg;
 }
 
-void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls)
+/* Point the class at word w of its head page pg. */
+static void *class_use_word(struct hpa_class_list *cl, struct hpa_page *pg,
+			    unsigned int w)
+{
+	cl->word = &pg->free_map[w];
+	cl->base = pg->start + (size_t)w * 64 * pg->block_size;
+	return hpa_class_take(cl, pg->free_map[w]);
+}
+
+/*
+ * The class's word ran out (or it has no page yet): collect remote frees,
+ * retire full head pages, carve a new page.
+ */
+static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
 {
 	struct hpa_class_list *cl = &h->cls[cls];
 	struct hpa_page *pg;
 
 	collect_remote(h);
-	while ((pg = cl->avail) && pg->used == pg->blocks) {
+	for (;;) {
+		pg = cl->avail;
+		if (!pg) {
+			pg = page_new(h, cls);
+			if (!pg) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			page_push(&cl->avail, pg);
+		}
+		while (pg->nonempty) {
+			unsigned int w = (unsigned int)__builtin_ctzll(
+					pg->nonempty);
+
+			if (pg->free_map[w])
+				return class_use_word(cl, pg, w);
+			pg->nonempty &= pg->nonempty - 1;
+		}
+		/* No free block left: the next page becomes the head. */
+		cl->word = &hpa_empty_word;
 		page_unlink(&cl->avail, pg);
 		pg->full = 1;
 		page_push(&cl->full, pg);
 	}
-	if (!pg) {
-		pg = page_new(h, cls);
-		if (!pg) {
-			errno = ENOMEM;
-			return NULL;
+}
+
+/*
+ * The class's word ran out: most often the head page has another word with
+ * free blocks, found with ctz of its nonempty mask (no call, no lock).
+ */
+void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls)
+{
+	struct hpa_class_list *cl = &h->cls[cls];
+	struct hpa_page *pg = cl->avail;
+	uint64_t ne;
+
+	if (HPA_LIKELY(pg && !atomic_load_explicit(&h->remote_pages,
+						   memory_order_relaxed))) {
+		for (ne = pg->nonempty; ne; ne &= ne - 1) {
+			unsigned int w = (unsigned int)__builtin_ctzll(ne);
+
+			if (pg->free_map[w]) {
+				pg->nonempty = ne;
+				return class_use_word(cl, pg, w);
+			}
 		}
-		page_push(&cl->avail, pg);
+		pg->nonempty = 0;
 	}
-	return hpa_page_take(h, pg);
+	return alloc_refill(h, cls);
 }
 
 void *hpa_heap_alloc_locked(struct hpa_heap *h, unsigned int cls)

@@ -272,7 +272,7 @@ struct hpa_class {
 extern struct hpa_class hpa_classes[HPA_NCLASSES];
 void hpa_sizeclass_init(void);
 
-static inline unsigned int hpa_size_class(size_t size)
+static inline unsigned int hpa_size_class_calc(size_t size)
 {
 	unsigned int b, sub;
 
@@ -281,6 +281,15 @@ static inline unsigned int hpa_size_class(size_t size)
 	b = 63 - (unsigned int)__builtin_clzl(size - 1);
 	sub = (unsigned int)((size - 1) >> (b - 2)) & 3;
 	return 8 + (b - 7) * 4 + sub;
+}
+
+extern const uint8_t hpa_class_by_16[65];
+
+static inline unsigned int hpa_size_class(size_t size)
+{
+	if (HPA_LIKELY(size <= 1024))
+		return hpa_class_by_16[(size + 15) >> 4];
+	return hpa_size_class_calc(size);
 }
 
 _Noreturn void hpa_bad_pointer(const char *fn, const void *p,
@@ -296,15 +305,18 @@ struct hpa_block {
 
 /*
  * A page: a run of units in one segment, cut into blocks of one class.
- * The fields malloc and free touch come first, on one cache line.
+ * The fields malloc and free touch come first, on one cache line.  Free
+ * blocks are a two-level bitmask: free_map has a bit per block, nonempty a
+ * bit per free_map word that may hold free blocks (every non-zero word has
+ * its bit; malloc clears a bit when it finds its word empty).
  */
 struct hpa_page {
 	char *start;
 	uint64_t div_magic;			/* ceil(2^44 / block_size) */
+	uint64_t nonempty;			/* owner only */
 	uint32_t block_size;
 	uint32_t blocks;
 	uint32_t used;				/* blocks handed out */
-	uint16_t hint;				/* first word that may be free */
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
 	uint8_t full;				/* on the heap's full list */
@@ -318,7 +330,8 @@ struct hpa_segment {
 	struct hpa_heap *heap;			/* owner */
 	struct hpa_segment *next, *prev;	/* heap's segment list */
 	uint32_t free_units;			/* bit per free unit */
-	uint8_t unit_head[HPA_UNITS];		/* unit -> its page's unit */
+	/* unit -> its live page; NULL for unit 0 and units in no page */
+	struct hpa_page *unit_page[HPA_UNITS];
 	int32_t node;
 	uint32_t magic;
 	uint32_t kind;				/* hpa_seg_kind(units) */
@@ -346,16 +359,22 @@ static inline bool hpa_segment_empty(const struct hpa_segment *seg)
 	return seg->free_units == HPA_SEG_ALL_FREE;
 }
 
-/* Block index of p in pg; -1 if p is not a block start. */
+/*
+ * Block index of p in pg; -1 if p is not a block start.  With
+ * M = ceil(2^44 / size), off < 2^21 and size <= 2^20, off * M is
+ * q * 2^44 + (less than 2^21) when off = q * size, and has one of bits
+ * 21..43 set otherwise (r * 2^44 / size >= 2^24 for a remainder r >= 1):
+ * one multiply gives the index and tells a block start from the inside of
+ * a block, with no division and no multiply back.
+ */
 static inline long hpa_page_block_index(const struct hpa_page *pg,
 					const void *p)
 {
-	uint64_t off = (uintptr_t)p - (uintptr_t)pg->start;
-	/* off < 2^21 and block_size < 2^23: exact (see page_init). */
-	uint64_t idx = (off * pg->div_magic) >> 44;
+	uint64_t t = (((uintptr_t)p - (uintptr_t)pg->start) *
+		      pg->div_magic) >> 21;
+	uint64_t idx = t >> 23;
 
-	if (off >= (uint64_t)pg->blocks * pg->block_size ||
-	    idx * pg->block_size != off)
+	if ((t & ((1U << 23) - 1)) || idx >= pg->blocks)
 		return -1;
 	return (long)idx;
 }
@@ -365,18 +384,12 @@ static inline struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg,
 {
 	unsigned int u = (unsigned int)(((uintptr_t)p & HPA_CHUNK_MASK) >>
 					HPA_UNIT_SHIFT);
-	struct hpa_page *pg;
 
 	/*
-	 * Only fields that stay put while a block of the page is live are
-	 * read: remote frees run this concurrently with the owner.
+	 * unit_page[u] stays put while a block of the page is live (remote
+	 * frees read it concurrently with the owner).
 	 */
-	if (HPA_UNLIKELY(u == 0))
-		return NULL;
-	pg = &seg->pages[seg->unit_head[u]];
-	if (HPA_UNLIKELY(!pg->units || u >= seg->unit_head[u] + pg->units))
-		return NULL;
-	return pg;
+	return seg->unit_page[u];
 }
 
 /* ---- heap.c ---------------------------------------------------------- */
@@ -389,13 +402,23 @@ static inline unsigned int hpa_seg_kind(unsigned int units)
 	return units >= 8 ? 3 : units >= 4 ? 2 : units >= 2 ? 1 : 0;
 }
 
+/*
+ * One cache line per class.  malloc takes the lowest bit of *word, the
+ * free_map word of the head page it allocates from (hpa_empty_word when
+ * there is none), and returns base + bit * size.
+ */
 struct hpa_class_list {
+	uint64_t *word;
+	char *base;			/* the block of bit 0 of *word */
+	size_t size;			/* block size */
 	struct hpa_page *avail;		/* pages with free blocks; head first */
 	struct hpa_page *full;		/* pages without */
 	/* Owner-written, read by hpa_stats: relaxed atomics. */
 	_Atomic uint64_t in_use;	/* blocks */
 	_Atomic uint64_t pages;
-};
+} __attribute__((aligned(64)));
+
+extern uint64_t hpa_empty_word;		/* always 0 */
 
 struct hpa_heap {
 	struct hpa_class_list cls[HPA_NCLASSES];
@@ -449,29 +472,24 @@ static inline void hpa_count_add(_Atomic uint64_t *c, int64_t d)
 			      + (uint64_t)d, memory_order_relaxed);
 }
 
-static inline void *hpa_page_take(struct hpa_heap *h, struct hpa_page *pg)
+/* Take the lowest free block of word, the value of *cl->word (not 0). */
+static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 {
-	unsigned int w = pg->hint;
-	uint64_t word;
-	unsigned int bit;
-
-	while (!(word = pg->free_map[w]))
-		w++;
-	bit = (unsigned int)__builtin_ctzll(word);
-	pg->free_map[w] = word & (word - 1);
-	pg->hint = (uint16_t)w;
-	pg->used++;
-	hpa_count_add(&h->cls[pg->cls].in_use, 1);
-	return pg->start + (size_t)(w * 64 + bit) * pg->block_size;
+	*cl->word = word & (word - 1);
+	cl->avail->used++;
+	hpa_count_add(&cl->in_use, 1);
+	return cl->base + (size_t)__builtin_ctzll(word) * cl->size;
 }
 
+/* The malloc fast path: ctz of the class's current bitmap word. */
 static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
 					    unsigned int cls)
 {
-	struct hpa_page *pg = h->cls[cls].avail;
+	struct hpa_class_list *cl = &h->cls[cls];
+	uint64_t word = *cl->word;
 
-	if (HPA_LIKELY(pg && pg->used < pg->blocks))
-		return hpa_page_take(h, pg);
+	if (HPA_LIKELY(word))
+		return hpa_class_take(cl, word);
 	return hpa_heap_alloc_slow(h, cls);
 }
 
@@ -489,19 +507,20 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 				       void *p)
 {
 	long idx = hpa_page_block_index(pg, p);
-	uint64_t bit;
+	unsigned int w;
+	uint64_t bit, word;
 
 	if (HPA_UNLIKELY(idx < 0))
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	w = (unsigned int)idx / 64;
 	bit = 1ULL << (idx % 64);
-	if (HPA_UNLIKELY(pg->free_map[idx / 64] & bit))
+	word = pg->free_map[w];
+	if (HPA_UNLIKELY(word & bit))
 		hpa_bad_pointer("hpa_free", p, "double free");
-	pg->free_map[idx / 64] |= bit;
-	if ((uint32_t)(idx / 64) < pg->hint)
-		pg->hint = (uint16_t)(idx / 64);
-	pg->used--;
+	pg->free_map[w] = word | bit;
+	pg->nonempty |= 1ULL << w;
 	hpa_count_add(&h->cls[pg->cls].in_use, -1);
-	if (HPA_UNLIKELY(pg->full || pg->used == 0))
+	if (HPA_UNLIKELY(--pg->used == 0 || pg->full))
 		hpa_heap_free_slow(h, pg);
 }
 
@@ -543,12 +562,17 @@ static inline void *hpa_alloc_small(size_t size)
 	return hpa_heap_alloc(h, hpa_size_class(size));
 }
 
+/* Big blocks, and threads without a heap of their own yet. */
+void *hpa_malloc_slow(size_t size);
+
 static inline void *hpa_malloc_inline(size_t size)
 {
-	if (HPA_LIKELY(size <= HPA_SMALL_MAX))
-		return hpa_alloc_small(size);
-	hpa_ensure_init();
-	return hpa_huge_alloc(size, 0, -1);
+	struct hpa_heap *h = hpa_tls_heap;
+
+	/* A thread's own heap is never shared: no lock to check for. */
+	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_MAX))
+		return hpa_heap_alloc_unlocked(h, hpa_size_class(size));
+	return hpa_malloc_slow(size);
 }
 
 /* The chunk entry of p, or NULL if p is not ours. */
@@ -563,38 +587,38 @@ static inline struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 	return c;
 }
 
-static inline void hpa_free_inline(void *p)
+/*
+ * The free fast path: a block in a segment.  False when p is anything else
+ * (NULL, a big block, not ours): hpa_free_other() then.
+ */
+static inline bool hpa_free_small(void *p)
 {
+	uintptr_t off = (uintptr_t)p - (uintptr_t)hpa_arena.base;
 	struct hpa_segment *seg;
 	struct hpa_page *pg;
-	struct hpa_chunk *c;
-	size_t idx;
 
-	if (!p)
-		return;
-	c = hpa_chunk_of(p, &idx);
-	if (HPA_UNLIKELY(!c))
+	if (HPA_UNLIKELY(off >= hpa_arena.size ||
+			 hpa_arena.map[off >> HPA_CHUNK_SHIFT].kind !=
+			 HPA_CHUNK_SEGMENT))
+		return false;
+	seg = hpa_segment_of(p);
+	pg = hpa_segment_page_of(seg, p);
+	if (HPA_UNLIKELY(!pg))
 		hpa_bad_pointer("hpa_free", p,
-				"pointer was not allocated by hpalloc");
-	if (HPA_LIKELY(c->kind == HPA_CHUNK_SEGMENT)) {
-		seg = hpa_segment_of(p);
-		pg = hpa_segment_page_of(seg, p);
-		if (HPA_UNLIKELY(!pg))
-			hpa_bad_pointer("hpa_free", p,
-					"not in a live page (double free?)");
-		if (HPA_LIKELY(seg->heap == hpa_tls_heap))
-			hpa_heap_free_local(seg->heap, pg, p);
-		else
-			hpa_heap_free_remote(seg, pg, p);
-		return;
-	}
-	if (c->kind == HPA_CHUNK_HUGE) {
-		hpa_huge_free(idx, p);
-		return;
-	}
-	if (c->kind == HPA_CHUNK_DMA)
-		hpa_bad_pointer("hpa_free", p, "DMA buffer: use hpa_dma_free");
-	hpa_bad_pointer("hpa_free", p, "not an allocated block (double free?)");
+				"not in a live page (double free?)");
+	if (HPA_LIKELY(seg->heap == hpa_tls_heap))
+		hpa_heap_free_local(seg->heap, pg, p);
+	else
+		hpa_heap_free_remote(seg, pg, p);
+	return true;
+}
+
+void hpa_free_other(void *p);
+
+static inline void hpa_free_inline(void *p)
+{
+	if (HPA_UNLIKELY(!hpa_free_small(p)))
+		hpa_free_other(p);
 }
 
 /* ---- stats.c --------------------------------------------------------- */

@@ -59,16 +59,24 @@ static bool starting(void)
 
 HPA_EXPORT void *malloc(size_t size)
 {
+	struct hpa_heap *h = hpa_tls_heap;
+
+	/* A thread with a heap of its own is past start-up. */
+	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_MAX))
+		return hpa_heap_alloc_unlocked(h, hpa_size_class(size));
 	if (HPA_UNLIKELY(starting()))
 		return boot_alloc(size, HPA_ALIGN);
-	return hpa_malloc_inline(size);
+	return hpa_malloc_slow(size);
 }
 
 HPA_EXPORT void free(void *p)
 {
+	/* Boot blocks are outside the reservation: not on the fast path. */
+	if (HPA_LIKELY(hpa_free_small(p)))
+		return;
 	if (HPA_UNLIKELY(is_boot(p)))
 		return;
-	hpa_free_inline(p);
+	hpa_free_other(p);
 }
 
 HPA_EXPORT void *calloc(size_t n, size_t size)

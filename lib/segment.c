@@ -4,7 +4,7 @@
  * holds this header; units 1..31 are cut into pages, each a run of units
  * holding blocks of one size class.  A block's page is found from its
  * address: segment = address & ~(2 MiB - 1), unit = offset >> 16, and
- * unit_head[] names the unit where that unit's page starts.
+ * unit_page[] names the page each unit belongs to.
  */
 #include <string.h>
 
@@ -12,6 +12,7 @@
 
 _Static_assert(sizeof(struct hpa_segment) <= HPA_UNIT_SIZE,
 	       "segment header must fit in unit 0");
+_Static_assert(HPA_BITMAP_WORDS <= 64, "nonempty has a bit per word");
 
 void hpa_segment_init(struct hpa_segment *seg, struct hpa_heap *heap,
 		      int node)
@@ -33,6 +34,8 @@ static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
 	memset(pg->free_map, 0xff, full_words * sizeof(uint64_t));
 	if (rest)
 		pg->free_map[full_words] = (1ULL << rest) - 1;
+	pg->nonempty = (full_words + (rest != 0) >= 64) ? ~0ULL :
+		       (1ULL << (full_words + (rest != 0))) - 1;
 	pg->start = start;
 	pg->block_size = c->size;
 	pg->div_magic = ((1ULL << 44) + c->size - 1) / c->size;
@@ -53,7 +56,7 @@ struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
 			continue;
 		seg->free_units &= ~(mask << s);
 		for (u = s; u < s + k; u++)
-			seg->unit_head[u] = (uint8_t)s;
+			seg->unit_page[u] = &seg->pages[s];
 		page_init(&seg->pages[s], (char *)seg + ((size_t)s <<
 			  HPA_UNIT_SHIFT), cls, k);
 		return &seg->pages[s];
@@ -65,7 +68,10 @@ void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg)
 {
 	unsigned int s = (unsigned int)(pg - seg->pages);
 	uint32_t mask = (pg->units >= 32) ? ~0U : (1U << pg->units) - 1;
+	unsigned int u;
 
+	for (u = s; u < s + pg->units; u++)
+		seg->unit_page[u] = NULL;
 	seg->free_units |= mask << s;
 	pg->units = 0;
 }

@@ -3,7 +3,8 @@
  * Size classes: 16-byte steps up to 128 bytes, then four classes per power
  * of two up to 1 MiB, so a block wastes at most 25% (20% average) of its
  * size inside, and requests up to 128 bytes waste at most 15 bytes.
- * hpa_size_class() in internal.h computes the class without a table.
+ * hpa_size_class() in internal.h: a byte table up to 1 KiB, above it a
+ * count-leading-zeros formula.
  *
  * A page of a class is a run of 64 KiB units; the run is the shortest that
  * holds a whole number of blocks wasting at most 1/8 of the run at its end
@@ -12,6 +13,15 @@
 #include "internal.h"
 
 struct hpa_class hpa_classes[HPA_NCLASSES];
+
+/* hpa_size_class() of sizes up to 1024, by (size + 15) / 16: one load. */
+const uint8_t hpa_class_by_16[65] = {
+	0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11,
+	11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
+	15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
+	17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
+	19,
+};
 
 static uint32_t class_block_size(unsigned int c)
 {
@@ -28,6 +38,9 @@ void hpa_sizeclass_init(void)
 {
 	unsigned int c, k;
 
+	for (c = 0; c <= 64; c++)
+		if (hpa_class_by_16[c] != hpa_size_class_calc(c ? c * 16 : 1))
+			hpa_fatal("size class table disagrees at %u\n", c * 16);
 	for (c = 0; c < HPA_NCLASSES; c++) {
 		uint32_t size = class_block_size(c);
 
