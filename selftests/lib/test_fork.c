@@ -61,7 +61,7 @@ static bool objs_alloc(struct objs *o, uint64_t seed)
 			return false;
 		fill(o->p[i], o->len[i], seed + i);
 	}
-	o->huge_len = HPA_GUEST_SCALE(24 << 20, 6 << 20);
+	o->huge_len = HPA_GUEST_SCALE(8 << 20, 6 << 20);
 	o->huge = hpa_malloc(o->huge_len);
 	if (!o->huge)
 		return false;
@@ -137,7 +137,7 @@ static int child_work(struct objs *o, uint64_t seed)
 	}
 	if (!objs_alloc(&mine, seed * 3))
 		return 11;
-	if (churn_heap(HPA_GUEST_SCALE(4, 2)))
+	if (churn_heap(2))
 		return 12;
 	q = hpa_realloc(o->huge, o->huge_len * 3);
 	if (!q || check(q, o->huge_len, ~seed) >= 0)
@@ -205,7 +205,7 @@ TEST(child_gets_a_private_copy)
 				       ms);
 	}
 	/* And the parent keeps working. */
-	ASSERT_EQ(0, churn_heap(HPA_GUEST_SCALE(4, 2)));
+	ASSERT_EQ(0, churn_heap(2));
 	o.huge = hpa_realloc(o.huge, o.huge_len * 2);
 	ASSERT_NE(NULL, o.huge);
 	ASSERT_EQ(-1, check(o.huge, o.huge_len, 1 + NOBJ));
@@ -244,13 +244,13 @@ static void *busy_thread(void *arg)
 	long bad = 0;
 
 	while (!stop_threads && !bad) {
-		char *p = hpa_malloc(2000), *q = hpa_malloc(200000);
+		char *p = hpa_malloc(2000), *q = hpa_malloc(20000);
 
 		if (!p || !q)
 			return (void *)1;
 		fill(p, 2000, seed);
-		fill(q, 200000, seed + 1);
-		bad = check(p, 2000, seed) >= 0 || check(q, 200000, seed + 1) >= 0;
+		fill(q, 20000, seed + 1);
+		bad = check(p, 2000, seed) >= 0 || check(q, 20000, seed + 1) >= 0;
 		hpa_free(p);
 		hpa_free(q);
 		seed++;
@@ -271,7 +271,7 @@ TEST(fork_from_multithreaded_parent)
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, busy_thread,
 					    (void *)(uintptr_t)(1000 * i)));
-	for (i = 0; i < HPA_GUEST_SCALE(4, 3); i++) {
+	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, fork_and_check(&o, 99, NULL));
 		ASSERT_EQ(0, objs_check(&o, 99));
 	}
@@ -490,7 +490,7 @@ TEST(realloc_doubling_never_copies)
 /* What fork costs with a big block mapped: the child's copy on the device. */
 TEST(fork_cost)
 {
-	size_t len = HPA_GUEST_SCALE(256 << 20, 64 << 20);
+	size_t len = 64 << 20;
 	struct hpa_stats st;
 	char *p = hpa_malloc(len);
 	double t0, ms;
