@@ -330,6 +330,29 @@ static struct page *hpa_pool_take_free(struct hpa_pool *pool)
 }
 
 /*
+ * Wait for the pages on their way out of this node's pools (being zeroed,
+ * or released above target).  They still hold memory a fresh page may
+ * need: a 1 GiB range is often blocked by 2 MiB pages that a process freed
+ * a moment ago.  Returns false if there was nothing to wait for.
+ */
+static bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool)
+{
+	struct hpa_pool *small = NULL;
+	bool busy;
+
+	if (pool->size == HPA_1G)
+		small = hpa_pool_get(pool->nid, HPA_2M);
+	busy = READ_ONCE(pool->nr_zeroing) ||
+	       (small && READ_ONCE(small->nr_zeroing));
+	if (!busy)
+		return false;
+	flush_work(&pool->zero_work);
+	if (small)
+		flush_work(&small->zero_work);
+	return true;
+}
+
+/*
  * Hand out one zeroed page: from the free list, else (overcommit) a fresh
  * one from the page allocator, else one that is being zeroed or released
  * right now (a 1 GiB page freed a moment ago is the only one its node
@@ -353,9 +376,9 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 			spin_unlock(&pool->lock);
 			return page;
 		}
-		if (!READ_ONCE(pool->nr_zeroing) || fatal_signal_pending(current))
+		if (fatal_signal_pending(current) ||
+		    !hpa_pool_wait_for_zeroing(pool))
 			break;
-		flush_work(&pool->zero_work);
 	}
 	spin_lock(&pool->lock);
 	pool->failures++;
