@@ -22,9 +22,10 @@ non-zero if any test failed, the guest did not finish, the module build
 warned, or the guest kernel log has a BUG/WARNING/Oops/general protection/
 leak/Call Trace line.
 Guest: 2 CPUs in 2 sockets, node0 1 GiB + cpu0, node1 2 GiB + cpu1,
-node2 3 GiB without CPUs (a memory-only, CXL-like node).  Node 2 is the one
+node2 4 GiB without CPUs (a memory-only, CXL-like node).  Node 2 is the one
 with room for 1 GiB pages: its first GiB starts with a slab page and its
-last holds its own struct pages, but the one between is free and aligned.
+last holds its own struct pages; the two between are free and aligned (two,
+because unmovable 2 MiB pool pages can fragment one of them for good).
 EOF
 }
 
@@ -175,11 +176,11 @@ boot() {
 	local tailpid=$!
 	timeout --foreground -k 10 "$timeout_s" qemu-system-x86_64 \
 		-nodefaults -no-user-config -display none -no-reboot \
-		-accel tcg -cpu max -machine pc -m 6G \
+		-accel tcg -cpu max -machine pc -m 7G \
 		-smp 2,sockets=2,cores=1,threads=1 \
 		-object memory-backend-ram,id=m0,size=1G \
 		-object memory-backend-ram,id=m1,size=2G \
-		-object memory-backend-ram,id=m2,size=3G \
+		-object memory-backend-ram,id=m2,size=4G \
 		-numa node,nodeid=0,cpus=0,memdev=m0 \
 		-numa node,nodeid=1,cpus=1,memdev=m1 \
 		-numa node,nodeid=2,memdev=m2 \
