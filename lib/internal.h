@@ -305,25 +305,35 @@ struct hpa_block {
 
 /*
  * A page: a run of units in one segment, cut into blocks of one class.
- * The fields malloc and free touch come first, on one cache line.  Free
- * blocks are a two-level bitmask: free_map has a bit per block, nonempty a
- * bit per free_map word that may hold free blocks (every non-zero word has
- * its bit; malloc clears a bit when it finds its word empty).
+ * Free blocks are a two-level bitmask: free_map has a bit per block,
+ * nonempty a bit per free_map word that may hold free blocks (every
+ * non-zero word has its bit; malloc clears a bit when it finds its word
+ * empty).
+ *
+ * Three cache lines by who writes them, so that frees from other threads
+ * do not bounce the line the owner's malloc and free write: the first is
+ * set when the page is carved and then only read (by the owner and by
+ * remote freers), the second is written by remote freers, the third (and
+ * the bitmap after it) only by the owner.
  */
 struct hpa_page {
 	char *start;
 	uint64_t div_magic;			/* ceil(2^44 / block_size) */
-	uint64_t nonempty;			/* owner only */
 	uint32_t block_size;
 	uint32_t blocks;
-	uint32_t used;				/* blocks handed out */
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
-	uint8_t full;				/* on the heap's full list */
-	_Atomic(struct hpa_block *) remote;	/* frees from other threads */
+
+	_Atomic(struct hpa_block *) remote	/* frees from other threads */
+		__attribute__((aligned(64)));
 	struct hpa_page *remote_next;		/* heap's remote_pages stack */
+
+	uint64_t nonempty			/* owner only from here on */
+		__attribute__((aligned(64)));
+	uint32_t used;				/* blocks handed out */
+	uint8_t full;				/* on the heap's full list */
 	struct hpa_page *next, *prev;		/* heap's class list */
-	uint64_t free_map[HPA_BITMAP_WORDS];	/* 1 = free; owner only */
+	uint64_t free_map[HPA_BITMAP_WORDS];	/* 1 = free */
 };
 
 struct hpa_segment {
