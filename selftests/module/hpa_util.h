@@ -9,15 +9,28 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #define SZ_2M (2UL << 20)
 #define SZ_1G (1UL << 30)
+
+/* True when the running kernel is older than major.minor. */
+static inline bool hpa_kernel_before(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	uname(&u);
+	sscanf(u.release, "%d.%d", &ma, &mi);
+	return ma < major || (ma == major && mi < minor);
+}
 
 static inline long hpa_minflt(void)
 {

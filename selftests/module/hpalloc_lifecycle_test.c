@@ -13,7 +13,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -89,16 +88,6 @@ static int touch_signal(volatile char *addr, bool write)
 	if (waitpid(pid, &status, 0) != pid)
 		return -1;
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-}
-
-static bool kernel_before(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	uname(&u);
-	sscanf(u.release, "%d.%d", &ma, &mi);
-	return ma < major || (ma == major && mi < minor);
 }
 
 /* ---- 2 MiB cases ------------------------------------------------------ */
@@ -903,7 +892,7 @@ TEST_F(life_ps, mprotect_readonly)
 {
 	int ret = mprotect(self->p, self->psz, PROT_READ);
 
-	if (variant->ps == 1 && kernel_before(6, 12)) {
+	if (variant->ps == 1 && hpa_kernel_before(6, 12)) {
 		/* docs/device.md: no mprotect of PUD entries before 6.12 */
 		EXPECT_EQ(-1, ret);
 		EXPECT_EQ(EINVAL, errno);

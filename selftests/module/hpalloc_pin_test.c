@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -25,16 +24,6 @@
 #define DISK		"/mnt/disk"
 #define PATTERN		DISK "/pattern"
 #define PATTERN_SIZE	(32UL << 20)
-
-static bool kernel_before(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	uname(&u);
-	sscanf(u.release, "%d.%d", &ma, &mi);
-	return ma < major || (ma == major && mi < minor);
-}
 
 /* The buffer a test pins: page size, pages, contiguous or not. */
 struct pin_kind {
@@ -57,8 +46,8 @@ static bool pin_expected(const struct hpalloc_version *v,
 	if (!(v->features & HPALLOC_FEAT_GUP))
 		return false;
 	if (k->contig)
-		return !kernel_before(6, 9) && !(k->nr & (k->nr - 1));
-	return k->ps == 0 || !kernel_before(6, 9);
+		return !hpa_kernel_before(6, 9) && !(k->nr & (k->nr - 1));
+	return k->ps == 0 || !hpa_kernel_before(6, 9);
 }
 
 /* Word i of the pattern file holds its own byte offset. */
@@ -501,7 +490,7 @@ TEST_F_TIMEOUT(pin, iouring_fixed_buffer, 90)
 		EXPECT_TRUE(ret == -EFAULT || ret == -EOPNOTSUPP)
 			TH_LOG("register: %d", ret);
 		if (pin_expected(&self->ver, &variant->k)) {
-			EXPECT_TRUE(kernel_before(6, 5) && ret == -EOPNOTSUPP)
+			EXPECT_TRUE(hpa_kernel_before(6, 5) && ret == -EOPNOTSUPP)
 				TH_LOG("pinnable pages refused: %d", ret);
 		}
 		uring_exit(&u);
