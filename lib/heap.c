@@ -38,6 +38,13 @@ static struct hpa_heap *abandoned;
 static struct hpa_heap *node_heaps[HPA_MAX_NODES];
 static pthread_key_t heap_key;
 static char *meta_cur, *meta_end;
+/*
+ * Segment headers: their own lock, taken after a node heap's lock (a node
+ * heap carves pages under its lock) and last by hpa_heaps_lock_all().
+ */
+static struct hpa_lock header_lock = HPA_LOCK_INIT;
+static struct hpa_segment *spare_headers;
+static char *header_cur, *header_end;
 
 static void *meta_alloc(size_t size)	/* under hpa_heaps_lock */
 {
@@ -55,6 +62,38 @@ static void *meta_alloc(size_t size)	/* under hpa_heaps_lock */
 	p = meta_cur;
 	meta_cur += size;
 	return p;
+}
+
+/* A segment header: reused from a released segment, or new metadata. */
+static struct hpa_segment *header_get(void)
+{
+	const size_t size = hpa_align_up(sizeof(struct hpa_segment), 64);
+	struct hpa_segment *seg;
+
+	hpa_lock(&header_lock);
+	seg = spare_headers;
+	if (seg) {
+		spare_headers = seg->next;
+	} else {
+		if (!header_cur || header_cur + size > header_end) {
+			header_cur = hpa_prim->meta_map(HPA_MiB);
+			header_end = header_cur ? header_cur + HPA_MiB : NULL;
+		}
+		if (header_cur) {
+			seg = (struct hpa_segment *)header_cur;
+			header_cur += size;
+		}
+	}
+	hpa_unlock(&header_lock);
+	return seg;
+}
+
+static void header_put(struct hpa_segment *seg)
+{
+	hpa_lock(&header_lock);
+	seg->next = spare_headers;
+	spare_headers = seg;
+	hpa_unlock(&header_lock);
 }
 
 static struct hpa_heap *heap_new(int node, bool shared)
@@ -202,9 +241,9 @@ static void page_release(struct hpa_heap *h, struct hpa_page *pg)
 	}
 	if (hpa_segment_empty(seg)) {
 		seg_unlink(&h->segs[seg->kind], seg);
-		seg->magic = 0;
 		hpa_count_add(&h->nsegments, -1);
-		hpa_pool_put(hpa_chunk_index(seg));
+		hpa_pool_put(hpa_chunk_index(seg->base));
+		header_put(seg);
 	}
 }
 
@@ -313,12 +352,17 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 			break;
 	}
 	if (!pg) {
-		idx = hpa_pool_get(h->node, h->bind);
-		if (idx < 0)
+		seg = header_get();
+		if (!seg)
 			return NULL;
+		idx = hpa_pool_get(h->node, h->bind);
+		if (idx < 0) {
+			header_put(seg);
+			return NULL;
+		}
+		hpa_segment_init(seg, hpa_chunk_addr((size_t)idx), h, h->node);
+		hpa_arena.map[idx].aux = seg;
 		hpa_arena.map[idx].kind = HPA_CHUNK_SEGMENT;
-		seg = hpa_chunk_addr((size_t)idx);
-		hpa_segment_init(seg, h, h->node);
 		seg->kind = kind;
 		seg_push(&h->segs[kind], seg);
 		hpa_count_add(&h->nsegments, 1);
@@ -441,12 +485,14 @@ void hpa_heaps_lock_all(void)
 	for (n = 0; n < HPA_MAX_NODES; n++)
 		if (node_heaps[n])
 			hpa_lock(&node_heaps[n]->lock);
+	hpa_lock(&header_lock);
 }
 
 void hpa_heaps_unlock_all(void)
 {
 	int n;
 
+	hpa_unlock(&header_lock);
 	for (n = 0; n < HPA_MAX_NODES; n++)
 		if (node_heaps[n])
 			hpa_unlock(&node_heaps[n]->lock);

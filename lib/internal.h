@@ -200,7 +200,8 @@ struct hpa_chunk {
 	uint32_t head;		/* TAIL: index of the run's first chunk */
 	uint64_t size;		/* HUGE/DMA: bytes asked for */
 	uint64_t handle;	/* DMA: device handle */
-	void *aux;		/* HUGE: start pointer (aligned allocs) */
+	void *aux;		/* HUGE: start pointer (aligned allocs);
+				 * SEGMENT: its struct hpa_segment */
 };
 
 struct hpa_arena {
@@ -336,29 +337,33 @@ struct hpa_page {
 	uint64_t free_map[HPA_BITMAP_WORDS];	/* 1 = free */
 };
 
+/*
+ * A segment's header lives outside the chunk (heap.c allocates it from
+ * metadata memory and the chunk map entry points to it), so all 32 units of
+ * the chunk hold pages: two 1 MiB pages, eight of 256 KiB.
+ */
 struct hpa_segment {
 	struct hpa_heap *heap;			/* owner */
+	char *base;				/* the chunk */
 	struct hpa_segment *next, *prev;	/* heap's segment list */
 	uint32_t free_units;			/* bit per free unit */
-	/* unit -> its live page; NULL for unit 0 and units in no page */
+	/* unit -> its live page; NULL for units in no page */
 	struct hpa_page *unit_page[HPA_UNITS];
 	int32_t node;
-	uint32_t magic;
 	uint32_t kind;				/* hpa_seg_kind(units) */
 	struct hpa_page pages[HPA_UNITS];
 };
 
-#define HPA_SEGMENT_MAGIC	0x68706173u	/* "hpas" */
-/* Unit 0 holds the header; pages use units 1..31. */
-#define HPA_SEG_ALL_FREE	(~(uint32_t)1)
+#define HPA_SEG_ALL_FREE	(~(uint32_t)0)
 
+/* The segment of p, which must be in a HPA_CHUNK_SEGMENT chunk. */
 static inline struct hpa_segment *hpa_segment_of(const void *p)
 {
-	return (struct hpa_segment *)((uintptr_t)p & ~HPA_CHUNK_MASK);
+	return hpa_arena.map[hpa_chunk_index(p)].aux;
 }
 
-void hpa_segment_init(struct hpa_segment *seg, struct hpa_heap *heap,
-		      int node);
+void hpa_segment_init(struct hpa_segment *seg, char *base,
+		      struct hpa_heap *heap, int node);
 /* Carve a page of class cls; NULL when no run of units is free. */
 struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
 				      unsigned int cls);
@@ -605,13 +610,15 @@ static inline bool hpa_free_small(void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)hpa_arena.base;
 	struct hpa_segment *seg;
+	struct hpa_chunk *c;
 	struct hpa_page *pg;
 
-	if (HPA_UNLIKELY(off >= hpa_arena.size ||
-			 hpa_arena.map[off >> HPA_CHUNK_SHIFT].kind !=
-			 HPA_CHUNK_SEGMENT))
+	if (HPA_UNLIKELY(off >= hpa_arena.size))
 		return false;
-	seg = hpa_segment_of(p);
+	c = &hpa_arena.map[off >> HPA_CHUNK_SHIFT];
+	if (HPA_UNLIKELY(c->kind != HPA_CHUNK_SEGMENT))
+		return false;
+	seg = c->aux;
 	pg = hpa_segment_page_of(seg, p);
 	if (HPA_UNLIKELY(!pg))
 		hpa_bad_pointer("hpa_free", p,

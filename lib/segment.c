@@ -1,27 +1,26 @@
 // SPDX-License-Identifier: MIT
 /*
- * A segment is one 2 MiB chunk owned by one heap.  Its first 64 KiB unit
- * holds this header; units 1..31 are cut into pages, each a run of units
- * holding blocks of one size class.  A block's page is found from its
- * address: segment = address & ~(2 MiB - 1), unit = offset >> 16, and
- * unit_page[] names the page each unit belongs to.
+ * A segment is one 2 MiB chunk owned by one heap, its 32 units of 64 KiB
+ * cut into pages, each a run of units holding blocks of one size class.
+ * The header is not in the chunk: the chunk map entry points to it.  A
+ * block's page is found from its address: segment = the chunk map entry's
+ * header, unit = (offset in the chunk) >> 16, and unit_page[] names the
+ * page each unit belongs to.
  */
 #include <string.h>
 
 #include "internal.h"
 
-_Static_assert(sizeof(struct hpa_segment) <= HPA_UNIT_SIZE,
-	       "segment header must fit in unit 0");
 _Static_assert(HPA_BITMAP_WORDS <= 64, "nonempty has a bit per word");
 
-void hpa_segment_init(struct hpa_segment *seg, struct hpa_heap *heap,
-		      int node)
+void hpa_segment_init(struct hpa_segment *seg, char *base,
+		      struct hpa_heap *heap, int node)
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->heap = heap;
+	seg->base = base;
 	seg->free_units = HPA_SEG_ALL_FREE;
 	seg->node = node;
-	seg->magic = HPA_SEGMENT_MAGIC;
 }
 
 static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
@@ -51,13 +50,13 @@ struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
 	uint32_t mask = (k >= 32) ? ~0U : (1U << k) - 1;
 	uint32_t free = seg->free_units;
 
-	for (s = 1; s + k <= HPA_UNITS; s++) {
+	for (s = 0; s + k <= HPA_UNITS; s++) {
 		if (((free >> s) & mask) != mask)
 			continue;
 		seg->free_units &= ~(mask << s);
 		for (u = s; u < s + k; u++)
 			seg->unit_page[u] = &seg->pages[s];
-		page_init(&seg->pages[s], (char *)seg + ((size_t)s <<
+		page_init(&seg->pages[s], seg->base + ((size_t)s <<
 			  HPA_UNIT_SHIFT), cls, k);
 		return &seg->pages[s];
 	}

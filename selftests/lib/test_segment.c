@@ -4,6 +4,7 @@
 
 FIXTURE(seg) {
 	struct hpa_segment *seg;
+	char *base;
 };
 FIXTURE_SETUP(seg)
 {
@@ -17,12 +18,19 @@ FIXTURE_SETUP(seg)
 	ASSERT_GE(idx, 0);
 	ASSERT_EQ(0, hpa_prim->commit(hpa_chunk_addr((size_t)idx),
 				      HPA_CHUNK_SIZE, -1, false, &out));
-	self->seg = hpa_chunk_addr((size_t)idx);
-	hpa_segment_init(self->seg, NULL, 0);
+	self->base = hpa_chunk_addr((size_t)idx);
+	self->seg = aligned_alloc(64, sizeof(*self->seg));
+	ASSERT_NE(NULL, self->seg);
+	hpa_segment_init(self->seg, self->base, NULL, 0);
+	hpa_arena.map[idx].aux = self->seg;
+	hpa_arena.map[idx].kind = HPA_CHUNK_SEGMENT;
 }
-FIXTURE_TEARDOWN(seg) {}
+FIXTURE_TEARDOWN(seg)
+{
+	free(self->seg);
+}
 
-TEST_F(seg, fills_31_units_of_a_small_class)
+TEST_F(seg, fills_all_32_units_of_a_small_class)
 {
 	struct hpa_page *pg;
 	int n = 0;
@@ -33,7 +41,7 @@ TEST_F(seg, fills_31_units_of_a_small_class)
 		EXPECT_EQ(0, (uintptr_t)pg->start & (HPA_UNIT_SIZE - 1));
 		n++;
 	}
-	EXPECT_EQ(HPA_UNITS - 1, n);
+	EXPECT_EQ(HPA_UNITS, n);
 	EXPECT_EQ(0, self->seg->free_units);
 	EXPECT_FALSE(hpa_segment_empty(self->seg));
 }
@@ -59,8 +67,25 @@ TEST_F(seg, page_of_and_block_index)
 	EXPECT_EQ(-1, hpa_page_block_index(pg, pg->start +
 			(size_t)pg->blocks * pg->block_size));
 	EXPECT_EQ(small, hpa_segment_page_of(self->seg, small->start + 64));
-	/* The header unit holds no blocks. */
-	EXPECT_EQ(NULL, hpa_segment_page_of(self->seg, (char *)self->seg + 64));
+	/* The header is not in the chunk: the first page starts at unit 0. */
+	EXPECT_EQ(self->base, pg->start);
+	EXPECT_EQ(self->seg, hpa_segment_of(pg->start + 100));
+	EXPECT_EQ(NULL, hpa_segment_page_of(self->seg, self->base +
+					    (HPA_UNITS - 1) * HPA_UNIT_SIZE));
+}
+
+TEST_F(seg, two_1mib_pages_fill_a_segment)
+{
+	unsigned int cls = hpa_size_class(1UL << 20);
+	struct hpa_page *a = hpa_segment_page_new(self->seg, cls);
+	struct hpa_page *b = hpa_segment_page_new(self->seg, cls);
+
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(16, a->units);
+	EXPECT_EQ(self->base + HPA_CHUNK_SIZE / 2, b->start);
+	EXPECT_EQ(0, self->seg->free_units);
+	EXPECT_EQ(NULL, hpa_segment_page_new(self->seg, 0));
 }
 
 TEST_F(seg, freed_units_are_reused)
