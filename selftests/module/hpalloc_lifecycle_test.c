@@ -910,6 +910,43 @@ TEST_F(life_ps, mprotect_readonly)
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
+/*
+ * MADV_DONTNEED of one 2 MiB piece: inside a 1 GiB page the kernel drops
+ * the whole PUD entry (or, where the vma is VM_PFNMAP, refuses with
+ * EINVAL); the next touch maps it again.  Either way the data stays and
+ * the page stays in use until the buffer goes.
+ */
+TEST_F(life_ps, madv_dontneed_one_piece)
+{
+	char *piece = self->p + (variant->ps ? SZ_1G / 2 : 0);
+	long f0, faults;
+	int ret;
+
+	memcpy(piece + 4096, "piece", 6);
+	ret = madvise(piece, SZ_2M, MADV_DONTNEED);
+	if (ret)
+		EXPECT_EQ(EINVAL, errno);
+	f0 = hpa_minflt();
+	EXPECT_STREQ("piece", piece + 4096);
+	EXPECT_EQ(0, check(self->p, self->psz, self->psz, 100 + variant->ps));
+	faults = hpa_minflt() - f0;
+	if (ret) {
+		EXPECT_EQ(0, faults);	/* nothing was unmapped */
+	} else {
+		/* one huge fault maps the piece (or the whole 1 GiB) again */
+		EXPECT_LE(1, faults);
+		EXPECT_GE(2, faults);
+	}
+	TH_LOG("MADV_DONTNEED of 2 MiB in a %zu MiB page: %s, %ld fault(s) after",
+	       self->psz >> 20, ret ? "EINVAL" : "works", faults);
+	EXPECT_EQ(hpa_pools_sum(&self->pools0, variant->ps, HPA_C_IN_USE) + 1,
+		  hpa_in_use_now(variant->ps));
+	EXPECT_EQ(0, hpa_free(self->fd, self->off));
+	ASSERT_EQ(0, munmap(self->p, self->psz));
+	self->p = MAP_FAILED;
+	HPA_EXPECT_POOLS_BACK(self);
+}
+
 TEST_F(life_ps, killed_holding_it)
 {
 	int status, pfd[2];
