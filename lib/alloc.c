@@ -9,24 +9,61 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "fork.h"
 #include "internal.h"
 
 _Atomic int hpa_initialized;
 enum hpa_backend hpa_backend_chosen = HPA_BACKEND_4K;
 static struct hpa_lock init_lock = HPA_LOCK_INIT;
 
+/*
+ * fork() while another thread allocates: every lock is taken before and
+ * released after, in parent and child, so the child never inherits a lock
+ * held by a thread it does not have.  The init lock comes first: a fork
+ * while another thread initialises the library waits for it to finish.
+ * Registered once, by a constructor, and not during initialisation: glibc
+ * holds its atfork lock while it runs these, so a registration made under
+ * init_lock could wait for a fork that waits for init_lock.
+ */
 static void fork_prepare(void)
 {
+	hpa_lock(&init_lock);
+	if (!atomic_load_explicit(&hpa_initialized, memory_order_relaxed))
+		return;
 	hpa_heaps_lock_all();
 	hpa_pool_lock_all();
 	hpa_lock(&hpa_arena.lock);
+	hpa_fork_prepare_dev();
 }
 
-static void fork_parent(void)
+static void fork_unlock(void)
 {
 	hpa_unlock(&hpa_arena.lock);
 	hpa_pool_unlock_all();
 	hpa_heaps_unlock_all();
+}
+
+static void fork_parent(void)
+{
+	if (atomic_load_explicit(&hpa_initialized, memory_order_relaxed)) {
+		hpa_fork_parent_dev();
+		fork_unlock();
+	}
+	hpa_unlock(&init_lock);
+}
+
+static void fork_child(void)
+{
+	if (atomic_load_explicit(&hpa_initialized, memory_order_relaxed)) {
+		hpa_fork_child_dev();
+		fork_unlock();
+	}
+	hpa_unlock(&init_lock);
+}
+
+__attribute__((constructor)) static void fork_handlers(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 void hpa_init_slow(void)
@@ -48,7 +85,6 @@ void hpa_init_slow(void)
 	hpa_debug("reserved %zu GiB at %p\n", hpa_arena.size >> 30,
 		  (void *)hpa_arena.base);
 	hpa_heaps_init();
-	pthread_atfork(fork_prepare, fork_parent, fork_parent);
 	atomic_store_explicit(&hpa_initialized, 1, memory_order_release);
 	hpa_unlock(&init_lock);
 }

@@ -17,7 +17,6 @@
 #include "internal.h"
 
 struct hpa_arena hpa_arena = { .lock = HPA_LOCK_INIT };
-static bool fork_registered;
 
 int hpa_arena_init(size_t reserve)
 {
@@ -38,11 +37,6 @@ int hpa_arena_init(size_t reserve)
 	hpa_arena.size = size;
 	hpa_arena.low_hint = 0;
 	hpa_arena.high_hint = hpa_arena.nchunks / 2;
-	/* Before alloc.c registers its fork handlers: see fork.c. */
-	if (!fork_registered) {
-		fork_registered = true;
-		hpa_fork_init();
-	}
 	return 0;
 }
 

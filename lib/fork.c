@@ -19,12 +19,10 @@
  * or EOF if the child dies).  Other parent threads that neither allocate nor
  * free may still write during the copy (docs/library.md, "fork").
  *
- * These handlers are registered before alloc.c's (hpa_arena_init runs
- * first), so prepare runs after alloc.c's prepare took the locks, and the
- * parent and child handlers run before alloc.c's release them.
+ * alloc.c's atfork handlers call these: prepare after they took every
+ * allocator lock, parent and child before they release them.
  */
 #include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,7 +31,7 @@
 
 static int fork_pipe[2] = { -1, -1 };
 
-static void fork_prepare(void)
+void hpa_fork_prepare_dev(void)
 {
 	fork_pipe[0] = fork_pipe[1] = -1;
 	if (hpa_prim != &hpa_prim_os || !hpa_prim_dev_heap_chunks())
@@ -43,7 +41,7 @@ static void fork_prepare(void)
 		fork_pipe[0] = fork_pipe[1] = -1;
 }
 
-static void fork_parent(void)
+void hpa_fork_parent_dev(void)
 {
 	char c;
 
@@ -94,7 +92,7 @@ static void privatize_heap(void)
 	}
 }
 
-static void fork_child(void)
+void hpa_fork_child_dev(void)
 {
 	if (hpa_prim == &hpa_prim_os && hpa_backend_chosen ==
 	    HPA_BACKEND_DEVICE) {
@@ -109,9 +107,4 @@ static void fork_child(void)
 		close(fork_pipe[1]);
 		close(fork_pipe[0]);
 	}
-}
-
-void hpa_fork_init(void)
-{
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

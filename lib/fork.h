@@ -9,8 +9,14 @@
 
 #include "internal.h"
 
-/* Register the atfork handlers; must run before alloc.c registers its own. */
-void hpa_fork_init(void);
+/*
+ * The device backend's part of fork, called by alloc.c's atfork handlers
+ * while they hold every allocator lock: prepare makes the snapshot pipe,
+ * parent waits until the child made its copy, child makes it.
+ */
+void hpa_fork_prepare_dev(void);
+void hpa_fork_parent_dev(void);
+void hpa_fork_child_dev(void);
 
 /* Chunks of heap memory (not DMA buffers) mapped from the device. */
 uint64_t hpa_prim_dev_heap_chunks(void);
