@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "fork.h"
@@ -21,9 +22,11 @@ static struct hpa_lock init_lock = HPA_LOCK_INIT;
  * released after, in parent and child, so the child never inherits a lock
  * held by a thread it does not have.  The init lock comes first: a fork
  * while another thread initialises the library waits for it to finish.
- * Registered once, by a constructor, and not during initialisation: glibc
- * holds its atfork lock while it runs these, so a registration made under
- * init_lock could wait for a fork that waits for init_lock.
+ * Registered once, by a constructor or (when a constructor that runs
+ * earlier allocates) at the start of initialisation, never under
+ * init_lock: glibc holds its atfork lock while it runs these, so a
+ * registration made under init_lock could wait for a fork that waits for
+ * init_lock.
  */
 static void fork_prepare(void)
 {
@@ -61,15 +64,36 @@ static void fork_child(void)
 	hpa_unlock(&init_lock);
 }
 
+static _Atomic int fork_registered;	/* 0 no, 1 being registered, 2 yes */
+static __thread bool fork_registering
+	__attribute__((tls_model("initial-exec")));
+
+static void fork_handlers_register(void)
+{
+	int expected = 0;
+
+	if (atomic_compare_exchange_strong(&fork_registered, &expected, 1)) {
+		/* pthread_atfork may malloc: that comes back here */
+		fork_registering = true;
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
+		fork_registering = false;
+		atomic_store(&fork_registered, 2);
+		return;
+	}
+	while (!fork_registering && atomic_load(&fork_registered) != 2)
+		sched_yield();
+}
+
 __attribute__((constructor)) static void fork_handlers(void)
 {
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	fork_handlers_register();
 }
 
 void hpa_init_slow(void)
 {
 	int err;
 
+	fork_handlers_register();
 	hpa_lock(&init_lock);
 	if (atomic_load(&hpa_initialized)) {
 		hpa_unlock(&init_lock);
