@@ -39,29 +39,26 @@ static void fork_prepare(void)
 	hpa_fork_prepare_dev();
 }
 
-static void fork_unlock(void)
+/* After fork, in parent or child: fork.c's part, then every lock. */
+static void fork_release(void (*dev)(void))
 {
-	hpa_unlock(&hpa_arena.lock);
-	hpa_pool_unlock_all();
-	hpa_heaps_unlock_all();
+	if (atomic_load_explicit(&hpa_initialized, memory_order_relaxed)) {
+		dev();
+		hpa_unlock(&hpa_arena.lock);
+		hpa_pool_unlock_all();
+		hpa_heaps_unlock_all();
+	}
+	hpa_unlock(&init_lock);
 }
 
 static void fork_parent(void)
 {
-	if (atomic_load_explicit(&hpa_initialized, memory_order_relaxed)) {
-		hpa_fork_parent_dev();
-		fork_unlock();
-	}
-	hpa_unlock(&init_lock);
+	fork_release(hpa_fork_parent_dev);
 }
 
 static void fork_child(void)
 {
-	if (atomic_load_explicit(&hpa_initialized, memory_order_relaxed)) {
-		hpa_fork_child_dev();
-		fork_unlock();
-	}
-	hpa_unlock(&init_lock);
+	fork_release(hpa_fork_child_dev);
 }
 
 static _Atomic int fork_registered;	/* 0 no, 1 being registered, 2 yes */

@@ -37,53 +37,50 @@ struct hpa_lock hpa_heaps_lock = HPA_LOCK_INIT;
 static struct hpa_heap *abandoned;
 static struct hpa_heap *node_heaps[HPA_MAX_NODES];
 static pthread_key_t heap_key;
-static char *meta_cur, *meta_end;
+
+/* Bump allocation from metadata memory mapped 1 MiB at a time. */
+struct meta_bump {
+	char *cur, *end;
+};
+
+static struct meta_bump heap_meta;	/* under hpa_heaps_lock */
 /*
  * Segment headers: their own lock, taken after a node heap's lock (a node
  * heap carves pages under its lock) and last by hpa_heaps_lock_all().
  */
 static struct hpa_lock header_lock = HPA_LOCK_INIT;
 static struct hpa_segment *spare_headers;
-static char *header_cur, *header_end;
+static struct meta_bump header_meta;	/* under header_lock */
 
-static void *meta_alloc(size_t size)	/* under hpa_heaps_lock */
+static void *meta_alloc(struct meta_bump *b, size_t size)
 {
 	void *p;
 
 	size = hpa_align_up(size, 64);
-	if (meta_cur + size > meta_end || !meta_cur) {
+	if (!b->cur || b->cur + size > b->end) {
 		size_t len = size > HPA_MiB ? size : HPA_MiB;
 
-		meta_cur = hpa_prim->meta_map(len);
-		if (!meta_cur)
+		b->cur = hpa_prim->meta_map(len);
+		if (!b->cur)
 			return NULL;
-		meta_end = meta_cur + len;
+		b->end = b->cur + len;
 	}
-	p = meta_cur;
-	meta_cur += size;
+	p = b->cur;
+	b->cur += size;
 	return p;
 }
 
 /* A segment header: reused from a released segment, or new metadata. */
 static struct hpa_segment *header_get(void)
 {
-	const size_t size = hpa_align_up(sizeof(struct hpa_segment), 64);
 	struct hpa_segment *seg;
 
 	hpa_lock(&header_lock);
 	seg = spare_headers;
-	if (seg) {
+	if (seg)
 		spare_headers = seg->next;
-	} else {
-		if (!header_cur || header_cur + size > header_end) {
-			header_cur = hpa_prim->meta_map(HPA_MiB);
-			header_end = header_cur ? header_cur + HPA_MiB : NULL;
-		}
-		if (header_cur) {
-			seg = (struct hpa_segment *)header_cur;
-			header_cur += size;
-		}
-	}
+	else
+		seg = meta_alloc(&header_meta, sizeof(*seg));
 	hpa_unlock(&header_lock);
 	return seg;
 }
@@ -98,7 +95,7 @@ static void header_put(struct hpa_segment *seg)
 
 static struct hpa_heap *heap_new(int node, bool shared)
 {
-	struct hpa_heap *h = meta_alloc(sizeof(*h));
+	struct hpa_heap *h = meta_alloc(&heap_meta, sizeof(*h));
 	unsigned int c;
 
 	if (!h)
