@@ -8,8 +8,6 @@
 #include "kselftest_harness.h"
 #include "hpa_test_pool.h"
 
-#define SNAPSHOT	"/tmp/hpalloc-initial-counters"
-
 TEST(save_pool_counters)
 {
 	struct hpa_pools p;
@@ -21,7 +19,7 @@ TEST(save_pool_counters)
 	hpa_pools_quiesce(20000);
 	n = hpa_pools_read(&p);
 	ASSERT_LT(0, n) TH_LOG("no pools in " HPA_SYSFS_ROOT);
-	f = fopen(SNAPSHOT, "w");
+	f = fopen(HPA_COUNTERS_FILE, "w");
 	ASSERT_NE(NULL, f);
 	for (nid = 0; nid < HPA_MAX_NODES; nid++)
 		for (ps = 0; ps < HPA_NR_PSIZES; ps++)
@@ -30,7 +28,7 @@ TEST(save_pool_counters)
 				fprintf(f, "%d %d %d %ld\n", nid, ps, i,
 					p.c[nid][ps][i]);
 	ASSERT_EQ(0, fclose(f));
-	TH_LOG("%d pools saved to " SNAPSHOT, n);
+	TH_LOG("%d pools saved to " HPA_COUNTERS_FILE, n);
 }
 
 TEST_HARNESS_MAIN

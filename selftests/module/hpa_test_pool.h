@@ -125,6 +125,9 @@ static inline uint64_t hpa_buf_phys(int fd, uint64_t offset, uint32_t idx)
  */
 #define HPA_SYSFS_ROOT	"/sys/kernel/hpalloc"
 
+/* aa_initial_counters_test writes it, zz_final_counters_test reads it */
+#define HPA_COUNTERS_FILE	"/tmp/hpalloc-initial-counters"
+
 enum hpa_counter {
 	HPA_C_TOTAL,
 	HPA_C_FREE,

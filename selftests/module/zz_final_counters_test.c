@@ -7,8 +7,6 @@
 #include "kselftest_harness.h"
 #include "hpa_test_pool.h"
 
-#define SNAPSHOT	"/tmp/hpalloc-initial-counters"
-
 TEST(pool_counters_back_at_start)
 {
 	struct hpa_pools start;
@@ -19,9 +17,9 @@ TEST(pool_counters_back_at_start)
 
 	if (access("/dev/hpalloc", F_OK))
 		SKIP(return, "/dev/hpalloc is missing: module not loaded");
-	f = fopen(SNAPSHOT, "r");
+	f = fopen(HPA_COUNTERS_FILE, "r");
 	if (!f)
-		SKIP(return, SNAPSHOT " is missing: aa_initial_counters_test did not run");
+		SKIP(return, HPA_COUNTERS_FILE " is missing: aa_initial_counters_test did not run");
 	memset(&start, 0, sizeof(start));
 	while (fscanf(f, "%d %d %d %ld", &nid, &ps, &i, &v) == 4) {
 		ASSERT_TRUE(nid >= 0 && nid < HPA_MAX_NODES && ps >= 0 &&
