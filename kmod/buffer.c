@@ -327,9 +327,7 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 
 		if (pool) {
 			hpa_pool_note_contig(pool, true);
-			spin_lock(&pool->lock);
-			pool->failures++;
-			spin_unlock(&pool->lock);
+			hpa_pool_note_failure(pool);
 		}
 	}
 	return -ENOMEM;

@@ -76,9 +76,9 @@ struct hpa_pool {
 
 /*
  * A buffer: nr_pages pages of one size.  References: the handle in the open
- * file (if it has one) and every vma that maps it.  The last put queues the
- * release, which runs in a worker (it takes mmap_lock to uncharge memlock,
- * and vma close runs under it).
+ * file (if it has one) and every vma that maps it.  The last put from vma
+ * close (under mmap_lock) queues the release in a worker, since uncharging
+ * memlock takes mmap_lock; FREE and the file's release put synchronously.
  */
 struct hpa_buffer {
 	struct kref ref;

@@ -284,7 +284,7 @@ unsigned long hpa_node_capacity(int nid, enum hpa_size size)
 	return n;
 }
 
-/* A request refused before taking anything still counts as a failure. */
+/* A request the pool could not serve (refused early, or nothing left). */
 void hpa_pool_note_failure(struct hpa_pool *pool)
 {
 	spin_lock(&pool->lock);
@@ -380,9 +380,7 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 		    !hpa_pool_wait_for_zeroing(pool))
 			break;
 	}
-	spin_lock(&pool->lock);
-	pool->failures++;
-	spin_unlock(&pool->lock);
+	hpa_pool_note_failure(pool);
 	return NULL;
 }
 
