@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "fork.h"
 #include "internal.h"
 
 struct hpa_arena hpa_arena = { .lock = HPA_LOCK_INIT };

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fork() on the device backend (fork.c) and what it needs from the
- * primitive layer (prim.c) and the pool (pool.c).  Kept out of internal.h:
- * only these three files use it.
+ * primitive layer (prim.c) and the pool (pool.c), and the handlers alloc.c
+ * registers.  Kept out of internal.h: only these four files use it.
  */
 #ifndef HPA_FORK_H
 #define HPA_FORK_H

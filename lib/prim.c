@@ -615,6 +615,17 @@ static bool probe_thp(void)
 	return true;
 }
 
+/* The first usable backend in order of preference (4K always is). */
+static enum hpa_backend pick_best(void)
+{
+	int be;
+
+	for (be = 0; be < HPA_BACKEND_MAX; be++)
+		if (be_usable[be])
+			break;
+	return (enum hpa_backend)be;
+}
+
 static enum hpa_backend os_init(const char *forced)
 {
 	char buf[256];
@@ -632,14 +643,12 @@ static enum hpa_backend os_init(const char *forced)
 					 probe_hugetlb();
 	be_usable[HPA_BACKEND_THP] = start <= HPA_BACKEND_THP && probe_thp();
 	be_usable[HPA_BACKEND_4K] = true;
-	for (be = 0; be < HPA_BACKEND_MAX; be++)
-		if (be_usable[be])
-			break;
-	be_best = (enum hpa_backend)be;
-	if (forced && strcmp(forced, "auto") && be != start)
+	be_best = pick_best();
+	if (forced && strcmp(forced, "auto") && (int)be_best != start)
 		hpa_log("HPALLOC_BACKEND=%s is not available here; using %s "
-			"(HPALLOC_DEBUG=1 says why)\n", forced, be_names[be]);
-	hpa_debug("backend %s chosen%s\n", be_names[be],
+			"(HPALLOC_DEBUG=1 says why)\n", forced,
+			be_names[be_best]);
+	hpa_debug("backend %s chosen%s\n", be_names[be_best],
 		  start > HPA_BACKEND_DEVICE ? " (forced)" : "");
 	return be_best;
 }
@@ -716,7 +725,6 @@ done:
 enum hpa_backend hpa_prim_fork_child(void)
 {
 	size_t i, n = res_size >> HPA_CHUNK_SHIFT;
-	int be;
 
 	for (i = 0; dev_table && i < n; i++)
 		if (dev_table[i])
@@ -726,10 +734,7 @@ enum hpa_backend hpa_prim_fork_child(void)
 	 * for the physical addresses of the DMA buffers the child inherited.
 	 */
 	be_usable[HPA_BACKEND_DEVICE] = false;
-	for (be = 0; be < HPA_BACKEND_MAX; be++)
-		if (be_usable[be])
-			break;
-	be_best = (enum hpa_backend)be;
+	be_best = pick_best();
 	return be_best;
 }
 
