@@ -18,14 +18,16 @@ apt_install() {
 	[ $# -gt 0 ] || return 0
 	if [ -z "$_hpa_apt_updated" ]; then
 		note "apt-get update"
-		as_root apt-get update -qq || die "apt-get update failed"
+		as_root apt-get -o DPkg::Lock::Timeout=600 update -qq ||
+			die "apt-get update failed"
 		_hpa_apt_updated=1
 	fi
 	note "installing: $*"
 	# INITRD=No: a kernel image pulled in by a headers package needs no
 	# initramfs here (the guests boot our own), and building one takes minutes.
 	as_root env DEBIAN_FRONTEND=noninteractive INITRD=No \
-		apt-get install -y -qq --no-install-recommends "$@" >&2 ||
+		apt-get install -y -qq --no-install-recommends \
+		-o DPkg::Lock::Timeout=600 "$@" >&2 ||
 		die "apt-get install $* failed"
 }
 
