@@ -14,6 +14,7 @@
 #include <linux/gfp.h>
 #include <linux/fs.h>
 #include <linux/shrinker.h>
+#include <linux/uaccess.h>
 #ifdef CONFIG_X86
 #include <asm/cpufeature.h>
 #endif
@@ -180,6 +181,17 @@ static inline void hpalloc_shrinker_destroy(struct shrinker *s)
 	shrinker_free(s);
 }
 #endif
+
+/* Address tags (LAM) exist from 6.4; before, an address is just that. */
+static inline unsigned long hpalloc_untagged_addr(struct mm_struct *mm,
+						  unsigned long addr)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+	return untagged_addr(addr);
+#else
+	return untagged_addr_remote(mm, addr);
+#endif
+}
 
 /* Can this machine map 1 GiB pages with one PUD entry? */
 static inline bool hpalloc_have_pud(void)

@@ -11,6 +11,12 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/pagemap.h>
+#include <linux/ptrace.h>
+#include <linux/sched/task_stack.h>
+#include <asm/syscall.h>
+#ifdef CONFIG_IA32_EMULATION
+#include <asm/unistd_32_ia32.h>
+#endif
 #include <uapi/linux/hpalloc.h>
 
 #include "compat.h"
@@ -21,20 +27,6 @@ static unsigned long hpa_vma_page_size(struct vm_area_struct *vma)
 	struct hpa_buffer *buf = vma->vm_private_data;
 
 	return PAGE_SIZE << buf->order;
-}
-
-/* Find the buffer a (non-zero) mmap offset names; takes a reference. */
-struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset)
-{
-	unsigned long id = offset >> HPALLOC_HANDLE_SHIFT;
-	struct hpa_buffer *buf;
-
-	xa_lock(&hf->buffers);
-	buf = xa_load(&hf->buffers, id);
-	if (buf)
-		hpa_buffer_get(buf);
-	xa_unlock(&hf->buffers);
-	return buf;
 }
 
 static void hpa_vm_open(struct vm_area_struct *vma)
@@ -59,6 +51,7 @@ static int hpa_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
 
 static int hpa_vm_mremap(struct vm_area_struct *vma)
 {
+	/* a 1 GiB mapping never gets here: see hpa_get_unmapped_area() */
 	if (!IS_ALIGNED(vma->vm_start, hpa_vma_page_size(vma))) {
 		pr_info_ratelimited("%s: mremap to unaligned %#lx refused\n",
 				    current->comm, vma->vm_start);
@@ -162,12 +155,26 @@ int hpa_mmap(struct file *file, struct vm_area_struct *vma)
 				    current->comm);
 		return -EPERM;
 	}
+	/*
+	 * The fault path never calls huge_fault() for a vma with huge pages
+	 * disabled, and a 4 KiB entry is never inserted: every touch would
+	 * be SIGBUS.  Say so now.  From 6.7 MAP_STACK sets VM_NOHUGEPAGE.
+	 */
+	if (vma->vm_flags & VM_NOHUGEPAGE) {
+		pr_info_ratelimited("%s: mapping with huge pages disabled (MAP_STACK or MADV_NOHUGEPAGE) refused\n",
+				    current->comm);
+		return -EINVAL;
+	}
+	if (test_bit(MMF_DISABLE_THP, &vma->vm_mm->flags)) {
+		pr_info_ratelimited("%s: mapping refused: huge pages disabled for this process (PR_SET_THP_DISABLE)\n",
+				    current->comm);
+		return -EINVAL;
+	}
 
 	if (off == 0) {
 		struct hpa_alloc_req req = {
 			.size = HPA_2M,
 			.policy = HPALLOC_POLICY_LOCAL,
-			.from_mmap = true,
 		};
 
 		if (!IS_ALIGNED(len, PMD_SIZE) || !IS_ALIGNED(vma->vm_start,
@@ -240,6 +247,55 @@ static unsigned long hpa_align_for(struct file *file, unsigned long pgoff)
 	return ps;
 }
 
+/*
+ * Is the current system call mremap()?  The kernel calls the file's
+ * get_unmapped_area() for an mremap() that moves a mapping, before it moves
+ * any page table entry, and that is the last point where a driver can
+ * refuse the move (see hpa_get_unmapped_area()).
+ */
+static bool hpa_in_mremap(void)
+{
+	struct pt_regs *regs = current_pt_regs();
+	long nr = syscall_get_nr(current, regs);
+
+#ifdef CONFIG_IA32_EMULATION
+	if (in_ia32_syscall())
+		return nr == __NR_ia32_mremap;
+#endif
+#ifdef __X32_SYSCALL_BIT
+	nr &= ~(long)__X32_SYSCALL_BIT;
+#endif
+	return nr == __NR_mremap;
+}
+
+/* The first argument of the current system call (mremap's old address). */
+static unsigned long hpa_syscall_arg0(void)
+{
+	unsigned long args[6];
+
+	syscall_get_arguments(current, current_pt_regs(), args);
+	return args[0];
+}
+
+/*
+ * Is this mremap() about to move a mapping of 1 GiB pages?  mremap() names
+ * the old address in its first argument; the caller holds mmap_lock.
+ */
+static bool hpa_mremap_moves_pud(struct file *file)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long old;
+
+	if (!mm || !hpa_in_mremap())
+		return false;
+	old = hpalloc_untagged_addr(mm, hpa_syscall_arg0());
+	vma = vma_lookup(mm, old);
+	if (!vma || vma->vm_file != file || vma->vm_ops != &hpa_vm_ops)
+		return false;
+	return ((struct hpa_buffer *)vma->vm_private_data)->size == HPA_1G;
+}
+
 /* Like device-dax: ask for len + align, then move up to the alignment. */
 unsigned long hpa_get_unmapped_area(struct file *file, unsigned long addr,
 				    unsigned long len, unsigned long pgoff,
@@ -247,6 +303,20 @@ unsigned long hpa_get_unmapped_area(struct file *file, unsigned long addr,
 {
 	unsigned long align, len_align, area;
 
+	/*
+	 * mremap() cannot move a huge PUD entry: move_page_tables() looks it
+	 * up with get_old_pud(), whose pud_none_or_clear_bad() takes a huge
+	 * PUD for a corrupt table, logs "bad pud" and clears it without a TLB
+	 * flush (6.1 and 6.12), so the old address keeps reaching the page
+	 * after the move and after the buffer is gone.  vm_ops->mremap runs
+	 * only after that, so refuse here, the last hook before the move
+	 * (mremap_to() and the MREMAP_MAYMOVE path both ask for the area).
+	 */
+	if (hpa_mremap_moves_pud(file)) {
+		pr_info_ratelimited("%s: mremap of a 1 GiB page mapping refused\n",
+				    current->comm);
+		return -EINVAL;
+	}
 	if (flags & MAP_FIXED)
 		goto plain;
 	align = hpa_align_for(file, pgoff);
