@@ -7,10 +7,11 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
-#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <uapi/linux/hpalloc.h>
 
@@ -49,79 +50,58 @@ static void hpa_buffer_release_pages(struct hpa_buffer *buf)
 
 static void hpa_buffer_uncharge(struct hpa_buffer *buf)
 {
-	struct mm_struct *mm = buf->mm;
-
-	if (!mm)
+	if (!buf->user)
 		return;
-	/* an mm that is gone has nothing left to uncharge */
-	if (buf->locked_pages && mmget_not_zero(mm)) {
-		account_locked_vm(mm, buf->locked_pages, false);
-		mmput(mm);
-	}
-	mmdrop(mm);
-	buf->mm = NULL;
+	atomic_long_sub(buf->locked_pages, &buf->user->locked_vm);
+	free_uid(buf->user);
+	buf->user = NULL;
+	buf->locked_pages = 0;
 }
 
-static void hpa_buffer_destroy(struct hpa_buffer *buf)
+static void hpa_buffer_destroy(struct kref *ref)
 {
+	struct hpa_buffer *buf = container_of(ref, struct hpa_buffer, ref);
+
 	hpa_buffer_release_pages(buf);
 	hpa_buffer_uncharge(buf);
 	kvfree(buf);
 	atomic_long_dec(&hpa_nr_buffers);
 }
 
-static void hpa_buffer_release_worker(struct work_struct *work)
-{
-	hpa_buffer_destroy(container_of(work, struct hpa_buffer,
-					release_work));
-}
-
-static void hpa_buffer_release(struct kref *ref)
-{
-	struct hpa_buffer *buf = container_of(ref, struct hpa_buffer, ref);
-
-	/* vma close runs under mmap_lock; uncharging takes it */
-	INIT_WORK(&buf->release_work, hpa_buffer_release_worker);
-	queue_work(hpa_wq, &buf->release_work);
-}
-
+/*
+ * The last put gives the pages back at once, whoever drops it (FREE, the
+ * file's release, or the close of the last vma under mmap_lock): nothing
+ * here takes mmap_lock, so the pool counters say so when the call returns.
+ */
 void hpa_buffer_put(struct hpa_buffer *buf)
 {
-	kref_put(&buf->ref, hpa_buffer_release);
-}
-
-static void hpa_buffer_release_now(struct kref *ref)
-{
-	hpa_buffer_destroy(container_of(ref, struct hpa_buffer, ref));
+	kref_put(&buf->ref, hpa_buffer_destroy);
 }
 
 /*
- * Drop a reference where no mmap_lock is held (FREE, the file's release):
- * a buffer without mappings goes back at once, so that the pool counters
- * say so when the call returns.
+ * RLIMIT_MEMLOCK.  A buffer is charged to the user that created it, for as
+ * long as the buffer exists, whoever holds it by then: the locked_vm
+ * counter of the user_struct that io_uring's registered buffers and
+ * SHM_LOCK charge too.  A charge to the creating mm would vanish when that
+ * process exits or execs while the pages live on in a child, a parent or
+ * the new image, and let a process tree hold any amount.  CAP_IPC_LOCK
+ * lifts the limit, as for mlock().
  */
-void hpa_buffer_put_sync(struct hpa_buffer *buf)
-{
-	kref_put(&buf->ref, hpa_buffer_release_now);
-}
-
-static int hpa_buffer_charge(struct hpa_buffer *buf, bool mmap_locked)
+static int hpa_buffer_charge(struct hpa_buffer *buf)
 {
 	unsigned long pages = (unsigned long)buf->nr_pages << buf->order;
-	struct mm_struct *mm = current->mm;
-	int ret;
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	struct user_struct *user = current_user();
 
-	if (!mm)
+	if (!current->mm)
 		return -EINVAL;
-	if (mmap_locked)
-		ret = __account_locked_vm(mm, pages, true, current,
-					  capable(CAP_IPC_LOCK));
-	else
-		ret = account_locked_vm(mm, pages, true);
-	if (ret)
-		return ret;
-	mmgrab(mm);
-	buf->mm = mm;
+	if (capable(CAP_IPC_LOCK))
+		return 0;
+	if (atomic_long_add_return(pages, &user->locked_vm) > limit) {
+		atomic_long_sub(pages, &user->locked_vm);
+		return -ENOMEM;
+	}
+	buf->user = get_uid(user);
 	buf->locked_pages = pages;
 	return 0;
 }
@@ -387,7 +367,7 @@ struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req)
 	buf->nr_pages = req->nr_pages;
 	atomic_long_inc(&hpa_nr_buffers);
 
-	ret = hpa_buffer_charge(buf, req->from_mmap);
+	ret = hpa_buffer_charge(buf);
 	if (ret)
 		goto free_buffer;
 	ret = hpa_buffer_fill(buf, req);
@@ -401,13 +381,6 @@ struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req)
 	return buf;
 
 release_pages:
-	/* uncharge now: a retry must not find the limit still taken */
-	if (req->from_mmap)
-		__account_locked_vm(buf->mm, buf->locked_pages, false, current,
-				    false);
-	else
-		account_locked_vm(buf->mm, buf->locked_pages, false);
-	buf->locked_pages = 0;
 	/* pages no one has seen go straight back, for a retry to find */
 	if (!(buf->flags & HPA_BUF_PRIVATE_RANGE)) {
 		for (i = 0; i < buf->nr_pages && buf->pages[i]; i++) {
@@ -418,9 +391,7 @@ release_pages:
 			buf->pages[i] = NULL;
 		}
 	}
-	hpa_buffer_put(buf);
-	return ERR_PTR(ret);
-
+	hpa_buffer_uncharge(buf);
 free_buffer:
 	kvfree(buf);
 	atomic_long_dec(&hpa_nr_buffers);

@@ -54,6 +54,7 @@ struct hpa_pool {
 	unsigned long nr_zeroing;
 	unsigned long target;		/* pages the pool tries to hold */
 	unsigned long min;		/* the shrinker stops here */
+	bool dying;			/* workers must not queue each other */
 
 	/* statistics, under lock */
 	unsigned long allocs;
@@ -76,21 +77,19 @@ struct hpa_pool {
 
 /*
  * A buffer: nr_pages pages of one size.  References: the handle in the open
- * file (if it has one) and every vma that maps it.  The last put from vma
- * close (under mmap_lock) queues the release in a worker, since uncharging
- * memlock takes mmap_lock; FREE and the file's release put synchronously.
+ * file (if it has one) and every vma that maps it; the last one gives the
+ * pages back and the charge with them.
  */
 struct hpa_buffer {
 	struct kref ref;
-	struct work_struct release_work;
 	enum hpa_size size;
 	unsigned int order;
 	unsigned int flags;		/* HPA_BUF_* */
 	unsigned int nr_pages;
 	unsigned long pgoff;		/* first mmap pgoff of the buffer */
 	u64 nodes;			/* nodes the pages came from */
-	struct mm_struct *mm;		/* charged for RLIMIT_MEMLOCK */
-	unsigned long locked_pages;	/* base pages charged to mm */
+	struct user_struct *user;	/* charged for RLIMIT_MEMLOCK */
+	unsigned long locked_pages;	/* base pages charged to user */
 	struct page *pages[];
 };
 
@@ -111,7 +110,6 @@ struct hpa_alloc_req {
 	unsigned int policy;		/* enum hpalloc_policy */
 	u64 nodemask;
 	bool contig;
-	bool from_mmap;			/* caller holds mmap_lock for write */
 };
 
 /* main.c */
@@ -135,6 +133,7 @@ void hpa_free_range(struct page *page, unsigned long nr_base, bool compound);
 bool hpa_page_pinned(struct page *page, unsigned long nr_base, bool compound);
 int hpa_pool_resize(struct hpa_pool *pool, unsigned long target);
 void hpa_pool_set_min(struct hpa_pool *pool, unsigned long min);
+void hpa_pools_hide(void);
 bool hpa_pools_check_leaks(void);
 void hpa_pool_note_contig(struct hpa_pool *pool, bool failed);
 void hpa_pool_note_failure(struct hpa_pool *pool);
@@ -143,7 +142,6 @@ unsigned long hpa_node_capacity(int nid, enum hpa_size size);
 /* buffer.c */
 struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req);
 void hpa_buffer_put(struct hpa_buffer *buf);
-void hpa_buffer_put_sync(struct hpa_buffer *buf);
 static inline void hpa_buffer_get(struct hpa_buffer *buf)
 {
 	kref_get(&buf->ref);
@@ -154,6 +152,15 @@ int hpa_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long hpa_get_unmapped_area(struct file *file, unsigned long addr,
 				    unsigned long len, unsigned long pgoff,
 				    unsigned long flags);
+
+/* file.c */
+int hpa_open(struct inode *inode, struct file *file);
+int hpa_release(struct inode *inode, struct file *file);
+int hpa_file_add_pending(struct hpa_file *hf, struct hpa_buffer *buf,
+			 u32 max_id, u32 *id);
+void hpa_file_publish(struct hpa_file *hf, u32 id);
+void hpa_file_drop_pending(struct hpa_file *hf, u32 id);
+struct hpa_buffer *hpa_file_remove(struct hpa_file *hf, u64 offset);
 struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset);
 
 /* ioctl.c */

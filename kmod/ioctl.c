@@ -124,8 +124,7 @@ static int hpa_ioc_alloc(struct file *file, void *arg)
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 
-	ret = xa_alloc(&hf->buffers, &id, buf, XA_LIMIT(1, HPA_MAX_HANDLE),
-		       GFP_KERNEL);
+	ret = hpa_file_add_pending(hf, buf, HPA_MAX_HANDLE, &id);
 	if (ret) {
 		hpa_buffer_put(buf);
 		return ret == -EBUSY ? -ENOSPC : ret;
@@ -139,16 +138,21 @@ static int hpa_ioc_alloc(struct file *file, void *arg)
 	return 0;
 }
 
-/* ALLOC's undo when its answer cannot be written back. */
-static void hpa_ioc_alloc_undo(struct file *file, void *arg)
+/*
+ * The handle ALLOC made becomes visible once its answer is written back;
+ * if that fails, ALLOC removes it again.  A pending handle cannot be freed
+ * or looked up by anyone else, so this removes nothing but its own.
+ */
+static void hpa_ioc_alloc_finish(struct file *file, void *arg, bool copied)
 {
 	struct hpa_file *hf = file->private_data;
 	struct hpalloc_alloc *a = arg;
-	struct hpa_buffer *buf;
+	u32 id = a->offset >> HPALLOC_HANDLE_SHIFT;
 
-	buf = xa_erase(&hf->buffers, a->offset >> HPALLOC_HANDLE_SHIFT);
-	if (buf)
-		hpa_buffer_put(buf);
+	if (copied)
+		hpa_file_publish(hf, id);
+	else
+		hpa_file_drop_pending(hf, id);
 }
 
 static bool hpa_offset_is_handle(u64 offset)
@@ -166,10 +170,10 @@ static int hpa_ioc_free(struct file *file, void *arg)
 		return -EINVAL;
 	if (!hpa_offset_is_handle(f->offset))
 		return -EINVAL;
-	buf = xa_erase(&hf->buffers, f->offset >> HPALLOC_HANDLE_SHIFT);
+	buf = hpa_file_remove(hf, f->offset);
 	if (!buf)
 		return -ENOENT;
-	hpa_buffer_put_sync(buf);
+	hpa_buffer_put(buf);
 	return 0;
 }
 
@@ -227,14 +231,15 @@ struct hpa_ioctl_desc {
 	unsigned int cmd;
 	unsigned int min_size;		/* the oldest struct that works */
 	int (*fn)(struct file *file, void *arg);
-	void (*undo)(struct file *file, void *arg);
+	/* after a successful fn: was the answer written back? */
+	void (*finish)(struct file *file, void *arg, bool copied);
 };
 
 static const struct hpa_ioctl_desc hpa_ioctls[] = {
 	{ HPALLOC_IOC_VERSION, offsetofend(struct hpalloc_version, api),
 	  hpa_ioc_version },
 	{ HPALLOC_IOC_ALLOC, offsetofend(struct hpalloc_alloc, offset),
-	  hpa_ioc_alloc, hpa_ioc_alloc_undo },
+	  hpa_ioc_alloc, hpa_ioc_alloc_finish },
 	{ HPALLOC_IOC_FREE, offsetofend(struct hpalloc_free, offset),
 	  hpa_ioc_free },
 	{ HPALLOC_IOC_QUERY, offsetofend(struct hpalloc_query, nr_entries),
@@ -282,10 +287,9 @@ long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	if (ret)
 		return ret;
 	if ((_IOC_DIR(cmd) & _IOC_READ) &&
-	    copy_to_user(uarg, &k, min(ksize, usize))) {
-		if (desc->undo)
-			desc->undo(file, &k);
-		return -EFAULT;
-	}
-	return 0;
+	    copy_to_user(uarg, &k, min(ksize, usize)))
+		ret = -EFAULT;
+	if (desc->finish)
+		desc->finish(file, &k, !ret);
+	return ret;
 }

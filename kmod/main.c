@@ -28,35 +28,6 @@ MODULE_PARM_DESC(phys_group_access,
 atomic_long_t hpa_nr_buffers = ATOMIC_LONG_INIT(0);
 struct workqueue_struct *hpa_wq;
 
-static int hpa_open(struct inode *inode, struct file *file)
-{
-	struct hpa_file *hf;
-
-	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
-	if (!hf)
-		return -ENOMEM;
-	xa_init_flags(&hf->buffers, XA_FLAGS_ALLOC1);
-	file->private_data = hf;
-	hpalloc_inode_enable_huge_fault(inode);
-	return 0;
-}
-
-/* The handles go with the file; mappings keep their buffers alive. */
-static int hpa_release(struct inode *inode, struct file *file)
-{
-	struct hpa_file *hf = file->private_data;
-	struct hpa_buffer *buf;
-	unsigned long id;
-
-	xa_for_each(&hf->buffers, id, buf) {
-		xa_erase(&hf->buffers, id);
-		hpa_buffer_put_sync(buf);
-	}
-	xa_destroy(&hf->buffers);
-	kfree(hf);
-	return 0;
-}
-
 static const struct file_operations hpa_fops = {
 	.owner = THIS_MODULE,
 	.open = hpa_open,
@@ -95,6 +66,7 @@ static int __init hpa_init(void)
 	return 0;
 
 destroy_pools:
+	hpa_pools_hide();
 	hpa_pools_exit();
 	flush_workqueue(hpa_wq);
 	hpa_pools_check_leaks();
@@ -110,9 +82,8 @@ static void __exit hpa_exit(void)
 	bool leak;
 
 	misc_deregister(&hpa_misc);
+	hpa_pools_hide();
 	hpa_pools_exit();
-	/* buffer releases queue zeroing work: drain both */
-	flush_workqueue(hpa_wq);
 	flush_workqueue(hpa_wq);
 	if (atomic_long_read(&hpa_nr_buffers))
 		pr_err("leak: %ld buffers still alive\n",

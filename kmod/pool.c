@@ -30,6 +30,8 @@
 static struct hpa_pool *hpa_pools[MAX_NUMNODES][HPA_NR_SIZES];
 static unsigned long hpa_initial[HPA_NR_SIZES][MAX_NUMNODES];
 static struct shrinker *hpa_shrinker;
+/* base pages taken from the page allocator and not given back yet */
+static atomic_long_t hpa_pages_held = ATOMIC_LONG_INIT(0);
 
 static char *pages_2m;
 module_param(pages_2m, charp, 0444);
@@ -110,8 +112,11 @@ static struct page *hpa_alloc_2m(int nid)
 {
 	gfp_t gfp = GFP_HIGHUSER | __GFP_THISNODE | __GFP_COMP | __GFP_ZERO |
 		    __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	struct page *page = alloc_pages_node(nid, gfp, PMD_ORDER);
 
-	return alloc_pages_node(nid, gfp, PMD_ORDER);
+	if (page)
+		atomic_long_add(1UL << PMD_ORDER, &hpa_pages_held);
+	return page;
 }
 
 /*
@@ -174,6 +179,7 @@ static struct page *hpa_alloc_contig_node(int nid, unsigned long nr_base,
 			if (!alloc_contig_range(pfn, pfn + nr_base,
 						MIGRATE_MOVABLE, gfp)) {
 				*compound = want_comp;
+				atomic_long_add(nr_base, &hpa_pages_held);
 				return pfn_to_page(pfn);
 			}
 			pfn += align_base;
@@ -215,6 +221,7 @@ struct page *hpa_alloc_range(int nid, enum hpa_size size, unsigned int nr,
 /* Give a page or range back to the page allocator. */
 void hpa_free_range(struct page *page, unsigned long nr_base, bool compound)
 {
+	atomic_long_sub(nr_base, &hpa_pages_held);
 	if (compound)
 		put_page(page);
 	else
@@ -546,8 +553,11 @@ static void hpa_pool_zero_worker(struct work_struct *work)
 			hpa_pool_release_zeroing(pool, page);
 		cond_resched();
 	}
-	if (pinned_any)
+	/* under the lock: hpa_pool_destroy() stops the requeueing with it */
+	spin_lock(&pool->lock);
+	if (pinned_any && !pool->dying)
 		queue_delayed_work(hpa_wq, &pool->pinned_work, HZ / 10);
+	spin_unlock(&pool->lock);
 }
 
 /* Pages still pinned go back to the zeroing worker every 100 ms. */
@@ -558,8 +568,9 @@ static void hpa_pool_pinned_worker(struct work_struct *work)
 
 	spin_lock(&pool->lock);
 	list_splice_tail_init(&pool->pinned_list, &pool->dirty_list);
+	if (!pool->dying)
+		queue_work(hpa_wq, &pool->zero_work);
 	spin_unlock(&pool->lock);
-	queue_work(hpa_wq, &pool->zero_work);
 }
 
 /*
@@ -704,6 +715,13 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 	struct page *page, *next;
 	bool leak = false;
 
+	/*
+	 * The two workers queue each other: once dying is set neither does,
+	 * so that neither runs again after being cancelled.
+	 */
+	spin_lock(&pool->lock);
+	pool->dying = true;
+	spin_unlock(&pool->lock);
 	cancel_delayed_work_sync(&pool->pinned_work);
 	cancel_work_sync(&pool->zero_work);
 	list_splice_tail_init(&pool->pinned_list, &pool->dirty_list);
@@ -734,8 +752,24 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 	return leak;
 }
 
+/*
+ * Take the pools' sysfs directories away before the pools go: removing
+ * them waits for target/min writes in progress, and none starts after.
+ * A resize racing the drain at unload would add pages no one frees.
+ */
+void hpa_pools_hide(void)
+{
+	int nid, size;
+
+	for (nid = 0; nid < MAX_NUMNODES; nid++)
+		for (size = 0; size < HPA_NR_SIZES; size++)
+			if (hpa_pools[nid][size])
+				kobject_del(&hpa_pools[nid][size]->kobj);
+}
+
 bool hpa_pools_check_leaks(void)
 {
+	long held;
 	bool leak = false;
 	int nid, size;
 
@@ -746,6 +780,12 @@ bool hpa_pools_check_leaks(void)
 			leak |= hpa_pool_destroy(hpa_pools[nid][size]);
 			hpa_pools[nid][size] = NULL;
 		}
+	}
+	held = atomic_long_read(&hpa_pages_held);
+	if (held) {
+		pr_err("leak: %ld pages (%ld MiB) taken from the page allocator were not given back\n",
+		       held, held >> (20 - PAGE_SHIFT));
+		leak = true;
 	}
 	return leak;
 }

@@ -40,6 +40,21 @@ run_one() {
 	echo "HPA-RESULT $1 rc=$?"
 }
 
+# Memory the system has, in kB: MemFree + Cached once the page cache is
+# dropped (files in tmpfs stay in Cached), + the free pages sitting on the
+# per-CPU lists (zoneinfo "count:"), which MemFree leaves out and which
+# swing by 100 MiB as 2 MiB pages come and go.  Read before insmod and
+# after rmmod: the host fails the run when it does not come back.
+mem_kb() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	{
+		awk '/^(MemFree|Cached):/ { s += $2 } END { print s }' /proc/meminfo
+		awk '$1 == "count:" { s += $2 } END { print s * 4 }' /proc/zoneinfo
+	} | awk '{ s += $1 } END { print s }'
+}
+
+echo "HPA-MEM before $(mem_kb)"
 # shellcheck disable=SC2086 # params is a word list on purpose
 insmod /hpalloc.ko $params
 rc=$?
@@ -57,7 +72,9 @@ if [ $rc -eq 0 ]; then
 		done
 	fi
 	rmmod hpalloc
-	echo "HPA-RESULT rmmod rc=$?"
+	rc=$?
+	echo "HPA-RESULT rmmod rc=$rc"
+	[ $rc -ne 0 ] || echo "HPA-MEM after $(mem_kb)"
 fi
 umount /mnt/disk 2>/dev/null
 echo "HPA-DONE"

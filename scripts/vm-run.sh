@@ -59,7 +59,11 @@ if [ -n "$build_userspace" ]; then
 fi
 
 # Kernel log lines that fail a run.  "Call Trace" catches any stack dump.
-BAD_LOG='BUG|WARNING|Oops|general protection|[Ll]eak|Call Trace|UBSAN|KASAN|soft lockup|hung task|rcu.*stall'
+# Memory (MemFree + Cached, page cache dropped) after rmmod may be below
+# what it was before insmod by this much: what the tests leave in the slab
+# and in page tables.  A pool page that never went back is 2 MiB.
+MEM_TOLERANCE_KB=16384
+BAD_LOG='BUG|WARNING|Oops|general protection|[Ll]eak|Call Trace|UBSAN|KASAN|soft lockup|hung task|rcu.*stall|bad (pgd|p4d|pud|pmd)'
 
 # Build the module out of tree against one kernel's headers, in a copy of
 # the sources so that both kernels' objects can coexist.
@@ -199,7 +203,7 @@ boot() {
 # per program; a program that died without one, or whose exit status
 # contradicts it, counts as one failure.
 judge_tests() {
-	awk '
+	awk -v tol="$MEM_TOLERANCE_KB" '
 	/^HPA-BEGIN / { prog = $2; tp = tf = ts = -1; next }
 	/^# Totals: / {
 		for (i = 3; i <= NF; i++) {
@@ -228,6 +232,14 @@ judge_tests() {
 		}
 		tp = tf = ts = -1
 		next
+	}
+	/^HPA-MEM before / { mem0 = $3 }
+	/^HPA-MEM after / {
+		lost = mem0 - $3
+		printf "memory before insmod %d kB, after rmmod %d kB\n", mem0, $3 >"/dev/stderr"
+		if (mem0 > 0 && lost > tol) {
+			fail++; bad = bad " memory-not-back(" int(lost / 1024) "MiB)"
+		} else pass++
 	}
 	/^HPA-DONE/ { done = 1 }
 	END {
