@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
+#include <linux/user_namespace.h>
 #include <linux/pfn.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -27,9 +28,19 @@
 /* A buffer fits between two handles. */
 #define HPA_MAX_BUFFER		BIT_ULL(HPALLOC_HANDLE_SHIFT)
 
+/*
+ * Physical addresses need CAP_SYS_RAWIO (in the initial user namespace) of
+ * both the caller and whoever opened the file, so that a descriptor passed
+ * between a privileged and an unprivileged process works as a key for
+ * neither: a privileged opener cannot hand the right out with the file,
+ * and a privileged receiver cannot be made to read them into a file an
+ * unprivileged process opened (the pagemap and /dev/mem confused-deputy
+ * shapes).
+ */
 static bool hpa_caller_may_see_phys(struct file *file)
 {
-	if (capable(CAP_SYS_RAWIO))
+	if (capable(CAP_SYS_RAWIO) &&
+	    file_ns_capable(file, &init_user_ns, CAP_SYS_RAWIO))
 		return true;
 	return READ_ONCE(hpa_phys_group_access) &&
 	       in_group_p(file_inode(file)->i_gid);

@@ -8,9 +8,11 @@
  * leaks nothing.
  */
 #include <linux/capability.h>
+#include <sched.h>
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -694,6 +696,100 @@ TEST_F(abi, query_phys_needs_cap_sys_rawio)
 		       "not EPERM, 3 = plain query, 4 = phys leaked, "
 		       "5 = FEAT_PHYS set)", WEXITSTATUS(status));
 	EXPECT_EQ(0, hpa_free(self->fd, off));
+}
+
+static int send_fd(int sock, int fd, uint64_t off)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &off, .iov_len = sizeof(off) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &mh, 0) == sizeof(off) ? 0 : -1;
+}
+
+static int recv_fd(int sock, uint64_t *off)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = off, .iov_len = sizeof(*off) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &mh, 0) != sizeof(*off))
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * The other confused deputy: a file opened by a process without
+ * CAP_SYS_RAWIO (here one that dropped it, and one in a user namespace,
+ * where it holds every capability of that namespace only) and handed to a
+ * privileged process gives no physical addresses to the latter either.
+ */
+TEST_F(abi, query_phys_needs_privileged_opener)
+{
+	struct hpalloc_page_info pi;
+	struct hpalloc_version v;
+	int sv[2], fd, status, how;
+	uint64_t off;
+	pid_t pid;
+
+	if (cap_sys_rawio_effective() != 1)
+		SKIP(return, "test does not run with CAP_SYS_RAWIO");
+	for (how = 0; how < 2; how++) {
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			int cfd;
+
+			close(sv[0]);
+			if (how == 0 && drop_cap_sys_rawio())
+				_exit(1);
+			if (how == 1 && unshare(CLONE_NEWUSER))
+				_exit(2);
+			cfd = open(HPALLOC_DEVICE, O_RDWR);
+			if (cfd < 0 || hpa_alloc(cfd, SZ_2M, 0, &off))
+				_exit(3);
+			_exit(send_fd(sv[1], cfd, off) ? 4 : 0);
+		}
+		close(sv[1]);
+		fd = recv_fd(sv[0], &off);
+		close(sv[0]);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		if (how == 1 && WEXITSTATUS(status) == 2) {
+			TH_LOG("no user namespaces here: that case not tried");
+			continue;
+		}
+		ASSERT_EQ(0, WEXITSTATUS(status));
+		ASSERT_LE(0, fd);
+		memset(&pi, 0x77, sizeof(pi));
+		EXPECT_EQ(-EPERM, hpa_query(fd, off, HPALLOC_QUERY_PHYS, &pi, 1,
+					    NULL))
+			TH_LOG("%s opener", how ? "user-namespace" : "unprivileged");
+		EXPECT_TRUE(pi.phys == 0 || pi.phys == 0x7777777777777777ULL);
+		EXPECT_EQ(0, hpa_query(fd, off, 0, &pi, 1, NULL));
+		ASSERT_EQ(0, hpa_version(fd, &v));
+		EXPECT_FALSE(v.features & HPALLOC_FEAT_PHYS);
+		EXPECT_EQ(0, hpa_free(fd, off));
+		close(fd);
+	}
+	HPA_EXPECT_POOLS_BACK(self);
 }
 
 /* ---- pointers and command numbers ----------------------------------------- */
