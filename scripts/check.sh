@@ -37,7 +37,12 @@ else
 	note "no lib/Makefile yet: no host library tests"
 fi
 
-note "static checks: checkpatch, sparse"
+note "static checks: checkpatch, sparse, the syzkaller description"
+if python3 "$HPA_ROOT/selftests/syzkaller/check-description.py"; then
+	count syzkaller-description 1 0 0
+else
+	count syzkaller-description 0 1 0
+fi
 if "$HPA_ROOT/scripts/checkpatch.sh"; then count checkpatch 1 0 0; else count checkpatch 0 1 0; fi
 # shellcheck disable=SC2086
 if "$HPA_ROOT/scripts/sparse.sh" $kernels; then count sparse 1 0 0; else count sparse 0 1 0; fi

@@ -8,7 +8,7 @@ set -euo pipefail
 
 deps_guest
 deps_source
-need_pkgs sparse perl
+need_pkgs sparse perl python3
 for s in $HPA_KERNELS_DEFAULT; do
 	kernel_headers "$(kernel_release "$s")" >/dev/null
 done

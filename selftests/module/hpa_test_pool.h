@@ -352,4 +352,47 @@ static inline int hpa_cpu_node(void)
 	return node;
 }
 
+/* ---- the system's memory ----------------------------------------------- */
+
+/* Sum of "<key> <value>" fields named key in a file, 0 if none. */
+static inline long hpa_sum_field(const char *path, const char *key)
+{
+	char name[64];
+	long v, sum = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s", name) == 1)
+		if (!strcmp(name, key) && fscanf(f, "%ld", &v) == 1)
+			sum += v;
+	fclose(f);
+	return sum;
+}
+
+/*
+ * Free memory in kB: MemFree + Cached after dropping the page cache, + the
+ * free pages on the per-CPU lists, which MemFree leaves out and which grow
+ * by tens of MiB as the pools free 2 MiB pages.
+ */
+static inline long hpa_mem_kb(void)
+{
+	long free_kb, cached_kb, pcp;
+	int fd;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "3", 1) != 1)
+			return -1;
+		close(fd);
+	}
+	free_kb = hpa_sum_field("/proc/meminfo", "MemFree:");
+	cached_kb = hpa_sum_field("/proc/meminfo", "Cached:");
+	pcp = hpa_sum_field("/proc/zoneinfo", "count:");
+	if (free_kb <= 0 || cached_kb < 0 || pcp < 0)
+		return -1;
+	return free_kb + cached_kb + pcp * (sysconf(_SC_PAGESIZE) >> 10);
+}
+
 #endif /* HPA_TEST_POOL_H */

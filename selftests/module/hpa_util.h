@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/mempolicy.h>
 
 #define SZ_2M (2UL << 20)
@@ -48,6 +49,21 @@ static inline bool hpa_kernel_before(int major, int minor)
 __attribute__((constructor)) static void hpa_no_numa_hinting(void)
 {
 	syscall(SYS_set_mempolicy, MPOL_LOCAL, NULL, 0UL);
+}
+
+/* Drop a capability from the effective and permitted sets. */
+static inline int hpa_drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[cap / 32].effective &= ~(1U << (cap % 32));
+	d[cap / 32].permitted &= ~(1U << (cap % 32));
+	return syscall(SYS_capset, &h, d);
 }
 
 /* Minor faults of this process so far (one per huge page mapped). */

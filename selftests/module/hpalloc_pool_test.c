@@ -137,21 +137,6 @@ static void wait_free(int nid, int ps, long n)
 		usleep(20000);
 }
 
-/* Drop a capability from the effective and permitted sets. */
-static int drop_cap(int cap)
-{
-	struct __user_cap_header_struct h = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	d[cap / 32].effective &= ~(1U << (cap % 32));
-	d[cap / 32].permitted &= ~(1U << (cap % 32));
-	return syscall(SYS_capset, &h, d);
-}
-
 TEST_F(pool, version_handshake)
 {
 	struct hpalloc_version v = { .flags = 1 };
@@ -369,7 +354,7 @@ TEST_F(pool, phys_needs_cap_sys_rawio)
 		struct hpalloc_page_info pi;
 		struct hpalloc_version v;
 
-		if (drop_cap(CAP_SYS_RAWIO))
+		if (hpa_drop_cap(CAP_SYS_RAWIO))
 			_exit(10);
 		if (hpa_query(self->fd, off, HPALLOC_QUERY_PHYS, &pi, 1,
 			      NULL) != -EPERM)
@@ -755,7 +740,7 @@ TEST_F(pool, memlock_limit)
 		uint64_t a, b;
 		void *p;
 
-		if (drop_cap(CAP_IPC_LOCK) || setrlimit(RLIMIT_MEMLOCK, &rl))
+		if (hpa_drop_cap(CAP_IPC_LOCK) || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(10);
 		if (T_ALLOC(2 * ps, &a))
 			_exit(11);

@@ -30,47 +30,6 @@
 
 static char params[256];
 
-/* Sum of "<key> <value>" fields named key in a file, 0 if none. */
-static long sum_field(const char *path, const char *key)
-{
-	char name[64];
-	long v, sum = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s", name) == 1)
-		if (!strcmp(name, key) && fscanf(f, "%ld", &v) == 1)
-			sum += v;
-	fclose(f);
-	return sum;
-}
-
-/*
- * Free memory in kB: MemFree + Cached after dropping the page cache, + the
- * free pages on the per-CPU lists, which MemFree leaves out and which grow
- * by tens of MiB as the pools free 2 MiB pages.
- */
-static long mem_kb(void)
-{
-	long free_kb, cached_kb, pcp;
-	int fd;
-
-	sync();
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-	if (fd >= 0) {
-		if (write(fd, "3", 1) != 1)
-			return -1;
-		close(fd);
-	}
-	free_kb = sum_field("/proc/meminfo", "MemFree:");
-	cached_kb = sum_field("/proc/meminfo", "Cached:");
-	pcp = sum_field("/proc/zoneinfo", "count:");
-	if (free_kb <= 0 || cached_kb < 0 || pcp < 0)
-		return -1;
-	return free_kb + cached_kb + pcp * (sysconf(_SC_PAGESIZE) >> 10);
-}
-
 static int load(void)
 {
 	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
@@ -137,7 +96,7 @@ TEST(unload_while_resizing_gives_every_page_back)
 	}
 
 	ASSERT_EQ(0, unload()) TH_LOG("module busy: something holds it");
-	before = mem_kb();
+	before = hpa_mem_kb();
 	ASSERT_LT(0, before);
 	for (round = 0; round < ROUNDS; round++) {
 		pid_t pids[WRITERS];
@@ -159,7 +118,7 @@ TEST(unload_while_resizing_gives_every_page_back)
 			ASSERT_EQ(pids[i], waitpid(pids[i], &st, 0));
 			EXPECT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st));
 		}
-		after = mem_kb();
+		after = hpa_mem_kb();
 		TH_LOG("round %d: %ld kB before any load, %ld kB after unload",
 		       round, before, after);
 		EXPECT_GT(TOLERANCE_KB, before - after)
