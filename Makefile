@@ -16,7 +16,7 @@ KERNELS ?= 6.1 6.12
 BUILD := $(CURDIR)/build
 
 .PHONY: all module lib selftests ksft check check-host check-guest demo \
-	checkpatch sparse bench clean help
+	check-debug check-fuzz-long checkpatch sparse bench clean help
 
 all: module lib selftests
 
@@ -47,6 +47,17 @@ check-host: ksft
 
 check-guest: selftests lib
 	scripts/vm-run.sh $(addprefix -k ,$(KERNELS))
+
+# The guest suite once more with the kernel's debug checks (boot parameters:
+# slub_debug, page_poison, init_on_free, debug_pagealloc); slower.
+check-debug: selftests lib
+	scripts/vm-run.sh --debug --timeout 2400 $(addprefix -k ,$(KERNELS))
+
+# The sequence fuzzer alone, ten times longer than in make check.
+FUZZ_OPS ?= 1000000
+check-fuzz-long: selftests
+	scripts/vm-run.sh --timeout 3600 -t fuzz --fuzz HPA_FUZZ_OPS=$(FUZZ_OPS) \
+		$(addprefix --fuzz HPA_FUZZ_SEED=,$(FUZZ_SEED)) $(addprefix -k ,$(KERNELS))
 
 demo:
 	scripts/demo.sh

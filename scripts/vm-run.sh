@@ -17,6 +17,11 @@ usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
   --demo        run the demonstration program instead of the tests
   --timeout S   give up on a guest after S seconds (default 900)
   --no-build    don't run make for the selftests and library first
+  --debug       boot with the kernel's debug checks that need no rebuild:
+                slub_debug=FZPU page_poison=1 init_on_free=1
+                debug_pagealloc=on
+  --fuzz K=V    set HPA_FUZZ_SEED or HPA_FUZZ_OPS for the sequence fuzzer
+                (repeatable; e.g. --fuzz HPA_FUZZ_OPS=1000000)
 Results: build/vm/<release>/{console.log,tests.log,summary}.  Exit status is
 non-zero if any test failed, the guest did not finish, the module build
 warned, or the guest kernel log has a BUG/WARNING/Oops/general protection/
@@ -35,6 +40,8 @@ params=
 mode=tests
 timeout_s=900
 build_userspace=1
+cmdline_extra=
+fuzz_cfg=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-k) series+=("$2"); shift 2 ;;
@@ -43,6 +50,11 @@ while [ $# -gt 0 ]; do
 	--demo) mode=demo; shift ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--no-build) build_userspace=; shift ;;
+	--debug)
+		cmdline_extra="slub_debug=FZPU page_poison=1 init_on_free=1 debug_pagealloc=on"
+		shift
+		;;
+	--fuzz) fuzz_cfg+="$2"$'\n'; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -165,6 +177,7 @@ make_initramfs() {
 	done < <(find "$root/tests" "$root/demo" -type f -perm -u+x 2>/dev/null)
 	printf '%s\n' "$filter" >"$root/etc/filter"
 	printf '%s\n' "$params" >"$root/etc/params"
+	printf '%s' "$fuzz_cfg" >"$root/etc/hpa-fuzz"
 	printf '%s\n' "$mode" >"$root/etc/mode"
 	cp "$HPA_ROOT/scripts/guest-init.sh" "$root/init"
 	chmod +x "$root/init"
@@ -190,7 +203,7 @@ boot() {
 		-numa node,nodeid=2,memdev=m2 \
 		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
 		-drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe" \
-		-append "console=ttyS0,115200 panic=-1 rdinit=/init" \
+		-append "console=ttyS0,115200 panic=-1 rdinit=/init${cmdline_extra:+ $cmdline_extra}" \
 		-serial "file:$dir/console.log" -serial "file:$dir/tests.log" \
 		</dev/null || rc=$?
 	sleep 0.3
