@@ -136,8 +136,9 @@ struct hpa_commit {
 struct hpa_prim_ops {
 	const char *name;
 	/*
-	 * Reserve *size bytes of PROT_NONE address space aligned to align;
-	 * halves *size down to min while the kernel refuses.
+	 * Reserve *size bytes of PROT_NONE address space aligned to align
+	 * (2 MiB when *size is below 2 * align); *size shrinks to what
+	 * RLIMIT_AS leaves and halves down to min while the kernel refuses.
 	 */
 	void *(*reserve)(size_t *size, size_t min, size_t align);
 	/* Anonymous zeroed read-write memory for metadata (never freed). */
@@ -205,9 +206,11 @@ struct hpa_chunk {
 };
 
 struct hpa_arena {
-	char *base;		/* reservation start, 1 GiB aligned */
+	char *base;		/* reservation start, 1 GiB aligned (2 MiB
+				 * when smaller than 2 GiB) */
 	size_t size;
 	size_t nchunks;
+	size_t base_chunk;	/* base >> HPA_CHUNK_SHIFT */
 	uint64_t *used;		/* bit per chunk: VA taken */
 	struct hpa_chunk *map;	/* entry per chunk */
 	size_t low_hint;	/* segments grow up from the bottom */
@@ -216,6 +219,9 @@ struct hpa_arena {
 };
 
 extern struct hpa_arena hpa_arena;
+
+/* Smallest reservation: a few segments and big blocks. */
+#define HPA_RESERVE_MIN	(64 * HPA_MiB)
 
 int hpa_arena_init(size_t reserve);
 /* n free chunks, first chunk index a multiple of align_chunks. */

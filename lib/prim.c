@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -110,16 +111,50 @@ static uint64_t parse_node_list(const char *s)
 
 static void dev_table_init(void);
 
+/*
+ * Address space that RLIMIT_AS still leaves this process, SIZE_MAX without
+ * a limit.  Counted from /proc/self/statm's total size, which is what the
+ * kernel compares with the limit (VmSize).
+ */
+static size_t as_room(void)
+{
+	struct rlimit rl;
+	char buf[128];
+	unsigned long pages;
+	size_t used;
+
+	if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return SIZE_MAX;
+	if (read_small_file("/proc/self/statm", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%lu", &pages) != 1)
+		pages = 0;
+	used = (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+	return rl.rlim_cur > used ? (size_t)(rl.rlim_cur - used) : 0;
+}
+
 static void *os_reserve(size_t *size, size_t min, size_t align)
 {
+	size_t room = as_room();
+
+	/*
+	 * Under RLIMIT_AS take at most half of what is left: the program
+	 * needs the rest for its own mappings (libraries, thread stacks).
+	 */
+	if (room != SIZE_MAX && *size > room / 2) {
+		*size = (room / 2) & ~HPA_CHUNK_MASK;
+		if (*size < min)
+			*size = min;
+	}
 	for (;;) {
-		size_t len = *size + align;
+		/* A small reservation cannot hold 1 GiB pages anyway. */
+		size_t al = *size >= 2 * align ? align : HPA_CHUNK_SIZE;
+		size_t len = *size + al;
 		char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE |
 			       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		uintptr_t start;
 
 		if (p != MAP_FAILED) {
-			start = hpa_align_up((uintptr_t)p, align);
+			start = hpa_align_up((uintptr_t)p, al);
 			if (start > (uintptr_t)p)
 				munmap(p, start - (uintptr_t)p);
 			if ((uintptr_t)p + len > start + *size)
@@ -133,7 +168,7 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 		}
 		if (*size / 2 < min)
 			return NULL;
-		*size /= 2;
+		*size = (*size / 2) & ~HPA_CHUNK_MASK;
 	}
 }
 

@@ -102,6 +102,13 @@ CEOF
 		"gcc -O2 -c $tmp/prog.c -o $tmp/OUT.o && md5sum <$tmp/OUT.o && gcc -o $tmp/OUT $tmp/OUT.o && $tmp/OUT"
 		"$B/mt_prog"
 	)
+	# Start-up under an address-space limit (RLIMIT_AS): the reservation
+	# shrinks to fit instead of aborting; sort -S 40M needs a big block.
+	local kb
+	for kb in 262144 524288 1048576 3000000 8000000; do
+		names+=("ulimit-v-$kb")
+		cmds+=("ulimit -v $kb && ls / && sort -S 40M $tmp/in.txt | md5sum")
+	done
 	echo "# ==== LD_PRELOAD=libhpalloc-preload.so: real programs"
 	echo "TAP version 13"
 	echo "1..${#names[@]}"
