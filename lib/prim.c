@@ -46,6 +46,7 @@ static struct hpalloc_version dev_version;
 static bool be_usable[HPA_BACKEND_MAX];
 static enum hpa_backend be_best = HPA_BACKEND_4K;
 static bool hugetlb_1g;
+static _Atomic bool be_fail_told[HPA_BACKEND_MAX];
 static uint64_t online_nodes = 1;
 
 static const char *const be_names[HPA_BACKEND_MAX] = {
@@ -387,6 +388,12 @@ static int os_commit(void *addr, size_t len, int node, bool allow_1g,
 			hpa_stat_add(&hpa_gstats.be_maps[be], 1);
 			return 0;
 		}
+		if (!atomic_exchange(&be_fail_told[be], true))
+			hpa_debug("%s: a map of %zu MiB failed (%s): it and "
+				  "later ones fall back to the next backend, "
+				  "counted in hpa_stats.fallbacks\n",
+				  be_names[be], len >> 20,
+				  strerrordesc_np(-err));
 		hpa_stat_add(&hpa_gstats.be_fail[be], 1);
 		out->fallback = true;
 		/* A node the kernel refuses is the caller's error everywhere. */
@@ -674,8 +681,17 @@ static enum hpa_backend os_init(const char *forced)
 			start = be;
 	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
 					probe_device();
-	be_usable[HPA_BACKEND_HUGETLB] = start <= HPA_BACKEND_HUGETLB &&
+	/*
+	 * hugetlb pages are what an administrator set aside (vm.nr_hugepages)
+	 * for some program: DPDK, a database.  Taking them unasked would
+	 * starve it, and they do not show in RSS.  Only when asked.
+	 */
+	be_usable[HPA_BACKEND_HUGETLB] = start == HPA_BACKEND_HUGETLB &&
 					 probe_hugetlb();
+	if (start != HPA_BACKEND_HUGETLB && start < HPA_BACKEND_THP)
+		hpa_debug("hugetlb: not used unless asked "
+			  "(HPALLOC_BACKEND=hugetlb): the pool is reserved "
+			  "for whoever the administrator set it aside for\n");
 	be_usable[HPA_BACKEND_THP] = start <= HPA_BACKEND_THP && probe_thp();
 	be_usable[HPA_BACKEND_4K] = true;
 	be_best = pick_best();
