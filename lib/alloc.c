@@ -106,6 +106,7 @@ void hpa_init_slow(void)
 	hpa_debug("reserved %zu MiB at %p\n", hpa_arena.size >> 20,
 		  (void *)hpa_arena.base);
 	hpa_heaps_init();
+	hpa_stats_init();
 	atomic_store_explicit(&hpa_initialized, 1, memory_order_release);
 	hpa_unlock(&init_lock);
 }

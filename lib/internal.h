@@ -97,6 +97,7 @@ enum hpa_option {
 	HPA_OPT_RESERVE,	/* bytes of virtual address space */
 	HPA_OPT_RETAIN,		/* free committed bytes kept per process */
 	HPA_OPT_PAGE_1G,	/* use 1 GiB pages for runs >= 1 GiB */
+	HPA_OPT_STATS,		/* print a summary at exit */
 	HPA_OPT_MAX
 };
 
@@ -105,12 +106,15 @@ struct hpa_option_desc {
 	enum { HPA_OPT_STR, HPA_OPT_BOOL, HPA_OPT_SIZE } type;
 	const char *def;	/* default, as it would be written in env */
 	const char *doc;
+	long long min, max;	/* HPA_OPT_SIZE: accepted range */
 };
 
 extern const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX];
 
 void hpa_options_init(void);
 long long hpa_option_int(enum hpa_option o);
+/* Change a numeric option at run time (mallopt). */
+void hpa_option_set_int(enum hpa_option o, long long v);
 const char *hpa_option_str(enum hpa_option o);
 /* Parse "123", "4k", "2M", "1G", "1T"; -1 when invalid. */
 long long hpa_parse_size(const char *s);
@@ -258,6 +262,8 @@ int hpa_pool_commit(size_t idx, size_t n, int node, bool bind,
 void hpa_pool_release(size_t idx, size_t n);
 void hpa_pool_release_keep_va(size_t idx, size_t n);
 void hpa_pool_stats(uint64_t *retained);
+/* Decommit every retained chunk and run (malloc_trim); bytes released. */
+size_t hpa_pool_trim(void);
 /* Runs of n chunks, kept whole; -1 when none is cached. */
 long hpa_pool_get_run(size_t n, int node, bool bind);
 void hpa_pool_put_run(size_t idx, size_t n);
@@ -645,6 +651,22 @@ static inline void hpa_free_inline(void *p)
 }
 
 /* ---- stats.c --------------------------------------------------------- */
+
+/* At start-up: keep a descriptor for the HPALLOC_STATS summary. */
+void hpa_stats_init(void);
+/* The HPALLOC_STATS / malloc_stats summary, written to fd. */
+void hpa_stats_print(int fd);
+/* malloc_info's XML, written to fd; 0 or -errno. */
+int hpa_stats_print_xml(int fd);
+
+/*
+ * prim.c: what backs [start, start+len) according to /proc/self/smaps
+ * (device PFN mappings are not in it); 0 or -errno.
+ */
+struct hpa_backed {
+	uint64_t rss, anon_huge, hugetlb;
+};
+int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out);
 
 struct hpa_global_stats {
 	_Atomic uint64_t bytes_mapped;

@@ -382,3 +382,47 @@ void hpa_pool_put_run(size_t idx, size_t n)
 		hpa_pool_release(idx, n);
 	}
 }
+
+/* ---- trim (malloc_trim) ---------------------------------------------- */
+
+/*
+ * Give every retained chunk and run back to the OS; bytes released.  Pops
+ * under the locks, decommits outside them.
+ */
+size_t hpa_pool_trim(void)
+{
+	size_t released = 0;
+	struct run r;
+	int node, pc;
+	long idx;
+
+	for (node = 0; node < HPA_MAX_NODES; node++) {
+		for (pc = 0; pc < PC_MAX; pc++) {
+			struct pool_list *l = &pool[node][pc];
+
+			for (;;) {
+				hpa_lock(&l->lock);
+				idx = list_pop(l);
+				hpa_unlock(&l->lock);
+				if (idx < 0)
+					break;
+				atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+				hpa_pool_release((size_t)idx, 1);
+				released += HPA_CHUNK_SIZE;
+			}
+		}
+	}
+	for (;;) {
+		hpa_lock(&runs_lock);
+		r.n = 0;
+		if (nruns)
+			r = runs[--nruns];
+		hpa_unlock(&runs_lock);
+		if (!r.n)
+			break;
+		atomic_fetch_sub(&retained, (uint64_t)r.n << HPA_CHUNK_SHIFT);
+		hpa_pool_release(r.idx, r.n);
+		released += (size_t)r.n << HPA_CHUNK_SHIFT;
+	}
+	return released;
+}

@@ -704,6 +704,63 @@ static enum hpa_backend os_init(const char *forced)
 	return be_best;
 }
 
+/* ---- what backs the heap (HPALLOC_STATS) ------------------------------- */
+
+/* One smaps line: a mapping's header or a "Field:   N kB" line. */
+static void smaps_line(const char *line, uintptr_t lo, uintptr_t hi,
+		       bool *inside, struct hpa_backed *out)
+{
+	unsigned long start, end, kb;
+	char field[32];
+
+	if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+	    strchr(line, '-') < strchr(line, ' ')) {
+		*inside = start < hi && end > lo;
+		return;
+	}
+	if (!*inside || sscanf(line, "%31[^:]: %lu kB", field, &kb) != 2)
+		return;
+	if (!strcmp(field, "Rss"))
+		out->rss += (uint64_t)kb << 10;
+	else if (!strcmp(field, "AnonHugePages"))
+		out->anon_huge += (uint64_t)kb << 10;
+	else if (!strcmp(field, "Private_Hugetlb") ||
+		 !strcmp(field, "Shared_Hugetlb"))
+		out->hugetlb += (uint64_t)kb << 10;
+}
+
+/* Read with a fixed buffer: this runs at exit, and must not allocate. */
+int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out)
+{
+	uintptr_t lo = (uintptr_t)start, hi = lo + len;
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	size_t have = 0;
+	bool inside = false;
+	ssize_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		char *line = buf, *nl;
+
+		have += (size_t)n;
+		buf[have] = 0;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			smaps_line(line, lo, hi, &inside, out);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* no line is that long; drop it */
+	}
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
 /* ---- fork (fork.c) ---------------------------------------------------- */
 
 uint64_t hpa_prim_dev_heap_chunks(void)

@@ -65,6 +65,57 @@ for be in device hugetlb thp 4k; do
 	done
 done
 
+# glibc's other entry points (__libc_*, mallinfo2, malloc_trim, mallopt,
+# malloc_stats, malloc_info): a plain program, under the preload library.
+run "LD_PRELOAD preload_glibc" env LD_PRELOAD="$B/libhpalloc-preload.so" \
+	"$B/preload_glibc"
+
+# ---- environment: HPALLOC_STATS, unknown and out-of-range variables ----
+env_tests() {
+	local pre="$B/libhpalloc-preload.so" n=0 bad=0 out err
+	local tmp
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' RETURN
+	check() {	# check NAME GREP-PATTERN-IN-STDERR [COUNT]
+		n=$((n + 1))
+		local got
+		got=$(grep -c -E -- "$2" "$tmp/err")
+		if { [ -n "${3:-}" ] && [ "$got" = "$3" ]; } ||
+		   { [ -z "${3:-}" ] && [ "$got" -ge 1 ]; }; then
+			echo "ok $n env.$1"
+		else
+			sed 's/^/# stderr: /' "$tmp/err"
+			echo "not ok $n env.$1"
+			bad=$((bad + 1))
+		fi
+	}
+	echo "# ==== environment variables (LD_PRELOAD)"
+	echo "TAP version 13"
+	echo "1..7"
+	# sort closes stderr before it exits (close_stdout): still printed.
+	HPALLOC_STATS=1 LD_PRELOAD="$pre" sort -S 20M /etc/passwd \
+		>"$tmp/out" 2>"$tmp/err"
+	check stats-summary-at-exit '^hpalloc: stats: backend (device|thp|4k), '
+	check stats-backed-from-smaps '^hpalloc: stats: backed \(smaps\): resident [1-9]'
+	check stats-per-class '^hpalloc: stats: classes( [0-9]+:[0-9]+/[0-9]+)+$'
+	LD_PRELOAD="$pre" sort /etc/passwd >"$tmp/out" 2>"$tmp/err"
+	check no-stats-unless-asked '^hpalloc: stats:' 0
+	HPALLOC_BACKNED=4k LD_PRELOAD="$pre" sort /etc/passwd >/dev/null 2>"$tmp/err"
+	check unknown-variable-warned-once '^hpalloc: HPALLOC_BACKNED is not an option of this library; ignored \(known: BACKEND, ' 1
+	HPALLOC_RESERVE=1 LD_PRELOAD="$pre" sort /etc/passwd >/dev/null 2>"$tmp/err"
+	check reserve-out-of-range '^hpalloc: HPALLOC_RESERVE=1 is out of range \(64M to 128T\); using 1T$' 1
+	HPALLOC_RESERVE=0 HPALLOC_STATS=1 LD_PRELOAD="$pre" sort /etc/passwd \
+		>/dev/null 2>"$tmp/err"
+	check reserve-zero-refused-and-default-used '1024\.0 GiB of address space reserved' 1
+	echo "# Totals: pass:$((n - bad)) fail:$bad xfail:0 xpass:0 skip:0 error:0"
+}
+out=$(env_tests)
+printf '%s\n' "$out"
+p=$(grep -E '^# Totals' <<<"$out" | sed -E 's/.* pass:([0-9]+).*/\1/')
+f=$(grep -E '^# Totals' <<<"$out" | sed -E 's/.* fail:([0-9]+).*/\1/')
+pass=$((pass + p)); fail=$((fail + f))
+[ "$f" != 0 ] && failed_runs+=("environment variables")
+
 # ---- real programs under LD_PRELOAD -----------------------------------
 preload_tests() {
 	local pre="$B/libhpalloc-preload.so" tmp n=0 bad=0
