@@ -98,6 +98,7 @@ enum hpa_option {
 	HPA_OPT_RETAIN,		/* free committed bytes kept per process */
 	HPA_OPT_PAGE_1G,	/* use 1 GiB pages for runs >= 1 GiB */
 	HPA_OPT_STATS,		/* print a summary at exit */
+	HPA_OPT_SMALL_START,	/* a heap's first segment bytes on 4 KiB pages */
 	HPA_OPT_MAX
 };
 
@@ -137,6 +138,9 @@ struct hpa_commit {
 	bool fallback;		/* a better backend failed first */
 };
 
+#define HPA_COMMIT_1G		1u	/* (true converts to this) */
+#define HPA_COMMIT_SMALL	2u	/* 4 KiB pages: a heap's first segments */
+
 struct hpa_prim_ops {
 	const char *name;
 	/*
@@ -149,10 +153,11 @@ struct hpa_prim_ops {
 	void *(*meta_map)(size_t size);
 	/*
 	 * Back [addr, addr+len) (chunk aligned) with memory on node (-1: the
-	 * caller's).  Use 1 GiB pages only when allow_1g and the range is
-	 * 1 GiB aligned.  0 or -errno; on failure the range is PROT_NONE.
+	 * caller's).  flags: HPA_COMMIT_1G uses 1 GiB pages where the range
+	 * is 1 GiB aligned, HPA_COMMIT_SMALL 4 KiB pages whatever the
+	 * backend.  0 or -errno; on failure the range is PROT_NONE.
 	 */
-	int (*commit)(void *addr, size_t len, int node, bool allow_1g,
+	int (*commit)(void *addr, size_t len, int node, unsigned int flags,
 		      struct hpa_commit *out);
 	/* Return [addr, addr+len) to the OS; it reads PROT_NONE after. */
 	int (*decommit)(void *addr, size_t len);
@@ -253,6 +258,8 @@ static inline void *hpa_chunk_addr(size_t idx)
 
 /* One committed chunk from node's pool (or freshly committed); -1: ENOMEM */
 long hpa_pool_get(int node, bool bind);
+/* The same on 4 KiB pages (a small heap's segment). */
+long hpa_pool_get_small(int node, bool bind);
 /* Give a committed chunk back; decommitted beyond the retention limit. */
 void hpa_pool_put(size_t idx);
 /* Commit [idx, idx+n) (already taken) on node; fills the chunk map. */

@@ -32,6 +32,9 @@ const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX] = {
 		"use 1 GiB pages for blocks of 1 GiB and more when possible" },
 	[HPA_OPT_STATS] = { "STATS", HPA_OPT_BOOL, "0",
 		"1: print a summary of the allocator's use on stderr at exit" },
+	[HPA_OPT_SMALL_START] = { "SMALL_START", HPA_OPT_SIZE, "8M",
+		"each thread heap's first segments, up to this many bytes, "
+		"use 4 KiB pages", 0, 1LL << 47 },
 };
 
 static long long opt_int[HPA_OPT_MAX];

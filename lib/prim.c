@@ -364,15 +364,17 @@ static bool os_has_1g(void)
 	return be_best == HPA_BACKEND_HUGETLB && hugetlb_1g;
 }
 
-static int os_commit(void *addr, size_t len, int node, bool allow_1g,
+static int os_commit(void *addr, size_t len, int node, unsigned int flags,
 		     struct hpa_commit *out)
 {
 	bool aligned_1g = !((uintptr_t)addr & (HPA_GiB - 1)) &&
 			  !(len & (HPA_GiB - 1));
+	bool allow_1g = flags & HPA_COMMIT_1G;
 	int be, err = -ENOMEM;
 
 	out->fallback = false;
-	for (be = be_best; be < HPA_BACKEND_MAX; be++) {
+	be = flags & HPA_COMMIT_SMALL ? HPA_BACKEND_4K : be_best;
+	for (; be < HPA_BACKEND_MAX; be++) {
 		unsigned int shift;
 		bool use_1g = allow_1g && aligned_1g && be == (int)be_best &&
 			      os_has_1g();

@@ -116,6 +116,80 @@ f=$(grep -E '^# Totals' <<<"$out" | sed -E 's/.* fail:([0-9]+).*/\1/')
 pass=$((pass + p)); fail=$((fail + f))
 [ "$f" != 0 ] && failed_runs+=("environment variables")
 
+# ---- memory footprint: per-thread cost, small programs, big heaps ------
+footprint_tests() {
+	local pre="$B/libhpalloc-preload.so" n=0 bad=0 skipped=0
+	local mi="" lib
+	for lib in /usr/lib/*-linux-gnu/libmimalloc.so.2; do
+		[ -e "$lib" ] && mi=$lib
+	done
+	num() {	# num KEY CMD...: the number after KEY in CMD's output
+		local key=$1
+		shift
+		"$@" 2>/dev/null | awk -v k="$key" '$1 == k { print $2 }'
+	}
+	verdict() {	# verdict NAME OK(0/1) MESSAGE
+		n=$((n + 1))
+		echo "# $1: $3"
+		if [ "$2" = 1 ]; then
+			echo "ok $n footprint.$1"
+		else
+			echo "not ok $n footprint.$1"
+			bad=$((bad + 1))
+		fi
+	}
+	echo "# ==== memory footprint (LD_PRELOAD)"
+	echo "TAP version 13"
+	echo "1..4"
+	local hpa ref limit
+	# 256 threads holding 10 KB each: at most 2x mimalloc's RSS (64 MiB
+	# without mimalloc: twice the 32 MB it took in the issue's run).
+	hpa=$(num rss_kib env LD_PRELOAD="$pre" "$B/threads_rss" 256)
+	limit=65536 ref="no mimalloc"
+	if [ -n "$mi" ]; then
+		ref=$(num rss_kib env LD_PRELOAD="$mi" "$B/threads_rss" 256)
+		limit=$((2 * ref)) ref="mimalloc ${ref} KiB"
+	fi
+	verdict threads-256-rss "$([ "${hpa:-999999999}" -le "$limit" ] && echo 1)" \
+		"hpalloc ${hpa} KiB, limit ${limit} KiB ($ref)"
+	# A program holding 2 MiB in 100-byte blocks: under 4 MiB peak RSS.
+	hpa=$(num maxrss_kib env LD_PRELOAD="$pre" "$B/footprint" 2097152 100)
+	verdict small-program-2MiB "$([ "${hpa:-999999999}" -lt 4096 ] && echo 1)" \
+		"hpalloc ${hpa} KiB peak RSS, limit 4096 KiB"
+	# Start-up alone: no larger than mimalloc's (or glibc's without it).
+	hpa=$(num maxrss_kib env LD_PRELOAD="$pre" "$B/footprint" 0)
+	if [ -n "$mi" ]; then
+		ref=$(num maxrss_kib env LD_PRELOAD="$mi" "$B/footprint" 0)
+	else
+		ref=$(num maxrss_kib "$B/footprint" 0)
+	fi
+	verdict start-up "$([ "${hpa:-999999999}" -le "${ref:-0}" ] && echo 1)" \
+		"hpalloc ${hpa} KiB, $([ -n "$mi" ] && echo mimalloc || echo glibc) ${ref} KiB"
+	# A big heap still sits on huge pages: 200 MiB of 100-byte blocks.
+	n=$((n + 1))
+	if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+		echo "ok $n footprint.big-heap-on-huge-pages # SKIP THP is off"
+		skipped=1
+	else
+		local thp
+		thp=$(HPALLOC_BACKEND=thp HPALLOC_STATS=1 LD_PRELOAD="$pre" \
+			"$B/footprint" 209715200 100 keep 2>&1 >/dev/null |
+			sed -n 's/.*backed (smaps): .* on THP \([0-9.]*\) MiB.*/\1/p')
+		n=$((n - 1))
+		verdict big-heap-on-huge-pages \
+			"$(awk -v t="${thp:-0}" 'BEGIN { print (t >= 150) ? 1 : 0 }')" \
+			"${thp:-0} MiB on THP (at least 150) of 200 MiB held in 100-byte blocks; the first HPALLOC_SMALL_START (8M) are on 4 KiB pages"
+	fi
+	echo "# Totals: pass:$((n - bad - skipped)) fail:$bad xfail:0 xpass:0 skip:$skipped error:0"
+}
+out=$(footprint_tests)
+printf '%s\n' "$out"
+p=$(grep -E '^# Totals' <<<"$out" | sed -E 's/.* pass:([0-9]+).*/\1/')
+f=$(grep -E '^# Totals' <<<"$out" | sed -E 's/.* fail:([0-9]+).*/\1/')
+s=$(grep -E '^# Totals' <<<"$out" | sed -E 's/.* skip:([0-9]+).*/\1/')
+pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+[ "$f" != 0 ] && failed_runs+=("memory footprint")
+
 # ---- real programs under LD_PRELOAD -----------------------------------
 preload_tests() {
 	local pre="$B/libhpalloc-preload.so" tmp n=0 bad=0
