@@ -3,7 +3,7 @@
  * The virtual address reservation: one PROT_NONE, MAP_NORESERVE range,
  * 1 GiB aligned, HPALLOC_RESERVE bytes (default 1 TiB; at most half of
  * what RLIMIT_AS leaves, halved until the kernel accepts it, down to
- * HPA_RESERVE_MIN; below 2 GiB it is only 2 MiB aligned).  It is cut into 2 MiB chunks; a bit
+ * HPA_RESERVE_MIN, 8 MiB; below 2 GiB it is only 2 MiB aligned).  It is cut into 2 MiB chunks; a bit
  * per chunk says whether its address range is taken and an entry per chunk
  * (the chunk map) says what it holds.  Every segment, huge block and DMA
  * buffer lives here, so free() finds a block's chunk by masking.

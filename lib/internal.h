@@ -229,8 +229,8 @@ struct hpa_arena {
 
 extern struct hpa_arena hpa_arena;
 
-/* Smallest reservation: a few segments and big blocks. */
-#define HPA_RESERVE_MIN	(64 * HPA_MiB)
+/* Smallest reservation: a few segments and big blocks (ulimit -v 32M). */
+#define HPA_RESERVE_MIN	(8 * HPA_MiB)
 
 int hpa_arena_init(size_t reserve);
 /* n free chunks, first chunk index a multiple of align_chunks. */

@@ -103,7 +103,7 @@ env_tests() {
 	HPALLOC_BACKNED=4k LD_PRELOAD="$pre" sort /etc/passwd >/dev/null 2>"$tmp/err"
 	check unknown-variable-warned-once '^hpalloc: HPALLOC_BACKNED is not an option of this library; ignored \(known: BACKEND, ' 1
 	HPALLOC_RESERVE=1 LD_PRELOAD="$pre" sort /etc/passwd >/dev/null 2>"$tmp/err"
-	check reserve-out-of-range '^hpalloc: HPALLOC_RESERVE=1 is out of range \(64M to 128T\); using 1T$' 1
+	check reserve-out-of-range '^hpalloc: HPALLOC_RESERVE=1 is out of range \(8M to 128T\); using 1T$' 1
 	HPALLOC_RESERVE=0 HPALLOC_STATS=1 LD_PRELOAD="$pre" sort /etc/passwd \
 		>/dev/null 2>"$tmp/err"
 	check reserve-zero-refused-and-default-used '1024\.0 GiB of address space reserved' 1
@@ -251,6 +251,10 @@ PYEOF
 	# Start-up under an address-space limit (RLIMIT_AS): the reservation
 	# shrinks to fit instead of aborting; sort -S 40M needs a big block.
 	local kb
+	for kb in 32768 65536; do
+		names+=("ulimit-v-$kb")
+		cmds+=("ulimit -v $kb && ls / && sort $tmp/in.txt | md5sum")
+	done
 	for kb in 262144 524288 1048576 3000000 8000000; do
 		names+=("ulimit-v-$kb")
 		cmds+=("ulimit -v $kb && ls / && sort -S 40M $tmp/in.txt | md5sum")
