@@ -16,7 +16,7 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
-#define HPALLOC_VERSION		"0.3"
+#define HPALLOC_VERSION		"1.0.0"
 
 enum hpa_size {
 	HPA_2M,

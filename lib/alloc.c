@@ -103,9 +103,10 @@ void hpa_init_slow(void)
 	if (err)
 		hpa_fatal("cannot reserve address space (HPALLOC_RESERVE=%s)\n",
 			  hpa_option_str(HPA_OPT_RESERVE));
-	hpa_debug("reserved %zu GiB at %p\n", hpa_arena.size >> 30,
+	hpa_debug("reserved %zu MiB at %p\n", hpa_arena.size >> 20,
 		  (void *)hpa_arena.base);
 	hpa_heaps_init();
+	hpa_stats_init();
 	atomic_store_explicit(&hpa_initialized, 1, memory_order_release);
 	hpa_unlock(&init_lock);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The virtual address reservation: one PROT_NONE, MAP_NORESERVE range,
- * 1 GiB aligned, HPALLOC_RESERVE bytes (default 1 TiB; halved until the
- * kernel accepts it, down to 4 GiB).  It is cut into 2 MiB chunks; a bit
+ * 1 GiB aligned, HPALLOC_RESERVE bytes (default 1 TiB; at most half of
+ * what RLIMIT_AS leaves, halved until the kernel accepts it, down to
+ * HPA_RESERVE_MIN, 8 MiB; below 2 GiB it is only 2 MiB aligned).  It is cut into 2 MiB chunks; a bit
  * per chunk says whether its address range is taken and an entry per chunk
  * (the chunk map) says what it holds.  Every segment, huge block and DMA
  * buffer lives here, so free() finds a block's chunk by masking.
@@ -19,12 +20,19 @@ struct hpa_arena hpa_arena = { .lock = HPA_LOCK_INIT };
 
 int hpa_arena_init(size_t reserve)
 {
-	size_t size = hpa_align_up(reserve ? reserve : HPA_GiB, HPA_GiB);
-	void *base = hpa_prim->reserve(&size, 4 * HPA_GiB, HPA_GiB);
+	size_t want = hpa_align_up(reserve > HPA_RESERVE_MIN ? reserve :
+				   HPA_RESERVE_MIN, HPA_CHUNK_SIZE);
+	size_t size = want;
+	void *base = hpa_prim->reserve(&size, HPA_RESERVE_MIN, HPA_GiB);
 	size_t words;
 
 	if (!base)
 		return -ENOMEM;
+	if (size < want)
+		hpa_debug("reserved %zu MiB of address space, not %zu MiB: "
+			  "RLIMIT_AS (ulimit -v) or the address space allows "
+			  "no more; blocks beyond it fail with ENOMEM\n",
+			  size >> 20, want >> 20);
 	hpa_arena.nchunks = size >> HPA_CHUNK_SHIFT;
 	words = (hpa_arena.nchunks + 63) / 64;
 	hpa_arena.used = hpa_prim->meta_map(words * sizeof(uint64_t));
@@ -33,6 +41,7 @@ int hpa_arena_init(size_t reserve)
 	if (!hpa_arena.used || !hpa_arena.map)
 		return -ENOMEM;
 	hpa_arena.base = base;
+	hpa_arena.base_chunk = (uintptr_t)base >> HPA_CHUNK_SHIFT;
 	hpa_arena.size = size;
 	hpa_arena.low_hint = 0;
 	hpa_arena.high_hint = hpa_arena.nchunks / 2;
@@ -84,6 +93,16 @@ static void mark(size_t idx, size_t n, bool used)
 	}
 }
 
+/*
+ * Index at or after i whose address is a multiple of align chunks (a power
+ * of two): a small reservation is only 2 MiB aligned.
+ */
+static size_t align_index(size_t i, size_t align)
+{
+	return hpa_align_up(i + hpa_arena.base_chunk, align) -
+	       hpa_arena.base_chunk;
+}
+
 /* First fit of want free chunks (aligned) in [from, end). */
 static long find_run(size_t from, size_t end, size_t want, size_t align)
 {
@@ -93,7 +112,7 @@ static long find_run(size_t from, size_t end, size_t want, size_t align)
 		size_t stop;
 
 		i = next_free(i, end);
-		i = hpa_align_up(i, align);
+		i = align_index(i, align);
 		if (i + want > end || i + want < i)
 			return -1;
 		stop = next_used(i, i + want);
@@ -121,7 +140,7 @@ long hpa_arena_take(size_t n, size_t align_chunks, bool high)
 			idx = find_run(hpa_arena.high_hint, hpa_arena.nchunks,
 				       3 * n + align - 1, 1);
 			if (idx >= 0)
-				idx = (long)hpa_align_up((size_t)idx + n, align);
+				idx = (long)align_index((size_t)idx + n, align);
 		}
 		if (idx < 0)
 			idx = find_run(half, hpa_arena.nchunks, n, align);

@@ -336,6 +336,20 @@ static void collect_remote(struct hpa_heap *h)
 	}
 }
 
+/*
+ * A heap's first HPALLOC_SMALL_START bytes of segments are on 4 KiB pages:
+ * a thread (or a program) that holds little memory pays for what it
+ * touches, not for whole 2 MiB pages; past that the heap is big enough for
+ * huge pages to pay.
+ */
+static bool heap_small(const struct hpa_heap *h)
+{
+	uint64_t n = atomic_load_explicit(&h->nsegments, memory_order_relaxed);
+
+	return (n << HPA_CHUNK_SHIFT) < (uint64_t)hpa_option_int(
+						HPA_OPT_SMALL_START);
+}
+
 static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 {
 	unsigned int kind = hpa_seg_kind(hpa_classes[cls].units);
@@ -352,7 +366,8 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 		seg = header_get();
 		if (!seg)
 			return NULL;
-		idx = hpa_pool_get(h->node, h->bind);
+		idx = heap_small(h) ? hpa_pool_get_small(h->node, h->bind) :
+		      hpa_pool_get(h->node, h->bind);
 		if (idx < 0) {
 			header_put(seg);
 			return NULL;

@@ -97,6 +97,8 @@ enum hpa_option {
 	HPA_OPT_RESERVE,	/* bytes of virtual address space */
 	HPA_OPT_RETAIN,		/* free committed bytes kept per process */
 	HPA_OPT_PAGE_1G,	/* use 1 GiB pages for runs >= 1 GiB */
+	HPA_OPT_STATS,		/* print a summary at exit */
+	HPA_OPT_SMALL_START,	/* a heap's first segment bytes on 4 KiB pages */
 	HPA_OPT_MAX
 };
 
@@ -105,12 +107,15 @@ struct hpa_option_desc {
 	enum { HPA_OPT_STR, HPA_OPT_BOOL, HPA_OPT_SIZE } type;
 	const char *def;	/* default, as it would be written in env */
 	const char *doc;
+	long long min, max;	/* HPA_OPT_SIZE: accepted range */
 };
 
 extern const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX];
 
 void hpa_options_init(void);
 long long hpa_option_int(enum hpa_option o);
+/* Change a numeric option at run time (mallopt). */
+void hpa_option_set_int(enum hpa_option o, long long v);
 const char *hpa_option_str(enum hpa_option o);
 /* Parse "123", "4k", "2M", "1G", "1T"; -1 when invalid. */
 long long hpa_parse_size(const char *s);
@@ -133,21 +138,26 @@ struct hpa_commit {
 	bool fallback;		/* a better backend failed first */
 };
 
+#define HPA_COMMIT_1G		1u	/* (true converts to this) */
+#define HPA_COMMIT_SMALL	2u	/* 4 KiB pages: a heap's first segments */
+
 struct hpa_prim_ops {
 	const char *name;
 	/*
-	 * Reserve *size bytes of PROT_NONE address space aligned to align;
-	 * halves *size down to min while the kernel refuses.
+	 * Reserve *size bytes of PROT_NONE address space aligned to align
+	 * (2 MiB when *size is below 2 * align); *size shrinks to what
+	 * RLIMIT_AS leaves and halves down to min while the kernel refuses.
 	 */
 	void *(*reserve)(size_t *size, size_t min, size_t align);
 	/* Anonymous zeroed read-write memory for metadata (never freed). */
 	void *(*meta_map)(size_t size);
 	/*
 	 * Back [addr, addr+len) (chunk aligned) with memory on node (-1: the
-	 * caller's).  Use 1 GiB pages only when allow_1g and the range is
-	 * 1 GiB aligned.  0 or -errno; on failure the range is PROT_NONE.
+	 * caller's).  flags: HPA_COMMIT_1G uses 1 GiB pages where the range
+	 * is 1 GiB aligned, HPA_COMMIT_SMALL 4 KiB pages whatever the
+	 * backend.  0 or -errno; on failure the range is PROT_NONE.
 	 */
-	int (*commit)(void *addr, size_t len, int node, bool allow_1g,
+	int (*commit)(void *addr, size_t len, int node, unsigned int flags,
 		      struct hpa_commit *out);
 	/* Return [addr, addr+len) to the OS; it reads PROT_NONE after. */
 	int (*decommit)(void *addr, size_t len);
@@ -205,9 +215,11 @@ struct hpa_chunk {
 };
 
 struct hpa_arena {
-	char *base;		/* reservation start, 1 GiB aligned */
+	char *base;		/* reservation start, 1 GiB aligned (2 MiB
+				 * when smaller than 2 GiB) */
 	size_t size;
 	size_t nchunks;
+	size_t base_chunk;	/* base >> HPA_CHUNK_SHIFT */
 	uint64_t *used;		/* bit per chunk: VA taken */
 	struct hpa_chunk *map;	/* entry per chunk */
 	size_t low_hint;	/* segments grow up from the bottom */
@@ -216,6 +228,9 @@ struct hpa_arena {
 };
 
 extern struct hpa_arena hpa_arena;
+
+/* Smallest reservation: a few segments and big blocks (ulimit -v 32M). */
+#define HPA_RESERVE_MIN	(8 * HPA_MiB)
 
 int hpa_arena_init(size_t reserve);
 /* n free chunks, first chunk index a multiple of align_chunks. */
@@ -243,6 +258,8 @@ static inline void *hpa_chunk_addr(size_t idx)
 
 /* One committed chunk from node's pool (or freshly committed); -1: ENOMEM */
 long hpa_pool_get(int node, bool bind);
+/* The same on 4 KiB pages (a small heap's segment). */
+long hpa_pool_get_small(int node, bool bind);
 /* Give a committed chunk back; decommitted beyond the retention limit. */
 void hpa_pool_put(size_t idx);
 /* Commit [idx, idx+n) (already taken) on node; fills the chunk map. */
@@ -252,6 +269,8 @@ int hpa_pool_commit(size_t idx, size_t n, int node, bool bind,
 void hpa_pool_release(size_t idx, size_t n);
 void hpa_pool_release_keep_va(size_t idx, size_t n);
 void hpa_pool_stats(uint64_t *retained);
+/* Decommit every retained chunk and run (malloc_trim); bytes released. */
+size_t hpa_pool_trim(void);
 /* Runs of n chunks, kept whole; -1 when none is cached. */
 long hpa_pool_get_run(size_t n, int node, bool bind);
 void hpa_pool_put_run(size_t idx, size_t n);
@@ -639,6 +658,22 @@ static inline void hpa_free_inline(void *p)
 }
 
 /* ---- stats.c --------------------------------------------------------- */
+
+/* At start-up: keep a descriptor for the HPALLOC_STATS summary. */
+void hpa_stats_init(void);
+/* The HPALLOC_STATS / malloc_stats summary, written to fd. */
+void hpa_stats_print(int fd);
+/* malloc_info's XML, written to fd; 0 or -errno. */
+int hpa_stats_print_xml(int fd);
+
+/*
+ * prim.c: what backs [start, start+len) according to /proc/self/smaps
+ * (device PFN mappings are not in it); 0 or -errno.
+ */
+struct hpa_backed {
+	uint64_t rss, anon_huge, hugetlb;
+};
+int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out);
 
 struct hpa_global_stats {
 	_Atomic uint64_t bytes_mapped;

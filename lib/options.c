@@ -2,14 +2,17 @@
 /*
  * Options: one table, each read once at start-up from HPALLOC_<NAME> with
  * secure_getenv (ignored in set-uid programs).  docs/library.md documents
- * the same table.  An invalid value is reported on stderr and the default
- * is used: an allocator must not refuse to start a program.
+ * the same table.  An invalid or out-of-range value is reported on stderr
+ * and the default is used: an allocator must not refuse to start a
+ * program.  A HPALLOC_* variable that is not in the table (a misspelling)
+ * is reported once, at start-up.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -20,11 +23,18 @@ const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX] = {
 	[HPA_OPT_DEBUG] = { "DEBUG", HPA_OPT_BOOL, "0",
 		"1: print the backend chosen and why others were skipped" },
 	[HPA_OPT_RESERVE] = { "RESERVE", HPA_OPT_SIZE, "1T",
-		"virtual address space reserved at start-up" },
+		"virtual address space reserved at start-up",
+		HPA_RESERVE_MIN, 1LL << 47 },
 	[HPA_OPT_RETAIN] = { "RETAIN", HPA_OPT_SIZE, "64M",
-		"free committed memory kept for reuse before unmapping" },
+		"free committed memory kept for reuse before unmapping",
+		0, 1LL << 47 },
 	[HPA_OPT_PAGE_1G] = { "PAGE_1G", HPA_OPT_BOOL, "1",
 		"use 1 GiB pages for blocks of 1 GiB and more when possible" },
+	[HPA_OPT_STATS] = { "STATS", HPA_OPT_BOOL, "0",
+		"1: print a summary of the allocator's use on stderr at exit" },
+	[HPA_OPT_SMALL_START] = { "SMALL_START", HPA_OPT_SIZE, "8M",
+		"each thread heap's first segments, up to this many bytes, "
+		"use 4 KiB pages", 0, 1LL << 47 },
 };
 
 static long long opt_int[HPA_OPT_MAX];
@@ -75,6 +85,20 @@ static long long parse_value(const struct hpa_option_desc *d, const char *v)
 	return 0;
 }
 
+/* v in the largest unit that holds it exactly: "64M", "128T", "0". */
+static const char *size_str(char *buf, size_t len, long long v)
+{
+	static const char units[] = "kMGT";
+	int u = -1;
+
+	while (u < 3 && v && !(v & 1023)) {
+		v >>= 10;
+		u++;
+	}
+	snprintf(buf, len, "%lld%.*s", v, u >= 0, u >= 0 ? units + u : "");
+	return buf;
+}
+
 static bool backend_name_valid(const char *v)
 {
 	static const char *const names[] = {
@@ -86,6 +110,41 @@ static bool backend_name_valid(const char *v)
 		if (!strcmp(v, names[i]))
 			return true;
 	return false;
+}
+
+/*
+ * HPALLOC_* variables the table does not know: most likely misspelt
+ * (HPALLOC_BACKNED=4k), which would otherwise be ignored silently.
+ * Skipped in set-uid programs, like the options themselves.
+ */
+static void warn_unknown(void)
+{
+	extern char **environ;
+	char known_list[128] = "";
+	char **e;
+	int i;
+
+	if (getauxval(AT_SECURE) || !environ)
+		return;
+	for (i = 0; i < HPA_OPT_MAX; i++)
+		snprintf(known_list + strlen(known_list),
+			 sizeof(known_list) - strlen(known_list), "%s%s",
+			 i ? ", " : "", hpa_option_table[i].name);
+	for (e = environ; *e; e++) {
+		const char *name = *e + 8;
+		size_t len = strcspn(name, "=");
+		bool known = false;
+
+		if (strncmp(*e, "HPALLOC_", 8))
+			continue;
+		for (i = 0; i < HPA_OPT_MAX && !known; i++)
+			known = strlen(hpa_option_table[i].name) == len &&
+				!strncmp(hpa_option_table[i].name, name, len);
+		if (!known)
+			hpa_log("HPALLOC_%.*s is not an option of this library; "
+				"ignored (known: %s)\n", (int)len, name,
+				known_list);
+	}
 }
 
 void hpa_options_init(void)
@@ -121,14 +180,28 @@ void hpa_options_init(void)
 				d->def);
 			continue;
 		}
+		if (d->type == HPA_OPT_SIZE && (n < d->min || n > d->max)) {
+			char lo[24], hi[24];
+
+			hpa_log("%s=%s is out of range (%s to %s); using %s\n",
+				name, v, size_str(lo, sizeof(lo), d->min),
+				size_str(hi, sizeof(hi), d->max), d->def);
+			continue;
+		}
 		opt_int[i] = n;
 		opt_str[i] = v;
 	}
+	warn_unknown();
 }
 
 long long hpa_option_int(enum hpa_option o)
 {
-	return opt_int[o];
+	return __atomic_load_n(&opt_int[o], __ATOMIC_RELAXED);
+}
+
+void hpa_option_set_int(enum hpa_option o, long long v)
+{
+	__atomic_store_n(&opt_int[o], v, __ATOMIC_RELAXED);
 }
 
 const char *hpa_option_str(enum hpa_option o)

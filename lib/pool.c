@@ -157,14 +157,14 @@ void hpa_pool_rebackend(size_t idx, size_t n, const struct hpa_commit *out)
 }
 
 static int commit_range(size_t idx, size_t n, int node, bool bind,
-			bool allow_1g)
+			unsigned int flags)
 {
 	struct hpa_commit out;
 	size_t i;
 	int err;
 
 	err = hpa_prim->commit(hpa_chunk_addr(idx), n << HPA_CHUNK_SHIFT,
-			       bind ? node : -1, allow_1g, &out);
+			       bind ? node : -1, flags, &out);
 	if (err)
 		return err;
 	if (out.fallback)
@@ -381,4 +381,88 @@ void hpa_pool_put_run(size_t idx, size_t n)
 		atomic_fetch_sub(&retained, bytes);
 		hpa_pool_release(idx, n);
 	}
+}
+
+/* ---- trim (malloc_trim) ---------------------------------------------- */
+
+/*
+ * Give every retained chunk and run back to the OS; bytes released.  Pops
+ * under the locks, decommits outside them.
+ */
+size_t hpa_pool_trim(void)
+{
+	size_t released = 0;
+	struct run r;
+	int node, pc;
+	long idx;
+
+	for (node = 0; node < HPA_MAX_NODES; node++) {
+		for (pc = 0; pc < PC_MAX; pc++) {
+			struct pool_list *l = &pool[node][pc];
+
+			for (;;) {
+				hpa_lock(&l->lock);
+				idx = list_pop(l);
+				hpa_unlock(&l->lock);
+				if (idx < 0)
+					break;
+				atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+				hpa_pool_release((size_t)idx, 1);
+				released += HPA_CHUNK_SIZE;
+			}
+		}
+	}
+	for (;;) {
+		hpa_lock(&runs_lock);
+		r.n = 0;
+		if (nruns)
+			r = runs[--nruns];
+		hpa_unlock(&runs_lock);
+		if (!r.n)
+			break;
+		atomic_fetch_sub(&retained, (uint64_t)r.n << HPA_CHUNK_SHIFT);
+		hpa_pool_release(r.idx, r.n);
+		released += (size_t)r.n << HPA_CHUNK_SHIFT;
+	}
+	return released;
+}
+
+/* ---- small heaps (HPALLOC_SMALL_START) -------------------------------- */
+
+/*
+ * A chunk on 4 KiB pages: only the pages a heap touches count in RSS, so a
+ * thread holding a few KiB does not cost a whole 2 MiB page.  Retained
+ * 4 KiB chunks first, then a fresh commit.
+ */
+long hpa_pool_get_small(int node, bool bind)
+{
+	struct pool_list *l;
+	long idx;
+
+	if (node < 0)
+		node = hpa_prim->current_node();
+	l = list_for(node, PC_4K);
+	hpa_lock(&l->lock);
+	idx = list_pop(l);
+	hpa_unlock(&l->lock);
+	if (idx >= 0 && bind != (bool)hpa_arena.map[idx].bound) {
+		hpa_pool_put((size_t)idx);
+		idx = -1;
+	}
+	if (idx >= 0) {
+		atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+		hpa_arena.map[idx].kind = HPA_CHUNK_CLAIMED;
+		return idx;
+	}
+	idx = hpa_arena_take(1, 1, false);
+	if (idx < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (commit_range((size_t)idx, 1, node, bind, HPA_COMMIT_SMALL)) {
+		hpa_arena_give((size_t)idx, 1);
+		errno = ENOMEM;
+		return -1;
+	}
+	return idx;
 }

@@ -189,3 +189,120 @@ HPA_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 	(void)size;
 	free(p);
 }
+
+/* ---- the rest of glibc's malloc surface --------------------------------
+ *
+ * glibc's own names for its allocator (__libc_malloc & co., called by some
+ * programs and libraries that wrap malloc) are the same functions here, so
+ * a block from either is freed by either.  mallinfo2/mallinfo, malloc_trim,
+ * malloc_stats, mallopt and malloc_info report on and act upon hpalloc's
+ * heap, not glibc's unused one.
+ */
+#include <malloc.h>
+#include <stdio.h>
+
+/* Another name of fn: the same code, with fn's attributes. */
+#define LIBC_ALIAS(fn)	__attribute__((alias(#fn), copy(fn)))
+
+HPA_EXPORT void *__libc_malloc(size_t size) LIBC_ALIAS(malloc);
+HPA_EXPORT void __libc_free(void *p) LIBC_ALIAS(free);
+HPA_EXPORT void *__libc_calloc(size_t n, size_t size) LIBC_ALIAS(calloc);
+HPA_EXPORT void *__libc_realloc(void *p, size_t size) LIBC_ALIAS(realloc);
+HPA_EXPORT void *__libc_memalign(size_t align, size_t size)
+	LIBC_ALIAS(memalign);
+HPA_EXPORT void *__libc_valloc(size_t size) LIBC_ALIAS(valloc);
+HPA_EXPORT void *__libc_pvalloc(size_t size) LIBC_ALIAS(pvalloc);
+
+/*
+ * glibc's fields, hpalloc's meaning: arena = bytes committed, ordblks =
+ * segments, hblkhd = bytes in big blocks (runs of whole chunks), uordblks =
+ * bytes handed out, fordblks = committed but not handed out, keepcost =
+ * retained (what malloc_trim would give back).
+ */
+HPA_EXPORT struct mallinfo2 mallinfo2(void)
+{
+	struct hpa_stats st = { .size = sizeof(st) };
+	struct mallinfo2 mi;
+
+	memset(&mi, 0, sizeof(mi));
+	if (hpa_stats(&st))
+		return mi;
+	mi.arena = st.bytes_mapped;
+	mi.ordblks = st.segments;
+	mi.hblkhd = atomic_load(&hpa_gstats.huge_in_use);
+	mi.uordblks = st.bytes_in_use;
+	mi.fordblks = st.bytes_mapped > st.bytes_in_use ?
+		      st.bytes_mapped - st.bytes_in_use : 0;
+	mi.keepcost = st.bytes_retained;
+	return mi;
+}
+
+static int clamp_int(size_t v)
+{
+	return v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
+/* The old int-sized interface (deprecated in glibc): clamped, not wrapped. */
+HPA_EXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo mi;
+
+	memset(&mi, 0, sizeof(mi));
+	mi.arena = clamp_int(m2.arena);
+	mi.ordblks = clamp_int(m2.ordblks);
+	mi.hblkhd = clamp_int(m2.hblkhd);
+	mi.uordblks = clamp_int(m2.uordblks);
+	mi.fordblks = clamp_int(m2.fordblks);
+	mi.keepcost = clamp_int(m2.keepcost);
+	return mi;
+}
+
+/* Retained memory back to the OS; 1 if any was released, as glibc. */
+HPA_EXPORT int malloc_trim(size_t pad)
+{
+	(void)pad;	/* nothing is kept at a heap top to pad */
+	hpa_ensure_init();
+	return hpa_pool_trim() > 0;
+}
+
+HPA_EXPORT void malloc_stats(void)
+{
+	hpa_ensure_init();
+	hpa_stats_print(STDERR_FILENO);
+}
+
+/*
+ * M_TRIM_THRESHOLD is what HPALLOC_RETAIN is: how much free memory is kept
+ * before it goes back to the OS.  The others name glibc mechanisms hpalloc
+ * does not have (fastbins, arenas, the heap top, mmap thresholds: big
+ * blocks are always whole chunks; perturbing): refused with glibc's error
+ * return, 0.
+ */
+HPA_EXPORT int mallopt(int param, int value)
+{
+	hpa_ensure_init();
+	if (param == M_TRIM_THRESHOLD && value >= 0) {
+		hpa_option_set_int(HPA_OPT_RETAIN, value);
+		return 1;
+	}
+	return 0;
+}
+
+HPA_EXPORT int malloc_info(int options, FILE *fp)
+{
+	int err;
+
+	if (options != 0 || !fp) {
+		errno = EINVAL;
+		return -1;
+	}
+	hpa_ensure_init();
+	fflush(fp);
+	err = hpa_stats_print_xml(fileno(fp));
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ static struct hpalloc_version dev_version;
 static bool be_usable[HPA_BACKEND_MAX];
 static enum hpa_backend be_best = HPA_BACKEND_4K;
 static bool hugetlb_1g;
+static _Atomic bool be_fail_told[HPA_BACKEND_MAX];
 static uint64_t online_nodes = 1;
 
 static const char *const be_names[HPA_BACKEND_MAX] = {
@@ -110,16 +112,50 @@ static uint64_t parse_node_list(const char *s)
 
 static void dev_table_init(void);
 
+/*
+ * Address space that RLIMIT_AS still leaves this process, SIZE_MAX without
+ * a limit.  Counted from /proc/self/statm's total size, which is what the
+ * kernel compares with the limit (VmSize).
+ */
+static size_t as_room(void)
+{
+	struct rlimit rl;
+	char buf[128];
+	unsigned long pages;
+	size_t used;
+
+	if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return SIZE_MAX;
+	if (read_small_file("/proc/self/statm", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%lu", &pages) != 1)
+		pages = 0;
+	used = (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+	return rl.rlim_cur > used ? (size_t)(rl.rlim_cur - used) : 0;
+}
+
 static void *os_reserve(size_t *size, size_t min, size_t align)
 {
+	size_t room = as_room();
+
+	/*
+	 * Under RLIMIT_AS take at most half of what is left: the program
+	 * needs the rest for its own mappings (libraries, thread stacks).
+	 */
+	if (room != SIZE_MAX && *size > room / 2) {
+		*size = (room / 2) & ~HPA_CHUNK_MASK;
+		if (*size < min)
+			*size = min;
+	}
 	for (;;) {
-		size_t len = *size + align;
+		/* A small reservation cannot hold 1 GiB pages anyway. */
+		size_t al = *size >= 2 * align ? align : HPA_CHUNK_SIZE;
+		size_t len = *size + al;
 		char *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE |
 			       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		uintptr_t start;
 
 		if (p != MAP_FAILED) {
-			start = hpa_align_up((uintptr_t)p, align);
+			start = hpa_align_up((uintptr_t)p, al);
 			if (start > (uintptr_t)p)
 				munmap(p, start - (uintptr_t)p);
 			if ((uintptr_t)p + len > start + *size)
@@ -133,7 +169,7 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 		}
 		if (*size / 2 < min)
 			return NULL;
-		*size /= 2;
+		*size = (*size / 2) & ~HPA_CHUNK_MASK;
 	}
 }
 
@@ -328,15 +364,17 @@ static bool os_has_1g(void)
 	return be_best == HPA_BACKEND_HUGETLB && hugetlb_1g;
 }
 
-static int os_commit(void *addr, size_t len, int node, bool allow_1g,
+static int os_commit(void *addr, size_t len, int node, unsigned int flags,
 		     struct hpa_commit *out)
 {
 	bool aligned_1g = !((uintptr_t)addr & (HPA_GiB - 1)) &&
 			  !(len & (HPA_GiB - 1));
+	bool allow_1g = flags & HPA_COMMIT_1G;
 	int be, err = -ENOMEM;
 
 	out->fallback = false;
-	for (be = be_best; be < HPA_BACKEND_MAX; be++) {
+	be = flags & HPA_COMMIT_SMALL ? HPA_BACKEND_4K : be_best;
+	for (; be < HPA_BACKEND_MAX; be++) {
 		unsigned int shift;
 		bool use_1g = allow_1g && aligned_1g && be == (int)be_best &&
 			      os_has_1g();
@@ -352,6 +390,12 @@ static int os_commit(void *addr, size_t len, int node, bool allow_1g,
 			hpa_stat_add(&hpa_gstats.be_maps[be], 1);
 			return 0;
 		}
+		if (!atomic_exchange(&be_fail_told[be], true))
+			hpa_debug("%s: a map of %zu MiB failed (%s): it and "
+				  "later ones fall back to the next backend, "
+				  "counted in hpa_stats.fallbacks\n",
+				  be_names[be], len >> 20,
+				  strerrordesc_np(-err));
 		hpa_stat_add(&hpa_gstats.be_fail[be], 1);
 		out->fallback = true;
 		/* A node the kernel refuses is the caller's error everywhere. */
@@ -639,8 +683,17 @@ static enum hpa_backend os_init(const char *forced)
 			start = be;
 	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
 					probe_device();
-	be_usable[HPA_BACKEND_HUGETLB] = start <= HPA_BACKEND_HUGETLB &&
+	/*
+	 * hugetlb pages are what an administrator set aside (vm.nr_hugepages)
+	 * for some program: DPDK, a database.  Taking them unasked would
+	 * starve it, and they do not show in RSS.  Only when asked.
+	 */
+	be_usable[HPA_BACKEND_HUGETLB] = start == HPA_BACKEND_HUGETLB &&
 					 probe_hugetlb();
+	if (start != HPA_BACKEND_HUGETLB && start < HPA_BACKEND_THP)
+		hpa_debug("hugetlb: not used unless asked "
+			  "(HPALLOC_BACKEND=hugetlb): the pool is reserved "
+			  "for whoever the administrator set it aside for\n");
 	be_usable[HPA_BACKEND_THP] = start <= HPA_BACKEND_THP && probe_thp();
 	be_usable[HPA_BACKEND_4K] = true;
 	be_best = pick_best();
@@ -651,6 +704,63 @@ static enum hpa_backend os_init(const char *forced)
 	hpa_debug("backend %s chosen%s\n", be_names[be_best],
 		  start > HPA_BACKEND_DEVICE ? " (forced)" : "");
 	return be_best;
+}
+
+/* ---- what backs the heap (HPALLOC_STATS) ------------------------------- */
+
+/* One smaps line: a mapping's header or a "Field:   N kB" line. */
+static void smaps_line(const char *line, uintptr_t lo, uintptr_t hi,
+		       bool *inside, struct hpa_backed *out)
+{
+	unsigned long start, end, kb;
+	char field[32];
+
+	if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+	    strchr(line, '-') < strchr(line, ' ')) {
+		*inside = start < hi && end > lo;
+		return;
+	}
+	if (!*inside || sscanf(line, "%31[^:]: %lu kB", field, &kb) != 2)
+		return;
+	if (!strcmp(field, "Rss"))
+		out->rss += (uint64_t)kb << 10;
+	else if (!strcmp(field, "AnonHugePages"))
+		out->anon_huge += (uint64_t)kb << 10;
+	else if (!strcmp(field, "Private_Hugetlb") ||
+		 !strcmp(field, "Shared_Hugetlb"))
+		out->hugetlb += (uint64_t)kb << 10;
+}
+
+/* Read with a fixed buffer: this runs at exit, and must not allocate. */
+int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out)
+{
+	uintptr_t lo = (uintptr_t)start, hi = lo + len;
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	size_t have = 0;
+	bool inside = false;
+	ssize_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		char *line = buf, *nl;
+
+		have += (size_t)n;
+		buf[have] = 0;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			smaps_line(line, lo, hi, &inside, out);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0;	/* no line is that long; drop it */
+	}
+	close(fd);
+	return n < 0 ? -errno : 0;
 }
 
 /* ---- fork (fork.c) ---------------------------------------------------- */

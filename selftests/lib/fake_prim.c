@@ -90,9 +90,11 @@ static void set_range(void *addr, size_t len, uint8_t v)
 	memset(fcommitted + fidx(addr), v, len >> HPA_CHUNK_SHIFT);
 }
 
-static int f_commit_locked(void *addr, size_t len, int node, bool allow_1g,
-		    struct hpa_commit *out)
+static int f_commit_locked(void *addr, size_t len, int node,
+			   unsigned int flags, struct hpa_commit *out)
 {
+	bool allow_1g = flags & HPA_COMMIT_1G;
+
 	if (!check_range(addr, len, false))
 		return -EINVAL;
 	if (fake.fail_commits > 0) {
@@ -110,6 +112,12 @@ static int f_commit_locked(void *addr, size_t len, int node, bool allow_1g,
 			  !((uintptr_t)addr & (HPA_GiB - 1)) &&
 			  !(len & (HPA_GiB - 1)) ? 30 : 21;
 	out->fallback = fake.report_fallback;
+	if (flags & HPA_COMMIT_SMALL) {
+		fake.small_commits++;
+		out->backend = HPA_BACKEND_4K;
+		out->page_shift = 12;
+		out->fallback = false;
+	}
 	return 0;
 }
 
@@ -141,13 +149,13 @@ static int f_move_locked(void *from, void *to, size_t len)
 	return 0;
 }
 
-static int f_commit(void *addr, size_t len, int node, bool allow_1g,
+static int f_commit(void *addr, size_t len, int node, unsigned int flags,
 		    struct hpa_commit *out)
 {
 	int r;
 
 	pthread_mutex_lock(&fake_lock);
-	r = f_commit_locked(addr, len, node, allow_1g, out);
+	r = f_commit_locked(addr, len, node, flags, out);
 	pthread_mutex_unlock(&fake_lock);
 	return r;
 }

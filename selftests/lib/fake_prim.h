@@ -9,6 +9,7 @@
 struct fake_prim_state {
 	enum hpa_backend backend;	/* what init() reports */
 	long commits, decommits, moves, dma_commits;
+	long small_commits;		/* with HPA_COMMIT_SMALL: 4 KiB pages */
 	long fail_commits;		/* >0: fail that many commits next */
 	bool move_ok;			/* move() supported */
 	bool dma_ok;			/* dma_commit() supported */

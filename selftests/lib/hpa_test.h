@@ -74,4 +74,33 @@ static inline int run_child(void (*fn)(void *), void *arg, char *buf,
 #define HPA_REQUIRE_DEVICE() do { } while (0)
 #endif
 
+/* hugetlb pool of 2 MiB pages: tests that resize it restore it. */
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+#define FREE_HUGEPAGES	"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+
+static inline long read_num(const char *path)
+{
+	char buf[32] = "";
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			v = strtol(buf, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
+static inline bool write_num(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fprintf(f, "%ld\n", v) > 0;
+	return fclose(f) == 0 && ok;
+}
+
 #endif

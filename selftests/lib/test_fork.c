@@ -520,4 +520,86 @@ TEST(fork_cost)
 	hpa_free(p);
 }
 
+/*
+ * hugetlb with a pool just above the heap's size: a plain fork would leave
+ * the child's copy on write without a free huge page (SIGBUS).  The
+ * library copies hugetlb chunks into the child (lib/fork.c).
+ */
+FIXTURE(tight_hugetlb) {
+	long nr_orig;
+};
+
+FIXTURE_SETUP(tight_hugetlb)
+{
+	self->nr_orig = read_num(NR_HUGEPAGES);
+}
+
+FIXTURE_TEARDOWN_PARENT(tight_hugetlb)
+{
+	if (self->nr_orig >= 0)
+		write_num(NR_HUGEPAGES, self->nr_orig);
+}
+
+TEST_F(tight_hugetlb, child_rewrites_everything)
+{
+	const size_t nblk = HPA_GUEST_SCALE(40, 8), blk = 4 << 20;
+	long free_before, free_after, want;
+	struct hpa_stats st;
+	char *b[40];
+	size_t i;
+	pid_t pid;
+	int status;
+
+	if (self->nr_orig < 0 || read_num(FREE_HUGEPAGES) < 0)
+		SKIP(return, "no 2 MiB hugetlb pages in this kernel");
+	if (hpa_initialized)
+		SKIP(return, "the library is already initialised");
+	free_before = read_num(FREE_HUGEPAGES);
+	/* The blocks, a few segments, and nothing to spare for the child. */
+	want = (long)(nblk * blk / HPA_CHUNK_SIZE) + 4;
+	if (!write_num(NR_HUGEPAGES, self->nr_orig + want - free_before))
+		SKIP(return, "cannot write %s (not root?)", NR_HUGEPAGES);
+	if (read_num(FREE_HUGEPAGES) < want)
+		SKIP(return, "the kernel found only %ld of %ld huge pages",
+		     read_num(FREE_HUGEPAGES), want);
+	setenv("HPALLOC_BACKEND", "hugetlb", 1);
+	for (i = 0; i < nblk; i++) {
+		b[i] = hpa_malloc(blk);
+		ASSERT_NE(NULL, b[i]);
+		fill(b[i], blk, i);
+	}
+	st = stats();
+	ASSERT_EQ(HPA_BACKEND_HUGETLB, st.backend);
+	ASSERT_GE(st.per_backend[HPA_BACKEND_HUGETLB].bytes_mapped, nblk * blk);
+	free_after = read_num(FREE_HUGEPAGES);
+	ksft_print_msg("%zu MiB on hugetlb, %ld huge pages left free\n",
+		       nblk * blk >> 20, free_after);
+	/* Tight: the child could not copy on write every page it inherited. */
+	ASSERT_LT(free_after, (long)(nblk * blk / HPA_CHUNK_SIZE));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		for (i = 0; i < nblk; i++)
+			if (check(b[i], blk, i) >= 0)
+				_exit(1);
+		for (i = 0; i < nblk; i++)
+			fill(b[i], blk, 1000 + i);
+		for (i = 0; i < nblk; i++)
+			if (check(b[i], blk, 1000 + i) >= 0)
+				_exit(2);
+		if (churn_heap(3))
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_FALSE(WIFSIGNALED(status))
+		TH_LOG("child killed by signal %d", WTERMSIG(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	for (i = 0; i < nblk; i++) {
+		ASSERT_EQ(-1, check(b[i], blk, i));
+		fill(b[i], blk, 2000 + i);
+		hpa_free(b[i]);
+	}
+}
+
 TEST_HARNESS_MAIN

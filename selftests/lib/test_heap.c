@@ -189,4 +189,49 @@ TEST_F(heap, node_heap_binds_its_segments)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+/*
+ * HPALLOC_SMALL_START (default 8M): a heap's first segments are committed
+ * on 4 KiB pages, later ones on the backend's huge pages.
+ */
+static void fill_segments(char **p, int n)
+{
+	int i;
+
+	/* 60000 bytes: one block per 64 KiB page, 32 pages per segment */
+	for (i = 0; i < n; i++)
+		p[i] = hpa_malloc(60000);
+}
+
+TEST_F(heap, first_segments_are_small_pages)
+{
+	static char *p[224];
+	struct hpa_stats st = { .size = sizeof(st) };
+	int i;
+
+	fill_segments(p, 224);
+	for (i = 0; i < 224; i++)
+		ASSERT_NE(NULL, p[i]);
+	hpa_stats(&st);
+	EXPECT_EQ(7, st.segments);
+	EXPECT_EQ(4, fake.small_commits);
+	EXPECT_EQ(4 * HPA_CHUNK_SIZE, st.per_backend[HPA_BACKEND_4K].bytes_mapped);
+	EXPECT_EQ(3 * HPA_CHUNK_SIZE, st.per_backend[fake.backend].bytes_mapped);
+	for (i = 0; i < 224; i++)
+		hpa_free(p[i]);
+}
+
+TEST_F(heap, small_start_zero_is_huge_pages_from_the_start)
+{
+	static char *p[96];
+	int i;
+
+	setenv("HPALLOC_SMALL_START", "0", 1);
+	fill_segments(p, 96);
+	for (i = 0; i < 96; i++)
+		ASSERT_NE(NULL, p[i]);
+	EXPECT_EQ(0, fake.small_commits);
+	for (i = 0; i < 96; i++)
+		hpa_free(p[i]);
+}
+
 TEST_HARNESS_MAIN
