@@ -42,6 +42,7 @@ struct race {
 	volatile int stop;
 	char *area;		/* 2 MiB slot, always mapped (buffer or none) */
 	uint64_t off;
+	int nid;		/* the pool a resizer resizes */
 	long a, b;		/* iterations of each side */
 };
 
@@ -307,10 +308,9 @@ TEST_F_TIMEOUT(race, exec_vs_free, 120)
 static void *resizer(void *arg)
 {
 	struct race *r = arg;
-	int nid = hpa_cpu_node();
 
 	while (!r->stop) {
-		hpa_pool_write(nid, 0, "target", r->b % 4);
+		hpa_pool_write(r->nid, 0, "target", r->b % 4);
 		r->b++;
 	}
 	return NULL;
@@ -353,10 +353,12 @@ static void alloc_loop_against(struct race *r, void *(*side)(void *))
 
 TEST_F_TIMEOUT(race, sysfs_resize_vs_alloc, 60)
 {
+	/* one node for both sides, whichever CPU each thread runs on */
 	int nid = hpa_cpu_node();
 	long target0 = hpa_pool_read(nid, 0, "target");
 
 	ASSERT_LE(0, target0);
+	self->r.nid = nid;
 	alloc_loop_against(&self->r, resizer);
 	TH_LOG("%ld ALLOC+FREE, %ld resizes", self->r.a, self->r.b);
 	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", target0));
