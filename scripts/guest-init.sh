@@ -40,6 +40,23 @@ run_one() {
 	echo "HPA-RESULT $1 rc=$?"
 }
 
+# run_tests loaded|unloaded: the tests under /tests/unloaded/ (hpallocctl
+# load/unload) run after the module is unloaded, all others while loaded.
+run_tests() {
+	for t in $(find /tests -type f -perm -u+x | sort); do
+		name=${t#/tests/}
+		case $name in
+		unloaded/*) phase=unloaded ;;
+		*) phase=loaded ;;
+		esac
+		[ "$phase" = "$1" ] || continue
+		if [ -n "$filter" ] && ! echo "$name" | grep -Eq "$filter"; then
+			continue
+		fi
+		run_one "$name" "$t"
+	done
+}
+
 # shellcheck disable=SC2086 # params is a word list on purpose
 insmod /hpalloc.ko $params
 rc=$?
@@ -48,16 +65,11 @@ if [ $rc -eq 0 ]; then
 	if [ "$mode" = demo ]; then
 		for t in /demo/*; do run_one "demo/${t##*/}" "$t"; done
 	else
-		for t in $(find /tests -type f -perm -u+x | sort); do
-			name=${t#/tests/}
-			if [ -n "$filter" ] && ! echo "$name" | grep -Eq "$filter"; then
-				continue
-			fi
-			run_one "$name" "$t"
-		done
+		run_tests loaded
 	fi
 	rmmod hpalloc
 	echo "HPA-RESULT rmmod rc=$?"
+	[ "$mode" = demo ] || run_tests unloaded
 fi
 umount /mnt/disk 2>/dev/null
 echo "HPA-DONE"
