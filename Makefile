@@ -5,6 +5,8 @@
 #                 in qemu guests booting Debian's 6.1 and 6.12 kernels
 # make demo       build, boot a guest, load the module, show what it does
 # make KDIR=...   build the module against other kernel headers
+# make install    library, headers, hpalloc.pc, hpallocctl, systemd unit,
+#                 man pages (PREFIX=/usr/local DESTDIR= LIBDIR=...)
 #
 # The scripts install what they need (apt-get) when it is missing.
 
@@ -16,12 +18,12 @@ KERNELS ?= 6.1 6.12
 BUILD := $(CURDIR)/build
 
 .PHONY: all module lib selftests ksft check check-host check-guest demo \
-	checkpatch sparse bench clean help
+	checkpatch sparse bench clean help install uninstall check-install man check-man
 
 all: module lib selftests
 
 help:
-	@sed -n '3,10s/^# \{0,1\}//p' Makefile
+	@sed -n '3,12s/^# \{0,1\}//p' Makefile
 
 module:
 	@test -n "$(KDIR)" -a -d "$(KDIR)" || { echo "no kernel headers:" \
@@ -59,6 +61,80 @@ sparse:
 
 bench:
 	scripts/bench.sh
+
+# ---- install ---------------------------------------------------------
+# Debian's layout with PREFIX=/usr (the packages use that); /usr/local and
+# /etc for udev/systemd otherwise.  The udev rule that restricts the device
+# to a group is installed as an example, not active (see README).
+PREFIX     ?= /usr/local
+MULTIARCH  := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || \
+		$(CC) -print-multiarch 2>/dev/null)
+LIBDIR     ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+INCLUDEDIR ?= $(PREFIX)/include
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/system)
+LB         := $(BUILD)/lib
+# Man pages: man/*.in with their tables taken from docs/ (scripts/man-gen.sh).
+MANPAGES   := $(patsubst man/%.in,$(BUILD)/man/%,$(wildcard man/*.in))
+LIBVERSION := $(shell sed -n "s/^SO_FULL := libhpalloc-user.so.//p" lib/Makefile)
+INSTALLED  := $(LIBDIR)/libhpalloc-user.so.1.0.0 $(LIBDIR)/libhpalloc-user.so.1 \
+	$(LIBDIR)/libhpalloc-user.so $(LIBDIR)/libhpalloc-user.a \
+	$(LIBDIR)/libhpalloc-preload.so $(LIBDIR)/pkgconfig/hpalloc.pc \
+	$(INCLUDEDIR)/hpalloc.h $(INCLUDEDIR)/hpalloc/linux/hpalloc.h \
+	$(SBINDIR)/hpallocctl $(UNITDIR)/hpalloc.service \
+	$(DATADIR)/hpalloc/60-hpalloc.rules $(DATADIR)/hpalloc/hpalloc.conf \
+	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
+man: $(MANPAGES)
+$(BUILD)/man/%: man/%.in scripts/man-gen.sh docs/device.md docs/library.md docs/hpallocctl.md
+	scripts/man-gen.sh $< $@
+
+check-man: man
+	$(MAKE) -s -C lib $(LB)/hpallocctl
+	scripts/man-check.sh $(MANPAGES)
+
+install: man
+	$(MAKE) -C lib $(LB)/libhpalloc-user.so.1.0.0 $(LB)/libhpalloc-user.a \
+		$(LB)/libhpalloc-preload.so $(LB)/inst/hpallocctl $(LB)/.syms-ok
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux \
+		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/hpalloc \
+		$(DESTDIR)$(SYSCONFDIR)/modprobe.d
+	install -m 0644 $(LB)/libhpalloc-user.so.1.0.0 $(LB)/libhpalloc-user.a \
+		$(LB)/libhpalloc-preload.so $(DESTDIR)$(LIBDIR)/
+	ln -sf libhpalloc-user.so.1.0.0 $(DESTDIR)$(LIBDIR)/libhpalloc-user.so.1
+	ln -sf libhpalloc-user.so.1 $(DESTDIR)$(LIBDIR)/libhpalloc-user.so
+	sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(LIBVERSION)|' lib/hpalloc.pc.in \
+		>$(DESTDIR)$(LIBDIR)/pkgconfig/hpalloc.pc
+	install -m 0644 include/hpalloc.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/uapi/linux/hpalloc.h $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux/
+	install -m 0755 $(LB)/inst/hpallocctl $(DESTDIR)$(SBINDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|' scripts/hpalloc.service \
+		>$(DESTDIR)$(UNITDIR)/hpalloc.service
+	install -m 0644 scripts/60-hpalloc.rules $(DESTDIR)$(DATADIR)/hpalloc/
+	install -m 0644 scripts/hpalloc-modprobe.conf $(DESTDIR)$(DATADIR)/hpalloc/hpalloc.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf || \
+		install -m 0644 scripts/hpalloc-modprobe.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf
+	for m in $(MANPAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+
+# An /etc/modprobe.d/hpalloc.conf that differs from the shipped one holds
+# the administrator's pools: it stays.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-cmp -s scripts/hpalloc-modprobe.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf && \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux $(DESTDIR)$(INCLUDEDIR)/hpalloc \
+		$(DESTDIR)$(DATADIR)/hpalloc 2>/dev/null
+
+check-install:
+	scripts/install-test.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

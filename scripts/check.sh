@@ -37,6 +37,17 @@ else
 	note "no lib/Makefile yet: no host library tests"
 fi
 
+note "host: make install + pkg-config, man pages"
+for t in check-install check-man; do
+	out=$(make -s --no-print-directory -C "$HPA_ROOT" "$t" 2>&1)
+	trc=$?
+	printf '%s\n' "$out"
+	tot=$(printf '%s\n' "$out" | sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\).*/\1 \2/p')
+	read -r tp tf <<<"${tot:-0 1}"
+	if [ "$trc" != 0 ] && [ "$tf" = 0 ]; then tf=1; fi
+	count "$t" "$tp" "$tf" 0
+done
+
 note "static checks: checkpatch, sparse"
 if "$HPA_ROOT/scripts/checkpatch.sh"; then count checkpatch 1 0 0; else count checkpatch 0 1 0; fi
 # shellcheck disable=SC2086
