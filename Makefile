@@ -18,7 +18,7 @@ KERNELS ?= 6.1 6.12
 BUILD := $(CURDIR)/build
 
 .PHONY: all module lib selftests ksft check check-host check-guest demo \
-	checkpatch sparse bench clean help install uninstall check-install man check-man
+	checkpatch sparse bench clean help install uninstall check-install man check-man check-deb
 
 all: module lib selftests
 
@@ -64,7 +64,8 @@ bench:
 
 # ---- install ---------------------------------------------------------
 # Debian's layout with PREFIX=/usr (the packages use that); /usr/local and
-# /etc for udev/systemd otherwise.  The udev rule that restricts the device
+# /etc for udev/systemd otherwise.  The preload library is not linked
+# against, so it lives in LIBDIR/hpalloc/ (no soname needed there).  The udev rule that restricts the device
 # to a group is installed as an example, not active (see README).
 PREFIX     ?= /usr/local
 MULTIARCH  := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || \
@@ -82,7 +83,7 @@ MANPAGES   := $(patsubst man/%.in,$(BUILD)/man/%,$(wildcard man/*.in))
 LIBVERSION := $(shell sed -n "s/^SO_FULL := libhpalloc-user.so.//p" lib/Makefile)
 INSTALLED  := $(LIBDIR)/libhpalloc-user.so.1.0.0 $(LIBDIR)/libhpalloc-user.so.1 \
 	$(LIBDIR)/libhpalloc-user.so $(LIBDIR)/libhpalloc-user.a \
-	$(LIBDIR)/libhpalloc-preload.so $(LIBDIR)/pkgconfig/hpalloc.pc \
+	$(LIBDIR)/hpalloc/libhpalloc-preload.so $(LIBDIR)/pkgconfig/hpalloc.pc \
 	$(INCLUDEDIR)/hpalloc.h $(INCLUDEDIR)/hpalloc/linux/hpalloc.h \
 	$(SBINDIR)/hpallocctl $(UNITDIR)/hpalloc.service \
 	$(DATADIR)/hpalloc/60-hpalloc.rules $(DATADIR)/hpalloc/hpalloc.conf \
@@ -99,11 +100,13 @@ check-man: man
 install: man
 	$(MAKE) -C lib $(LB)/libhpalloc-user.so.1.0.0 $(LB)/libhpalloc-user.a \
 		$(LB)/libhpalloc-preload.so $(LB)/inst/hpallocctl $(LB)/.syms-ok
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux \
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/hpalloc \
+		$(DESTDIR)$(INCLUDEDIR)/hpalloc/linux \
 		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/hpalloc \
 		$(DESTDIR)$(SYSCONFDIR)/modprobe.d
 	install -m 0644 $(LB)/libhpalloc-user.so.1.0.0 $(LB)/libhpalloc-user.a \
-		$(LB)/libhpalloc-preload.so $(DESTDIR)$(LIBDIR)/
+		$(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(LB)/libhpalloc-preload.so $(DESTDIR)$(LIBDIR)/hpalloc/
 	ln -sf libhpalloc-user.so.1.0.0 $(DESTDIR)$(LIBDIR)/libhpalloc-user.so.1
 	ln -sf libhpalloc-user.so.1 $(DESTDIR)$(LIBDIR)/libhpalloc-user.so
 	sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
@@ -131,10 +134,15 @@ uninstall:
 	-cmp -s scripts/hpalloc-modprobe.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf && \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux $(DESTDIR)$(INCLUDEDIR)/hpalloc \
+		$(DESTDIR)$(LIBDIR)/hpalloc \
 		$(DESTDIR)$(DATADIR)/hpalloc 2>/dev/null
 
 check-install:
 	scripts/install-test.sh
+
+# Builds, lints, installs and purges the Debian packages (root: dpkg -i).
+check-deb:
+	scripts/deb-test.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

@@ -35,7 +35,7 @@ ok $rc "make install DESTDIR=... PREFIX=/usr"
 missing=0
 for f in "$libdir/libhpalloc-user.so.1.0.0" "$libdir/libhpalloc-user.so.1" \
 	"$libdir/libhpalloc-user.so" "$libdir/libhpalloc-user.a" \
-	"$libdir/libhpalloc-preload.so" "$libdir/pkgconfig/hpalloc.pc" \
+	"$libdir/hpalloc/libhpalloc-preload.so" "$libdir/pkgconfig/hpalloc.pc" \
 	/usr/include/hpalloc.h /usr/include/hpalloc/linux/hpalloc.h \
 	/usr/sbin/hpallocctl /lib/systemd/system/hpalloc.service \
 	/etc/modprobe.d/hpalloc.conf /usr/share/hpalloc/60-hpalloc.rules; do
