@@ -125,14 +125,14 @@ static int cmd_status(int argc, char **argv)
 	return CTL_OK;
 }
 
-/* Append ",item" to a repeatable option's list. */
-static char *join(char *list, const char *item)
+/* Append sep + item to a list (a repeatable option's, or the parameters). */
+static char *join(char *list, const char *item, char sep)
 {
 	char *s;
 
 	if (!list)
 		return strdup(item);
-	if (asprintf(&s, "%s,%s", list, item) < 0)
+	if (asprintf(&s, "%s%c%s", list, sep, item) < 0)
 		s = NULL;
 	free(list);
 	return s;
@@ -156,10 +156,10 @@ static int cmd_load(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case '2':
-			a.pages_2m = join(a.pages_2m, optarg);
+			a.pages_2m = join(a.pages_2m, optarg, ',');
 			break;
 		case '1':
-			a.pages_1g = join(a.pages_1g, optarg);
+			a.pages_1g = join(a.pages_1g, optarg, ',');
 			break;
 		case 'n':
 			a.if_not_loaded = true;
@@ -174,12 +174,8 @@ static int cmd_load(int argc, char **argv)
 		if (!eq || eq == argv[i])
 			return usage_error(usage_load,
 					   "'%s' is not PARAM=VALUE", argv[i]);
-		a.params = join(a.params, argv[i]);
+		a.params = join(a.params, argv[i], ' ');
 	}
-	/* join() uses commas; module parameters are separated by spaces. */
-	for (i = 0; a.params && a.params[i]; i++)
-		if (a.params[i] == ',')
-			a.params[i] = ' ';
 	ret = ctl_load(&a);
 	free(a.pages_2m);
 	free(a.pages_1g);

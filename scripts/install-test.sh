@@ -79,6 +79,7 @@ pc() {
 	PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest$libdir/pkgconfig \
 		pkg-config "$@" hpalloc
 }
+# shellcheck disable=SC2086 # flags is a word list
 flags=$(pc --cflags --libs) &&
 	gcc -o "$tmp/prog" "$tmp/prog.c" $flags 2>"$tmp/cc.log"
 rc=$?
@@ -90,6 +91,7 @@ echo "# $out"
 [ $rc = 0 ] && case "$out" in ok\ *) ;; *) rc=1 ;; esac
 ok $rc "it runs against the installed library"
 
+# shellcheck disable=SC2086 # flags is a word list
 flags=$(pc --static --cflags --libs) &&
 	gcc -static -o "$tmp/prog-static" "$tmp/prog.c" $flags 2>"$tmp/cc.log" &&
 	"$tmp/prog-static" >/dev/null

@@ -74,6 +74,7 @@ tmp=$out.tmp
 while IFS= read -r line; do
 	case "$line" in
 	'.\" @TABLE '*)
+		# shellcheck disable=SC2086 # split into FILE and TEXT words
 		set -- ${line#.\\\" @TABLE }
 		f=$1
 		shift

@@ -168,10 +168,23 @@ TEST_F(ctl, load_malformed_option)
 	EXPECT_FALSE(module_loaded());
 }
 
-TEST_F(ctl, load_twice)
+/* Raw PARAM=VALUE arguments reach the module intact, commas and all. */
+TEST_F(ctl, load_params_then_twice)
 {
-	ctl_run(&self->r, ctl_bin(), "load", NULL);
+	char v[8] = "";
+	FILE *f;
+
+	ctl_run(&self->r, ctl_bin(), "load", "overcommit=N", "pages_2m=0:2,1:3",
+		NULL);
 	ASSERT_EQ(0, self->r.rc) TH_LOG("%s", self->r.err);
+	EXPECT_NE(NULL, strstr(self->r.out, "node 1 2M: 3 pages"));
+	EXPECT_EQ(2, sysfs_ull(POOL_FILE("total"), 0, "2M"));
+	EXPECT_EQ(3, sysfs_ull(POOL_FILE("total"), 1, "2M"));
+	f = fopen("/sys/module/hpalloc/parameters/overcommit", "r");
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(1, fscanf(f, "%7s", v));
+	fclose(f);
+	EXPECT_STREQ("N", v);
 	ctl_run(&self->r, ctl_bin(), "load", NULL);
 	EXPECT_EQ(1, self->r.rc);
 	EXPECT_NE(NULL, strstr(self->r.err, "already loaded"));
