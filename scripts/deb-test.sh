@@ -6,7 +6,8 @@
 # kernel whose headers are installed (6.1 and 6.12 here), that
 # `man 8 hpallocctl` renders, that pkg-config links a program against the
 # installed library and that hpallocctl runs; then purge them again and
-# check that DKMS forgot the module.  Needs root (dpkg -i).  KTAP output.
+# check that DKMS forgot the module; and scripts/dkms-install.sh --remove
+# undoing --restrict.  Needs root (dpkg -i).  KTAP output.
 # make check runs it when dpkg-buildpackage, dh_dkms and lintian are there.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
@@ -21,8 +22,14 @@ ok() {
 }
 tmp=$(mktemp -d)
 pkgs="hpalloc-dkms libhpalloc-user1 libhpalloc-user-dev hpalloc-tools"
+# apt-get, not dpkg: it waits for the dpkg lock another install may hold.
+apt_q() {
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -y -q \
+		-o DPkg::Lock::Timeout=600 "$@"
+}
 cleanup() {
-	as_root dpkg --purge $pkgs >/dev/null 2>&1
+	# shellcheck disable=SC2086 # pkgs is a word list
+	apt_q purge $pkgs >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -46,27 +53,24 @@ sed 's/^/# /' "$tmp/lintian.log"
 ok $rc "lintian: no error or warning"
 
 debs=()
-for p in $pkgs; do debs+=("$(ls "$tmp"/${p}_*.deb)"); done
-as_root env DEBIAN_FRONTEND=noninteractive dpkg -i "${debs[@]}" >"$tmp/install.log" 2>&1
+for p in $pkgs; do debs+=("$(ls "$tmp/${p}"_*.deb)"); done
+apt_q install --no-install-recommends "${debs[@]}" >"$tmp/install.log" 2>&1
 rc=$?
 [ $rc = 0 ] || sed 's/^/# /' "$tmp/install.log"
-ok $rc "dpkg -i of the four packages"
+ok $rc "install of the four packages"
 
-# dkms builds at install for the kernels it picks; make sure of each one
-# that has headers, then ask dkms status.
+# hpalloc-dkms's postinst builds and installs the module for every kernel
+# with headers ("Building for 6.1.0-... and 6.12...").
 bad=0
 for s in $HPA_KERNELS_DEFAULT; do
 	rel=$(kernel_release "$s")
-	if ! dkms status "hpalloc/$ver" -k "$rel" 2>/dev/null | grep -q installed; then
-		as_root dkms install "hpalloc/$ver" -k "$rel" >>"$tmp/dkms.log" 2>&1
-	fi
 	st=$(dkms status "hpalloc/$ver" -k "$rel" 2>/dev/null)
 	echo "# $st"
 	case "$st" in *": installed"*) ;; *) bad=1 ;; esac
 	modinfo -F version "/lib/modules/$rel/updates/dkms/hpalloc.ko"* 2>/dev/null |
 		grep -qx "$ver" || { echo "# no hpalloc.ko $ver in /lib/modules/$rel/updates/dkms"; bad=1; }
 done
-[ $bad = 0 ] || tail -n 20 "$tmp/dkms.log" 2>/dev/null | sed 's/^/# /'
+[ $bad = 0 ] || grep -iE 'build|error' "$tmp/install.log" | sed 's/^/# /'
 ok $bad "dkms status: hpalloc $ver installed for $HPA_KERNELS_DEFAULT"
 
 out=$(MANWIDTH=80 man --warnings 8 hpallocctl 2>&1 >/dev/null)
@@ -83,12 +87,30 @@ hpallocctl status >/dev/null && hpallocctl --help | grep -q 'pool NODE SIZE' &&
 	[ "$(LD_PRELOAD=/usr/lib/$ma/hpalloc/libhpalloc-preload.so sh -c 'echo ok')" = ok ]
 ok $? "the packaged hpallocctl runs, and a program under the packaged preload library"
 
-as_root dpkg --purge $pkgs >"$tmp/purge.log" 2>&1
-left=$(dkms status hpalloc 2>/dev/null)
+# shellcheck disable=SC2086 # pkgs is a word list
+apt_q purge $pkgs >"$tmp/purge.log" 2>&1
+left=$(dkms status hpalloc 2>/dev/null; dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs 2>/dev/null | grep '^i')
 [ -z "$left" ] && [ ! -e "/usr/src/hpalloc-$ver" ] && [ ! -e /etc/modprobe.d/hpalloc.conf ]
-rc=$?
-[ $rc = 0 ] || echo "# left after purge: $left"
-ok $rc "dpkg --purge removes the module from dkms, /usr/src and /etc"
+purged=$?
+[ $purged = 0 ] || { echo "# left after purge: $left"; tail -n 20 "$tmp/purge.log" | sed 's/^/# /'; }
+ok $purged "purge removes the packages, the module from dkms, /usr/src and /etc"
+
+# Without packages: scripts/dkms-install.sh --restrict, then --remove
+# takes out the module, its sources, the udev rule and the group.
+rel=$(kernel_release "${HPA_KERNELS_DEFAULT##* }")
+if [ $purged != 0 ] || getent group hpalloc >/dev/null ||
+	[ -e /etc/udev/rules.d/60-hpalloc.rules ]; then
+	ok 0 "dkms-install.sh --remove # SKIP packages, a group or a rule hpalloc still there"
+else
+	"$HPA_ROOT/scripts/dkms-install.sh" --restrict "$rel" >"$tmp/dkmsi.log" 2>&1 &&
+		[ -e /etc/udev/rules.d/60-hpalloc.rules ] && getent group hpalloc >/dev/null &&
+		"$HPA_ROOT/scripts/dkms-install.sh" --remove >>"$tmp/dkmsi.log" 2>&1 &&
+		[ ! -e /etc/udev/rules.d/60-hpalloc.rules ] && ! getent group hpalloc >/dev/null &&
+		[ -z "$(dkms status hpalloc 2>/dev/null)" ] && [ ! -e "/usr/src/hpalloc-$ver" ]
+	rc=$?
+	[ $rc = 0 ] || tail -n 20 "$tmp/dkmsi.log" | sed 's/^/# /'
+	ok $rc "dkms-install.sh --restrict, then --remove leaves no module, rule or group"
+fi
 
 echo "1..$n"
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
