@@ -82,6 +82,12 @@ printf '#include <hpalloc.h>\nint main(void) { void *p = hpa_malloc(1); hpa_free
 gcc -o "$tmp/t" "$tmp/t.c" $(pkg-config --cflags --libs hpalloc) && "$tmp/t"
 ok $? "pkg-config --libs hpalloc links a program that runs"
 
+out=$(systemd-analyze verify /lib/systemd/system/hpalloc.service 2>&1)
+rc=$?
+[ -z "$out" ] || echo "# $out"
+[ $rc = 0 ] && [ -z "$out" ]
+ok $? "systemd-analyze verify hpalloc.service: silent"
+
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 hpallocctl status >/dev/null && hpallocctl --help | grep -q 'pool NODE SIZE' &&
 	[ "$(LD_PRELOAD=/usr/lib/$ma/hpalloc/libhpalloc-preload.so sh -c 'echo ok')" = ok ]

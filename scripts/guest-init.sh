@@ -69,8 +69,8 @@ if [ $rc -eq 0 ]; then
 	fi
 	rmmod hpalloc
 	echo "HPA-RESULT rmmod rc=$?"
-	[ "$mode" = demo ] || run_tests unloaded
 fi
+[ "$mode" = demo ] || run_tests unloaded
 umount /mnt/disk 2>/dev/null
 echo "HPA-DONE"
 sync

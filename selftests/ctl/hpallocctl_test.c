@@ -152,6 +152,22 @@ TEST_F(ctl, load_status_pool_unload)
 	json_object_put(st);
 }
 
+/* More 1 GiB pages than node 2 can give at load: loaded, exit 3, and the
+ * line says how many it got. */
+TEST_F(ctl, load_1g_short)
+{
+	long long got;
+	char want[64];
+
+	ctl_run(&self->r, ctl_bin(), "load", "--pages-1g", "2:4", NULL);
+	EXPECT_EQ(3, self->r.rc) TH_LOG("%s %s", self->r.out, self->r.err);
+	ASSERT_TRUE(module_loaded());
+	got = sysfs_ull(POOL_FILE("total"), 2, "1G");
+	EXPECT_GT(4, got);
+	snprintf(want, sizeof(want), "node 2 1G: got %lld of 4 pages", got);
+	EXPECT_NE(NULL, strstr(self->r.out, want)) TH_LOG("%s", self->r.out);
+}
+
 TEST_F(ctl, load_malformed_option)
 {
 	ctl_run(&self->r, ctl_bin(), "load", "--pages-2m", "9:1", NULL);
