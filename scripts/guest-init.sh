@@ -34,12 +34,6 @@ else
 	echo "hpalloc guest: no /mnt/disk; O_DIRECT tests will skip"
 fi
 
-run_one() {
-	echo "HPA-BEGIN $1"
-	(cd /tmp && timeout 600 "$2")
-	echo "HPA-RESULT $1 rc=$?"
-}
-
 # run_tests loaded|unloaded: the tests under /tests/unloaded/ (hpallocctl
 # load/unload) run after the module is unloaded, all others while loaded.
 run_tests() {
@@ -55,6 +49,12 @@ run_tests() {
 		fi
 		run_one "$name" "$t"
 	done
+}
+
+run_one() {
+	echo "HPA-BEGIN $1"
+	(cd /tmp && timeout 600 "$2")
+	echo "HPA-RESULT $1 rc=$?"
 }
 
 # shellcheck disable=SC2086 # params is a word list on purpose
