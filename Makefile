@@ -87,6 +87,7 @@ INSTALLED  := $(LIBDIR)/libhpalloc-user.so.1.0.0 $(LIBDIR)/libhpalloc-user.so.1 
 	$(INCLUDEDIR)/hpalloc.h $(INCLUDEDIR)/hpalloc/linux/hpalloc.h \
 	$(SBINDIR)/hpallocctl $(UNITDIR)/hpalloc.service \
 	$(DATADIR)/hpalloc/60-hpalloc.rules $(DATADIR)/hpalloc/hpalloc.conf \
+	$(DATADIR)/bash-completion/completions/hpallocctl \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 man: $(MANPAGES)
@@ -118,6 +119,9 @@ install: man
 	sed 's|@SBINDIR@|$(SBINDIR)|' scripts/hpalloc.service \
 		>$(DESTDIR)$(UNITDIR)/hpalloc.service
 	install -m 0644 scripts/60-hpalloc.rules $(DESTDIR)$(DATADIR)/hpalloc/
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions
+	install -m 0644 scripts/hpallocctl.bash-completion \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/hpallocctl
 	install -m 0644 scripts/hpalloc-modprobe.conf $(DESTDIR)$(DATADIR)/hpalloc/hpalloc.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf || \
 		install -m 0644 scripts/hpalloc-modprobe.conf \
@@ -134,7 +138,8 @@ uninstall:
 	-cmp -s scripts/hpalloc-modprobe.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf && \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux $(DESTDIR)$(INCLUDEDIR)/hpalloc \
-		$(DESTDIR)$(LIBDIR)/hpalloc \
+		$(DESTDIR)$(LIBDIR)/hpalloc $(DESTDIR)$(DATADIR)/bash-completion/completions \
+		$(DESTDIR)$(DATADIR)/bash-completion \
 		$(DESTDIR)$(DATADIR)/hpalloc 2>/dev/null
 
 check-install:

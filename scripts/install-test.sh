@@ -26,7 +26,7 @@ ok() {	# ok CONDITION-EXIT-STATUS DESCRIPTION
 }
 
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 make -s -C "$HPA_ROOT" install DESTDIR="$dest" PREFIX=/usr >"$tmp/install.log" 2>&1
 rc=$?
 [ $rc = 0 ] || cat "$tmp/install.log"
@@ -101,6 +101,17 @@ ok $rc "pkg-config --static links libhpalloc-user.a"
 
 LD_LIBRARY_PATH=$dest$libdir "$dest/usr/sbin/hpallocctl" --help >/dev/null
 ok $? "the installed hpallocctl runs"
+
+# shellcheck disable=SC2016 # expanded by the inner bash
+comp=$(bash -c '. "$1"
+	complete() { :; }
+	try() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _hpallocctl; echo "${COMPREPLY[*]}"; }
+	try hpallocctl un; try hpallocctl pool 0 ""; try hpallocctl pool 0 2M s
+	try hpallocctl --sysroot /x load --pages-2' _ "$dest/usr/share/bash-completion/completions/hpallocctl")
+want=$(printf '%s\n' unload "2M 1G" set --pages-2m)
+[ "$comp" = "$want" ] || echo "# completion gave: $comp"
+[ "$comp" = "$want" ]
+ok $? "bash completion: commands, pool sizes and actions, options after --sysroot"
 
 make -s -C "$HPA_ROOT" uninstall DESTDIR="$dest" PREFIX=/usr >"$tmp/uninstall.log" 2>&1
 left=$(find "$dest" -not -type d)
