@@ -5,7 +5,8 @@
 # packages, and check that DKMS built and installed hpalloc.ko for every
 # kernel whose headers are installed (6.1 and 6.12 here), that
 # `man 8 hpallocctl` renders, that pkg-config links a program against the
-# installed library and that hpallocctl runs; then purge them again and
+# installed library, that systemd-analyze accepts the unit and that
+# hpallocctl runs; then purge them again and
 # check that DKMS forgot the module; and scripts/dkms-install.sh --remove
 # undoing --restrict.  Needs root (dpkg -i).  KTAP output.
 # make check runs it when dpkg-buildpackage, dh_dkms and lintian are there.
