@@ -80,7 +80,6 @@ UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,/etc/systemd/sys
 LB         := $(BUILD)/lib
 # Man pages: man/*.in with their tables taken from docs/ (scripts/man-gen.sh).
 MANPAGES   := $(patsubst man/%.in,$(BUILD)/man/%,$(wildcard man/*.in))
-LIBVERSION := $(shell sed -n "s/^SO_FULL := libhpalloc-user.so.//p" lib/Makefile)
 INSTALLED  := $(LIBDIR)/libhpalloc-user.so.1.0.0 $(LIBDIR)/libhpalloc-user.so.1 \
 	$(LIBDIR)/libhpalloc-user.so $(LIBDIR)/libhpalloc-user.a \
 	$(LIBDIR)/hpalloc/libhpalloc-preload.so $(LIBDIR)/pkgconfig/hpalloc.pc \
@@ -110,8 +109,7 @@ install: man
 	install -m 0644 $(LB)/libhpalloc-preload.so $(DESTDIR)$(LIBDIR)/hpalloc/
 	ln -sf libhpalloc-user.so.1.0.0 $(DESTDIR)$(LIBDIR)/libhpalloc-user.so.1
 	ln -sf libhpalloc-user.so.1 $(DESTDIR)$(LIBDIR)/libhpalloc-user.so
-	sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-		-e 's|@VERSION@|$(LIBVERSION)|' lib/hpalloc.pc.in \
+	sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' hpalloc.pc.in \
 		>$(DESTDIR)$(LIBDIR)/pkgconfig/hpalloc.pc
 	install -m 0644 include/hpalloc.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 include/uapi/linux/hpalloc.h $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux/
