@@ -37,6 +37,28 @@ else
 	note "no lib/Makefile yet: no host library tests"
 fi
 
+note "host: make install + pkg-config, man pages"
+# The package test needs root (dpkg -i) and the packaging tools that
+# scripts/deps.sh installs; without them it is reported as skipped.
+deb=check-deb
+for tool in dpkg-buildpackage dh_dkms lintian dkms; do
+	command -v "$tool" >/dev/null || deb=
+done
+if [ "$(id -u)" != 0 ] || [ -z "$deb" ]; then
+	note "check-deb skipped: needs root and dpkg-buildpackage, dh_dkms, lintian, dkms"
+	skip=$((skip + 1))
+	deb=
+fi
+for t in check-install check-man $deb; do
+	out=$(make -s --no-print-directory -C "$HPA_ROOT" "$t" 2>&1)
+	trc=$?
+	printf '%s\n' "$out"
+	tot=$(printf '%s\n' "$out" | sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\).*/\1 \2/p')
+	read -r tp tf <<<"${tot:-0 1}"
+	if [ "$trc" != 0 ] && [ "$tf" = 0 ]; then tf=1; fi
+	count "$t" "$tp" "$tf" 0
+done
+
 note "static checks: checkpatch, sparse, the syzkaller description"
 if python3 "$HPA_ROOT/selftests/syzkaller/check-description.py"; then
 	count syzkaller-description 1 0 0

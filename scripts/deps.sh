@@ -9,6 +9,8 @@ set -euo pipefail
 deps_guest
 deps_source
 need_pkgs sparse perl python3
+# make check-man, make check-deb: man pages, the Debian packages and DKMS.
+need_pkgs man-db groff-base debhelper dh-dkms dkms lintian fakeroot
 for s in $HPA_KERNELS_DEFAULT; do
 	kernel_headers "$(kernel_release "$s")" >/dev/null
 done

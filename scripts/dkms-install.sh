@@ -3,7 +3,8 @@
 # Register hpalloc with DKMS, so that it is rebuilt for every installed
 # kernel, and install it for KERNEL (default: the running kernel).
 #   scripts/dkms-install.sh [--restrict] [KERNEL_RELEASE]     (as root)
-#   scripts/dkms-install.sh --remove
+#   scripts/dkms-install.sh --remove     (the module, its sources, and what
+#                                         --restrict added: rule and group)
 # --restrict also installs scripts/60-hpalloc.rules and creates the group
 # "hpalloc": the device becomes 0660 root:hpalloc instead of 0666.
 set -euo pipefail
@@ -16,6 +17,14 @@ src=/usr/src/hpalloc-$ver
 if [ "${1:-}" = --remove ]; then
 	as_root dkms remove "hpalloc/$ver" --all || true
 	as_root rm -rf "$src"
+	# What --restrict added: the rule, then the group it named.
+	if [ -e /etc/udev/rules.d/60-hpalloc.rules ]; then
+		as_root rm -f /etc/udev/rules.d/60-hpalloc.rules
+		as_root udevadm control --reload 2>/dev/null || true
+	fi
+	if getent group hpalloc >/dev/null; then
+		as_root groupdel hpalloc
+	fi
 	exit 0
 fi
 restrict=

@@ -34,6 +34,23 @@ else
 	echo "hpalloc guest: no /mnt/disk; O_DIRECT tests will skip"
 fi
 
+# run_tests loaded|unloaded: the tests under /tests/unloaded/ (hpallocctl
+# load/unload) run after the module is unloaded, all others while loaded.
+run_tests() {
+	for t in $(find /tests -type f -perm -u+x | sort); do
+		name=${t#/tests/}
+		case $name in
+		unloaded/*) phase=unloaded ;;
+		*) phase=loaded ;;
+		esac
+		[ "$phase" = "$1" ] || continue
+		if [ -n "$filter" ] && ! echo "$name" | grep -Eq "$filter"; then
+			continue
+		fi
+		run_one "$name" "$t"
+	done
+}
+
 run_one() {
 	echo "HPA-BEGIN $1"
 	(cd /tmp && timeout 600 "$2")
@@ -63,19 +80,14 @@ if [ $rc -eq 0 ]; then
 	if [ "$mode" = demo ]; then
 		for t in /demo/*; do run_one "demo/${t##*/}" "$t"; done
 	else
-		for t in $(find /tests -type f -perm -u+x | sort); do
-			name=${t#/tests/}
-			if [ -n "$filter" ] && ! echo "$name" | grep -Eq "$filter"; then
-				continue
-			fi
-			run_one "$name" "$t"
-		done
+		run_tests loaded
 	fi
 	rmmod hpalloc
 	rc=$?
 	echo "HPA-RESULT rmmod rc=$rc"
 	[ $rc -ne 0 ] || echo "HPA-MEM after $(mem_kb)"
 fi
+[ "$mode" = demo ] || run_tests unloaded
 umount /mnt/disk 2>/dev/null
 echo "HPA-DONE"
 sync

@@ -160,13 +160,29 @@ copy_with_libs() {
 	done
 }
 
+# hpalloc.ko in the guest's module tree, indexed by depmod so that libkmod
+# (hpallocctl load) finds it, and hpallocctl with its libraries in /sbin.
+install_ctl() {
+	local dir=$1 root=$2 rel=$3 moddir=$4 ctl=$HPA_BUILD/lib/hpallocctl f
+	mkdir -p "$root/lib/modules/$rel/extra"
+	cp "$dir/src/kmod/hpalloc.ko" "$root/lib/modules/$rel/extra/"
+	for f in modules.order modules.builtin modules.builtin.modinfo; do
+		if [ -r "$moddir/$f" ]; then cp "$moddir/$f" "$root/lib/modules/$rel/"; fi
+	done
+	/sbin/depmod -b "$root" "$rel" || die "depmod of the guest's module tree failed"
+	[ -x "$ctl" ] || return 0
+	cp "$ctl" "$HPA_BUILD/lib/libhpalloc-user.so.1" "$root/sbin/"
+	copy_with_libs "$ctl" "$root"
+}
+
 make_initramfs() {
-	local dir=$1 moddir=$2 root=$1/initramfs f
+	local dir=$1 moddir=$2 rel=$3 root=$1/initramfs f
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests,etc,mnt/disk}
 	copy_guest_kmods "$moddir" "$root"
 	cp /bin/busybox "$root/bin/busybox"
 	cp "$dir/src/kmod/hpalloc.ko" "$root/hpalloc.ko"
+	install_ctl "$dir" "$root" "$rel" "$moddir"
 	if [ "$mode" = demo ]; then
 		cp -r "$HPA_BUILD/guest-demo" "$root/demo"
 	elif [ -d "$HPA_BUILD/guest-tests" ]; then
@@ -279,7 +295,7 @@ for s in "${series[@]}"; do
 	note "kernel $rel: building hpalloc.ko (W=1)"
 	warn=0
 	build_module "$rel" "$kdir" "$dir" || warn=1
-	make_initramfs "$dir" "$(kernel_moddir "$rel" "$vmlinuz")"
+	make_initramfs "$dir" "$(kernel_moddir "$rel" "$vmlinuz")" "$rel"
 	make_disk "$dir"
 	note "kernel $rel: booting the guest ($mode)"
 	start=$(date +%s)
