@@ -349,7 +349,6 @@ static int os_commit(void *addr, size_t len, int node, bool allow_1g,
 		if (!err) {
 			out->backend = (uint8_t)be;
 			out->page_shift = (uint8_t)shift;
-			hpa_stat_add(&hpa_gstats.be_maps[be], 1);
 			return 0;
 		}
 		hpa_stat_add(&hpa_gstats.be_fail[be], 1);
