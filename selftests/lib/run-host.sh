@@ -66,6 +66,8 @@ for be in device hugetlb thp 4k; do
 done
 
 # ---- real programs under LD_PRELOAD -----------------------------------
+run "LD_PRELOAD cxx_prog" env LD_PRELOAD="$B/libhpalloc-preload.so" \
+	"$B/cxx_prog"
 preload_tests() {
 	local pre="$B/libhpalloc-preload.so" tmp n=0 bad=0
 	tmp=$(mktemp -d)
