@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "internal.h"
 
@@ -32,11 +33,22 @@ __thread struct hpa_heap *hpa_tls_heap
 #define HEAP_EXITED	((struct hpa_heap *)1)
 
 uint64_t hpa_empty_word;
+uint64_t hpa_free_cookie = 0x9e3779b97f4a7c15ULL;
 struct hpa_heap *hpa_all_heaps;
 struct hpa_lock hpa_heaps_lock = HPA_LOCK_INIT;
 static struct hpa_heap *abandoned;
 static struct hpa_heap *node_heaps[HPA_MAX_NODES];
 static pthread_key_t heap_key;
+
+/*
+ * A class's free cache holds up to HPA_CACHE_BYTES of blocks (at least
+ * HPA_CACHE_MIN, at most HPA_CACHE_MAX of them): enough that batches of a
+ * thousand small blocks freed and allocated again never reach the bitmaps,
+ * little enough that cached blocks keep few pages from emptying.
+ */
+#define HPA_CACHE_BYTES	(128 * 1024)
+#define HPA_CACHE_MIN	4
+#define HPA_CACHE_MAX	1024
 
 /* Bump allocation from metadata memory mapped 1 MiB at a time. */
 struct meta_bump {
@@ -102,8 +114,12 @@ static struct hpa_heap *heap_new(int node, bool shared)
 		return NULL;
 	memset(h, 0, sizeof(*h));
 	for (c = 0; c < HPA_NCLASSES; c++) {
+		uint32_t max = (uint32_t)(HPA_CACHE_BYTES / hpa_classes[c].size);
+
 		h->cls[c].word = &hpa_empty_word;
 		h->cls[c].size = hpa_classes[c].size;
+		h->cls[c].cache_max = max < HPA_CACHE_MIN ? HPA_CACHE_MIN :
+				      max > HPA_CACHE_MAX ? HPA_CACHE_MAX : max;
 	}
 	h->node = node;
 	h->shared = shared;
@@ -121,6 +137,14 @@ static void heap_exit(void *arg)
 
 void hpa_heaps_init(void)
 {
+	const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+	uint64_t x;
+
+	/* AT_RANDOM: 16 bytes the kernel gives every process. */
+	if (r) {
+		memcpy(&x, r, sizeof(x));
+		hpa_free_cookie = x | 1;
+	}
 	if (pthread_key_create(&heap_key, heap_exit) != 0)
 		hpa_fatal("pthread_key_create failed\n");
 }
@@ -291,6 +315,13 @@ void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
 	if (hpa_page_block_index(pg, p) < 0)
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
 	/*
+	 * Free blocks carry the cookie, allocated ones 0 (or what the caller
+	 * wrote): the owner's cache cannot be searched from here.
+	 */
+	if (b->tag == hpa_free_cookie)
+		hpa_bad_pointer("hpa_free", p, "double free");
+	b->tag = hpa_free_cookie;
+	/*
 	 * acq_rel: when this push finds the list empty, it must see the
 	 * owner's read of pg->remote_next (done before the owner emptied the
 	 * list) as finished before it writes remote_next below.
@@ -334,6 +365,53 @@ static void collect_remote(struct hpa_heap *h)
 		}
 		pg = next;
 	}
+}
+
+/*
+ * Give all but the newest keep blocks of the class's free cache back to
+ * their pages' bitmaps: pages fill up and empty there (and a block freed
+ * twice is caught there when its bit is already set).
+ */
+void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
+			  uint32_t keep)
+{
+	struct hpa_block *b = cl->cache, **tail = &cl->cache;
+	uint32_t i;
+
+	for (i = 0; i < keep && b; i++) {
+		tail = &b->next;
+		b = b->next;
+	}
+	*tail = NULL;
+	atomic_store_explicit(&cl->ncache, i, memory_order_relaxed);
+	while (b) {
+		/* Read next first: freeing b may release its segment. */
+		struct hpa_block *next = b->next;
+
+		hpa_heap_free_local(h, hpa_segment_page_of(hpa_segment_of(b),
+							   b), b);
+		b = next;
+	}
+}
+
+/*
+ * A local free of a block that carries the free cookie: freed twice, or
+ * the caller's data happens to hold the cookie.  Find out for sure: in the
+ * class's cache, or free in its page's bitmap once remote frees are in.
+ */
+void hpa_heap_free_suspect(struct hpa_heap *h, struct hpa_page *pg,
+			   struct hpa_block *b)
+{
+	struct hpa_block *c;
+	long idx;
+
+	for (c = h->cls[pg->cls].cache; c; c = c->next)
+		if (c == b)
+			hpa_bad_pointer("hpa_free", b, "double free");
+	collect_remote(h);
+	idx = hpa_page_block_index(pg, b);
+	if (pg->free_map[idx / 64] & (1ULL << (idx % 64)))
+		hpa_bad_pointer("hpa_free", b, "double free");
 }
 
 static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
@@ -457,6 +535,8 @@ void hpa_heap_abandon(struct hpa_heap *h)
 {
 	unsigned int c;
 
+	for (c = 0; c < HPA_NCLASSES; c++)
+		hpa_heap_cache_flush(h, &h->cls[c], 0);
 	collect_remote(h);
 	for (c = 0; c < HPA_NCLASSES; c++) {
 		struct hpa_page *pg = h->cls[c].avail, *next;

@@ -300,9 +300,17 @@ _Noreturn void hpa_bad_pointer(const char *fn, const void *p,
 
 struct hpa_heap;
 
+/*
+ * A free block.  tag is hpa_free_cookie while the block sits in a class's
+ * free cache or bitmap, 0 from malloc on: free finds a double free with one
+ * load and a compare (and then makes sure, hpa_heap_free_suspect()).
+ */
 struct hpa_block {
 	struct hpa_block *next;
+	uint64_t tag;
 };
+
+extern uint64_t hpa_free_cookie;	/* random, odd, set at start-up */
 
 /*
  * A page: a run of units in one segment, cut into blocks of one class.
@@ -418,18 +426,25 @@ static inline unsigned int hpa_seg_kind(unsigned int units)
 }
 
 /*
- * One cache line per class.  malloc takes the lowest bit of *word, the
+ * One cache line per class.  malloc first pops the class's free cache, a
+ * LIFO list of the blocks this heap freed last (the block just freed is
+ * reused first, while it is in L1), then takes the lowest bit of *word, the
  * free_map word of the head page it allocates from (hpa_empty_word when
- * there is none), and returns base + bit * size.
+ * there is none), and returns base + bit * size.  A local free pushes the
+ * block onto the cache; past cache_max the older half goes back to the
+ * bitmaps (hpa_heap_cache_flush), where pages fill up and empty.
  */
 struct hpa_class_list {
+	struct hpa_block *cache;	/* freed blocks, newest first */
 	uint64_t *word;
 	char *base;			/* the block of bit 0 of *word */
 	size_t size;			/* block size */
 	struct hpa_page *avail;		/* pages with free blocks; head first */
 	struct hpa_page *full;		/* pages without */
 	/* Owner-written, read by hpa_stats: relaxed atomics. */
-	_Atomic uint64_t in_use;	/* blocks */
+	_Atomic uint32_t ncache;	/* blocks in cache */
+	uint32_t cache_max;
+	_Atomic uint64_t in_use;	/* blocks out of the bitmaps */
 	_Atomic uint64_t pages;
 } __attribute__((aligned(64)));
 
@@ -490,19 +505,37 @@ static inline void hpa_count_add(_Atomic uint64_t *c, int64_t d)
 /* Take the lowest free block of word, the value of *cl->word (not 0). */
 static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 {
+	struct hpa_block *b;
+
 	*cl->word = word & (word - 1);
 	cl->avail->used++;
 	hpa_count_add(&cl->in_use, 1);
-	return cl->base + (size_t)__builtin_ctzll(word) * cl->size;
+	b = (struct hpa_block *)(cl->base +
+				 (size_t)__builtin_ctzll(word) * cl->size);
+	b->tag = 0;
+	return b;
 }
 
-/* The malloc fast path: ctz of the class's current bitmap word. */
+/*
+ * The malloc fast path: pop the class's free cache; else ctz of the class's
+ * current bitmap word.
+ */
 static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
 					    unsigned int cls)
 {
 	struct hpa_class_list *cl = &h->cls[cls];
-	uint64_t word = *cl->word;
+	struct hpa_block *b = cl->cache;
+	uint64_t word;
 
+	if (HPA_LIKELY(b)) {
+		cl->cache = b->next;
+		b->tag = 0;
+		atomic_store_explicit(&cl->ncache, atomic_load_explicit(
+			&cl->ncache, memory_order_relaxed) - 1,
+			memory_order_relaxed);
+		return b;
+	}
+	word = *cl->word;
 	if (HPA_LIKELY(word))
 		return hpa_class_take(cl, word);
 	return hpa_heap_alloc_slow(h, cls);
@@ -517,7 +550,7 @@ static inline void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls)
 	return hpa_heap_alloc_locked(h, cls);
 }
 
-/* The owner frees block p of pg (locally, or collected from remote). */
+/* The owner returns block p of pg to its bitmap (cache flush, remote). */
 static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 				       void *p)
 {
@@ -537,6 +570,40 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 	hpa_count_add(&h->cls[pg->cls].in_use, -1);
 	if (HPA_UNLIKELY(--pg->used == 0 || pg->full))
 		hpa_heap_free_slow(h, pg);
+}
+
+void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
+			  uint32_t keep);
+void hpa_heap_free_suspect(struct hpa_heap *h, struct hpa_page *pg,
+			   struct hpa_block *b);
+
+/*
+ * The owner frees block p of pg: checked to start a block and not to be
+ * free already (its tag), then pushed onto the class's free cache.
+ */
+static inline void hpa_heap_free_cached(struct hpa_heap *h,
+					struct hpa_page *pg, void *p)
+{
+	uint64_t t = (((uintptr_t)p - (uintptr_t)pg->start) *
+		      pg->div_magic);
+	struct hpa_block *b = p;
+	struct hpa_class_list *cl;
+	uint32_t n;
+
+	/* hpa_page_block_index() without the index: see there. */
+	if (HPA_UNLIKELY((t & (((1ULL << 23) - 1) << 21)) ||
+			 (t >> 44) >= pg->blocks))
+		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	if (HPA_UNLIKELY(b->tag == hpa_free_cookie))
+		hpa_heap_free_suspect(h, pg, b);
+	cl = &h->cls[pg->cls];
+	b->next = cl->cache;
+	b->tag = hpa_free_cookie;
+	cl->cache = b;
+	n = atomic_load_explicit(&cl->ncache, memory_order_relaxed) + 1;
+	atomic_store_explicit(&cl->ncache, n, memory_order_relaxed);
+	if (HPA_UNLIKELY(n > cl->cache_max))
+		hpa_heap_cache_flush(h, cl, cl->cache_max / 2);
 }
 
 /* Thread exit: give the heap to the next new thread. */
@@ -624,7 +691,7 @@ static inline bool hpa_free_small(void *p)
 		hpa_bad_pointer("hpa_free", p,
 				"not in a live page (double free?)");
 	if (HPA_LIKELY(seg->heap == hpa_tls_heap))
-		hpa_heap_free_local(seg->heap, pg, p);
+		hpa_heap_free_cached(seg->heap, pg, p);
 	else
 		hpa_heap_free_remote(seg, pg, p);
 	return true;
