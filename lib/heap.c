@@ -120,6 +120,7 @@ static struct hpa_heap *heap_new(int node, bool shared)
 		h->cls[c].size = hpa_classes[c].size;
 		h->cls[c].cache_max = max < HPA_CACHE_MIN ? HPA_CACHE_MIN :
 				      max > HPA_CACHE_MAX ? HPA_CACHE_MAX : max;
+		h->cls[c].cache_room = h->cls[c].cache_max;
 	}
 	h->node = node;
 	h->shared = shared;
@@ -305,11 +306,10 @@ void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg)
 		hpa_heap_page_emptied(h, pg);
 }
 
-void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
-			  void *p)
+void hpa_heap_free_remote(struct hpa_page *pg, void *p)
 {
 	struct hpa_block *b = p, *old;
-	struct hpa_heap *h = seg->heap;
+	struct hpa_heap *h = pg->heap;
 	struct hpa_page *top;
 
 	if (hpa_page_block_index(pg, p) < 0)
@@ -383,13 +383,14 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 		b = b->next;
 	}
 	*tail = NULL;
-	atomic_store_explicit(&cl->ncache, i, memory_order_relaxed);
+	atomic_store_explicit(&cl->cache_room, cl->cache_max - i,
+			      memory_order_relaxed);
 	while (b) {
 		/* Read next first: freeing b may release its segment. */
 		struct hpa_block *next = b->next;
 
-		hpa_heap_free_local(h, hpa_segment_page_of(hpa_segment_of(b),
-							   b), b);
+		hpa_heap_free_local(h, hpa_arena.pages[((uintptr_t)b -
+				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT], b);
 		b = next;
 	}
 }
@@ -399,19 +400,19 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
  * the caller's data happens to hold the cookie.  Find out for sure: in the
  * class's cache, or free in its page's bitmap once remote frees are in.
  */
-void hpa_heap_free_suspect(struct hpa_heap *h, struct hpa_page *pg,
-			   struct hpa_block *b)
+void hpa_heap_free_suspect(struct hpa_page *pg, struct hpa_block *b)
 {
 	struct hpa_block *c;
 	long idx;
 
-	for (c = h->cls[pg->cls].cache; c; c = c->next)
+	for (c = pg->cl->cache; c; c = c->next)
 		if (c == b)
 			hpa_bad_pointer("hpa_free", b, "double free");
-	collect_remote(h);
+	collect_remote(pg->heap);
 	idx = hpa_page_block_index(pg, b);
 	if (pg->free_map[idx / 64] & (1ULL << (idx % 64)))
 		hpa_bad_pointer("hpa_free", b, "double free");
+	hpa_heap_cache_push(pg, b);
 }
 
 static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
@@ -443,6 +444,8 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 		hpa_count_add(&h->nsegments, 1);
 		pg = hpa_segment_page_new(seg, cls);
 	}
+	pg->heap = h;
+	pg->cl = &h->cls[cls];
 	if (seg->free_units == 0) {
 		seg_unlink(&h->segs[kind], seg);
 		seg_push(&h->segs_full[kind], seg);

@@ -210,6 +210,12 @@ struct hpa_arena {
 	size_t nchunks;
 	uint64_t *used;		/* bit per chunk: VA taken */
 	struct hpa_chunk *map;	/* entry per chunk */
+	/*
+	 * Entry per 64 KiB unit: the live page the unit belongs to, NULL for
+	 * anything else (free units, big blocks, DMA buffers, free VA).  free
+	 * finds a block's page with one load, no chunk map or segment.
+	 */
+	struct hpa_page **pages;
 	size_t low_hint;	/* segments grow up from the bottom */
 	size_t high_hint;	/* huge runs come from the top half */
 	struct hpa_lock lock;
@@ -285,6 +291,7 @@ static inline unsigned int hpa_size_class_calc(size_t size)
 }
 
 extern const uint8_t hpa_class_by_16[65];
+#define HPA_SMALL_TABLE_MAX	1024	/* hpa_class_by_16 covers sizes <= */
 
 static inline unsigned int hpa_size_class(size_t size)
 {
@@ -325,11 +332,17 @@ extern uint64_t hpa_free_cookie;	/* random, odd, set at start-up */
  * remote freers), the second is written by remote freers, the third (and
  * the bitmap after it) only by the owner.
  */
+struct hpa_class_list;
+
 struct hpa_page {
 	char *start;
 	uint64_t div_magic;			/* ceil(2^44 / block_size) */
+	struct hpa_heap *heap;			/* owner */
+	struct hpa_class_list *cl;		/* &heap->cls[cls] */
+	uint64_t cookie;			/* hpa_free_cookie */
 	uint32_t block_size;
 	uint32_t blocks;
+	uint32_t span;				/* blocks * block_size */
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
 
@@ -442,7 +455,7 @@ struct hpa_class_list {
 	struct hpa_page *avail;		/* pages with free blocks; head first */
 	struct hpa_page *full;		/* pages without */
 	/* Owner-written, read by hpa_stats: relaxed atomics. */
-	_Atomic uint32_t ncache;	/* blocks in cache */
+	_Atomic uint32_t cache_room;	/* cache_max - blocks in cache */
 	uint32_t cache_max;
 	_Atomic uint64_t in_use;	/* blocks out of the bitmaps */
 	_Atomic uint64_t pages;
@@ -488,8 +501,7 @@ static inline struct hpa_heap *hpa_heap_get(void)
 }
 
 void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls);
-void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
-			  void *p);
+void hpa_heap_free_remote(struct hpa_page *pg, void *p);
 void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg);
@@ -520,25 +532,43 @@ static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
  * The malloc fast path: pop the class's free cache; else ctz of the class's
  * current bitmap word.
  */
-static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
-					    unsigned int cls)
+static inline __attribute__((always_inline)) void *
+hpa_heap_alloc_cl(struct hpa_heap *h, struct hpa_class_list *cl)
 {
-	struct hpa_class_list *cl = &h->cls[cls];
 	struct hpa_block *b = cl->cache;
 	uint64_t word;
 
 	if (HPA_LIKELY(b)) {
 		cl->cache = b->next;
 		b->tag = 0;
-		atomic_store_explicit(&cl->ncache, atomic_load_explicit(
-			&cl->ncache, memory_order_relaxed) - 1,
+		atomic_store_explicit(&cl->cache_room, atomic_load_explicit(
+			&cl->cache_room, memory_order_relaxed) + 1,
 			memory_order_relaxed);
 		return b;
 	}
 	word = *cl->word;
 	if (HPA_LIKELY(word))
 		return hpa_class_take(cl, word);
-	return hpa_heap_alloc_slow(h, cls);
+	return hpa_heap_alloc_slow(h, (unsigned int)(cl - h->cls));
+}
+
+static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
+					    unsigned int cls)
+{
+	return hpa_heap_alloc_cl(h, &h->cls[cls]);
+}
+
+/*
+ * Sizes up to 1 KiB straight to their class list: the byte offset of
+ * h->cls[class] by (size + 15) / 16, one load (filled at start-up).
+ */
+extern uint16_t hpa_class_off_by_16[65];
+
+static inline __attribute__((always_inline)) void *
+hpa_heap_alloc_upto_1k(struct hpa_heap *h, size_t size)
+{
+	return hpa_heap_alloc_cl(h, (struct hpa_class_list *)((char *)h +
+				 hpa_class_off_by_16[(size + 15) >> 4]));
 }
 
 void *hpa_heap_alloc_locked(struct hpa_heap *h, unsigned int cls);
@@ -574,36 +604,43 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 
 void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			  uint32_t keep);
-void hpa_heap_free_suspect(struct hpa_heap *h, struct hpa_page *pg,
-			   struct hpa_block *b);
+void hpa_heap_free_suspect(struct hpa_page *pg, struct hpa_block *b);
+
+/* Push b onto its class's free cache; the older half out when it is full. */
+static inline __attribute__((always_inline)) void
+hpa_heap_cache_push(struct hpa_page *pg, struct hpa_block *b)
+{
+	struct hpa_class_list *cl = pg->cl;
+	uint32_t room;
+
+	b->next = cl->cache;
+	b->tag = pg->cookie;
+	cl->cache = b;
+	room = atomic_load_explicit(&cl->cache_room, memory_order_relaxed) - 1;
+	atomic_store_explicit(&cl->cache_room, room, memory_order_relaxed);
+	if (HPA_UNLIKELY(!room))
+		hpa_heap_cache_flush(pg->heap, cl, cl->cache_max / 2);
+}
 
 /*
  * The owner frees block p of pg: checked to start a block and not to be
  * free already (its tag), then pushed onto the class's free cache.
  */
-static inline void hpa_heap_free_cached(struct hpa_heap *h,
-					struct hpa_page *pg, void *p)
+static inline __attribute__((always_inline)) void
+hpa_heap_free_cached(struct hpa_page *pg, void *p)
 {
-	uint64_t t = (((uintptr_t)p - (uintptr_t)pg->start) *
-		      pg->div_magic);
+	uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
 	struct hpa_block *b = p;
-	struct hpa_class_list *cl;
-	uint32_t n;
 
 	/* hpa_page_block_index() without the index: see there. */
-	if (HPA_UNLIKELY((t & (((1ULL << 23) - 1) << 21)) ||
-			 (t >> 44) >= pg->blocks))
+	if (HPA_UNLIKELY(off >= pg->span ||
+			 ((off * pg->div_magic) & (((1ULL << 23) - 1) << 21))))
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
-	if (HPA_UNLIKELY(b->tag == hpa_free_cookie))
-		hpa_heap_free_suspect(h, pg, b);
-	cl = &h->cls[pg->cls];
-	b->next = cl->cache;
-	b->tag = hpa_free_cookie;
-	cl->cache = b;
-	n = atomic_load_explicit(&cl->ncache, memory_order_relaxed) + 1;
-	atomic_store_explicit(&cl->ncache, n, memory_order_relaxed);
-	if (HPA_UNLIKELY(n > cl->cache_max))
-		hpa_heap_cache_flush(h, cl, cl->cache_max / 2);
+	if (HPA_UNLIKELY(b->tag == pg->cookie)) {
+		hpa_heap_free_suspect(pg, b);
+		return;
+	}
+	hpa_heap_cache_push(pg, b);
 }
 
 /* Thread exit: give the heap to the next new thread. */
@@ -652,8 +689,13 @@ static inline void *hpa_malloc_inline(size_t size)
 	struct hpa_heap *h = hpa_tls_heap;
 
 	/* A thread's own heap is never shared: no lock to check for. */
-	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_MAX))
-		return hpa_heap_alloc_unlocked(h, hpa_size_class(size));
+	if (HPA_LIKELY((uintptr_t)h > 1)) {
+		if (HPA_LIKELY(size <= HPA_SMALL_TABLE_MAX))
+			return hpa_heap_alloc_upto_1k(h, size);
+		if (size <= HPA_SMALL_MAX)
+			return hpa_heap_alloc_unlocked(h,
+					hpa_size_class_calc(size));
+	}
 	return hpa_malloc_slow(size);
 }
 
@@ -670,30 +712,24 @@ static inline struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 }
 
 /*
- * The free fast path: a block in a segment.  False when p is anything else
- * (NULL, a big block, not ours): hpa_free_other() then.
+ * The free fast path: a block in a live page (one load from the unit map).
+ * False when p is anything else (NULL, a big block, not ours):
+ * hpa_free_other() then.
  */
-static inline bool hpa_free_small(void *p)
+static inline __attribute__((always_inline)) bool hpa_free_small(void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)hpa_arena.base;
-	struct hpa_segment *seg;
-	struct hpa_chunk *c;
 	struct hpa_page *pg;
 
 	if (HPA_UNLIKELY(off >= hpa_arena.size))
 		return false;
-	c = &hpa_arena.map[off >> HPA_CHUNK_SHIFT];
-	if (HPA_UNLIKELY(c->kind != HPA_CHUNK_SEGMENT))
-		return false;
-	seg = c->aux;
-	pg = hpa_segment_page_of(seg, p);
+	pg = hpa_arena.pages[off >> HPA_UNIT_SHIFT];
 	if (HPA_UNLIKELY(!pg))
-		hpa_bad_pointer("hpa_free", p,
-				"not in a live page (double free?)");
-	if (HPA_LIKELY(seg->heap == hpa_tls_heap))
-		hpa_heap_free_cached(seg->heap, pg, p);
+		return false;
+	if (HPA_LIKELY(pg->heap == hpa_tls_heap))
+		hpa_heap_free_cached(pg, p);
 	else
-		hpa_heap_free_remote(seg, pg, p);
+		hpa_heap_free_remote(pg, p);
 	return true;
 }
 

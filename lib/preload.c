@@ -63,14 +63,19 @@ HPA_EXPORT void *malloc(size_t size)
 	struct hpa_heap *h = hpa_tls_heap;
 
 	/* A thread with a heap of its own is past start-up. */
-	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_MAX))
-		return hpa_heap_alloc_unlocked(h, hpa_size_class(size));
+	if (HPA_LIKELY((uintptr_t)h > 1)) {
+		if (HPA_LIKELY(size <= HPA_SMALL_TABLE_MAX))
+			return hpa_heap_alloc_upto_1k(h, size);
+		if (size <= HPA_SMALL_MAX)
+			return hpa_heap_alloc_unlocked(h,
+					hpa_size_class_calc(size));
+	}
 	if (HPA_UNLIKELY(starting()))
 		return boot_alloc(size, HPA_ALIGN);
 	return hpa_malloc_slow(size);
 }
 
-static inline void preload_free(void *p)
+static inline __attribute__((always_inline)) void preload_free(void *p)
 {
 	/* Boot blocks are outside the reservation: not on the fast path. */
 	if (HPA_LIKELY(hpa_free_small(p)))
@@ -235,12 +240,12 @@ static HPA_NOINLINE void *new_retry(const char *name, size_t size,
 	return next(size);
 }
 
-static inline void *cxx_new(size_t size)
+static inline __attribute__((always_inline)) void *cxx_new(size_t size)
 {
 	struct hpa_heap *h = hpa_tls_heap;
 
-	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_MAX))
-		return hpa_heap_alloc_unlocked(h, hpa_size_class(size));
+	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_TABLE_MAX))
+		return hpa_heap_alloc_upto_1k(h, size);
 	return malloc(size);
 }
 

@@ -52,8 +52,9 @@ HPA_EXPORT int hpa_stats(struct hpa_stats *user)
 			/* Blocks in a free cache are out of the bitmap. */
 			st.per_class[c].blocks_in_use += atomic_load_explicit(
 				&h->cls[c].in_use, memory_order_relaxed) -
-				atomic_load_explicit(&h->cls[c].ncache,
-						     memory_order_relaxed);
+				(h->cls[c].cache_max - atomic_load_explicit(
+					&h->cls[c].cache_room,
+					memory_order_relaxed));
 			st.per_class[c].pages += atomic_load_explicit(
 				&h->cls[c].pages, memory_order_relaxed);
 		}
