@@ -6,12 +6,15 @@
  * 64-bit word of the head page's bitmap it takes blocks from, so malloc is
  * a ctz and a clear of that word until the word runs out; then the page's
  * nonempty mask (a bit per word, ctz again) names the next word, and a page
- * whose mask is empty goes to the full list.  A block freed by its
- * owner sets its bit again; a block freed by another thread is pushed onto
+ * whose mask is empty goes to the full list.  In front of that, each
+ * class has a free cache (internal.h): a block freed by its owner is pushed
+ * there and malloc pops it first; past its limit the older half of the
+ * cache sets its bits again.  A block freed by another thread is pushed onto
  * its page's lock-free remote list, and the first such push also pushes the
  * page onto the owner heap's remote_pages stack.  The owner takes both
  * with an atomic exchange (no ABA: nobody pops single entries) when it runs
- * out of free blocks in a class.
+ * out of free blocks in a class, and puts the blocks into their classes'
+ * free caches.
  *
  * A thread that exits hands its heap, with every segment in it, to the next
  * thread that starts (pthread key destructor).  Frees into an abandoned
@@ -357,10 +360,14 @@ static void collect_remote(struct hpa_heap *h)
 		struct hpa_block *b = atomic_exchange_explicit(&pg->remote,
 				NULL, memory_order_acq_rel);
 
+		/*
+		 * Into the class's free cache: the freer checked the block
+		 * and tagged it; the next mallocs take it from there.
+		 */
 		while (b) {
 			struct hpa_block *bn = b->next;
 
-			hpa_heap_free_local(h, pg, b);
+			hpa_heap_cache_push(pg, b);
 			b = bn;
 		}
 		pg = next;
@@ -398,17 +405,17 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 /*
  * A local free of a block that carries the free cookie: freed twice, or
  * the caller's data happens to hold the cookie.  Find out for sure: in the
- * class's cache, or free in its page's bitmap once remote frees are in.
+ * class's cache once remote frees are in, or free in its page's bitmap.
  */
 void hpa_heap_free_suspect(struct hpa_page *pg, struct hpa_block *b)
 {
 	struct hpa_block *c;
 	long idx;
 
+	collect_remote(pg->heap);
 	for (c = pg->cl->cache; c; c = c->next)
 		if (c == b)
 			hpa_bad_pointer("hpa_free", b, "double free");
-	collect_remote(pg->heap);
 	idx = hpa_page_block_index(pg, b);
 	if (pg->free_map[idx / 64] & (1ULL << (idx % 64)))
 		hpa_bad_pointer("hpa_free", b, "double free");
@@ -473,6 +480,8 @@ static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
 	struct hpa_page *pg;
 
 	collect_remote(h);
+	if (cl->cache)
+		return hpa_heap_alloc_cl(h, cl);
 	for (;;) {
 		pg = cl->avail;
 		if (!pg) {
@@ -538,9 +547,9 @@ void hpa_heap_abandon(struct hpa_heap *h)
 {
 	unsigned int c;
 
+	collect_remote(h);
 	for (c = 0; c < HPA_NCLASSES; c++)
 		hpa_heap_cache_flush(h, &h->cls[c], 0);
-	collect_remote(h);
 	for (c = 0; c < HPA_NCLASSES; c++) {
 		struct hpa_page *pg = h->cls[c].avail, *next;
 

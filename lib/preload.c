@@ -80,7 +80,7 @@ static inline __attribute__((always_inline)) void preload_free(void *p)
 	/* Boot blocks are outside the reservation: not on the fast path. */
 	if (HPA_LIKELY(hpa_free_small(p)))
 		return;
-	if (HPA_UNLIKELY(is_boot(p)))
+	if (!p || HPA_UNLIKELY(is_boot(p)))
 		return;
 	hpa_free_other(p);
 }
