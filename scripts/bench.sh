@@ -80,8 +80,12 @@ declare -A ENVS=(
 	[jemalloc]="LD_PRELOAD=$LIBDIR/libjemalloc.so.2"
 	[mimalloc]="LD_PRELOAD=$LIBDIR/libmimalloc.so.2"
 	[tcmalloc]="LD_PRELOAD=$LIBDIR/libtcmalloc.so.4"
-	[hpalloc]="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so"
+	[hpalloc]="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so HPALLOC_BACKEND=thp"
 )
+# hpalloc runs on THP pages, like the others, everywhere but in the random-
+# update section: it would pick hugetlb pages whenever some are reserved on
+# the machine, and hugetlb pages do not show in RSS.
+HPA_AUTO="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so"
 
 RES=$(mktemp)
 trap 'rm -f "$RES"; restore_hugepages' EXIT
@@ -225,6 +229,7 @@ if section tlb; then
 		HP_NOTE="vm.nr_hugepages raised to $(cat /proc/sys/vm/nr_hugepages) (asked $HP_WANTED) for this section"
 	fi
 	echo "== random updates over ${TABLE_GIB} GiB ($HP_NOTE)" >&2
+	ENVS[hpalloc]=$HPA_AUTO
 	for a in "${ALLOCS[@]}"; do
 		echo "   $a" >&2
 		run "$a" tlb "$BENCH" tlb "$TABLE_GIB" "$UPDATES"
