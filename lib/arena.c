@@ -38,7 +38,9 @@ int hpa_arena_init(size_t reserve)
 	hpa_arena.used = hpa_prim->meta_map(words * sizeof(uint64_t));
 	hpa_arena.map = hpa_prim->meta_map(hpa_arena.nchunks *
 					   sizeof(struct hpa_chunk));
-	if (!hpa_arena.used || !hpa_arena.map)
+	hpa_arena.pages = hpa_prim->meta_map((size >> HPA_UNIT_SHIFT) *
+					     sizeof(struct hpa_page *));
+	if (!hpa_arena.used || !hpa_arena.map || !hpa_arena.pages)
 		return -ENOMEM;
 	hpa_arena.base = base;
 	hpa_arena.base_chunk = (uintptr_t)base >> HPA_CHUNK_SHIFT;

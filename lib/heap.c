@@ -6,12 +6,15 @@
  * 64-bit word of the head page's bitmap it takes blocks from, so malloc is
  * a ctz and a clear of that word until the word runs out; then the page's
  * nonempty mask (a bit per word, ctz again) names the next word, and a page
- * whose mask is empty goes to the full list.  A block freed by its
- * owner sets its bit again; a block freed by another thread is pushed onto
+ * whose mask is empty goes to the full list.  In front of that, each
+ * class has a free cache (internal.h): a block freed by its owner is pushed
+ * there and malloc pops it first; past its limit the older half of the
+ * cache sets its bits again.  A block freed by another thread is pushed onto
  * its page's lock-free remote list, and the first such push also pushes the
  * page onto the owner heap's remote_pages stack.  The owner takes both
  * with an atomic exchange (no ABA: nobody pops single entries) when it runs
- * out of free blocks in a class.
+ * out of free blocks in a class, and puts the blocks into their classes'
+ * free caches.
  *
  * A thread that exits hands its heap, with every segment in it, to the next
  * thread that starts (pthread key destructor).  Frees into an abandoned
@@ -24,6 +27,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "internal.h"
 
@@ -32,11 +36,22 @@ __thread struct hpa_heap *hpa_tls_heap
 #define HEAP_EXITED	((struct hpa_heap *)1)
 
 uint64_t hpa_empty_word;
+uint64_t hpa_free_cookie = 0x9e3779b97f4a7c15ULL;
 struct hpa_heap *hpa_all_heaps;
 struct hpa_lock hpa_heaps_lock = HPA_LOCK_INIT;
 static struct hpa_heap *abandoned;
 static struct hpa_heap *node_heaps[HPA_MAX_NODES];
 static pthread_key_t heap_key;
+
+/*
+ * A class's free cache holds up to HPA_CACHE_BYTES of blocks (at least
+ * HPA_CACHE_MIN, at most HPA_CACHE_MAX of them): enough that batches of a
+ * thousand small blocks freed and allocated again never reach the bitmaps,
+ * little enough that cached blocks keep few pages from emptying.
+ */
+#define HPA_CACHE_BYTES	(128 * 1024)
+#define HPA_CACHE_MIN	4
+#define HPA_CACHE_MAX	1024
 
 /* Bump allocation from metadata memory mapped 1 MiB at a time. */
 struct meta_bump {
@@ -102,8 +117,13 @@ static struct hpa_heap *heap_new(int node, bool shared)
 		return NULL;
 	memset(h, 0, sizeof(*h));
 	for (c = 0; c < HPA_NCLASSES; c++) {
+		uint32_t max = (uint32_t)(HPA_CACHE_BYTES / hpa_classes[c].size);
+
 		h->cls[c].word = &hpa_empty_word;
 		h->cls[c].size = hpa_classes[c].size;
+		h->cls[c].cache_max = max < HPA_CACHE_MIN ? HPA_CACHE_MIN :
+				      max > HPA_CACHE_MAX ? HPA_CACHE_MAX : max;
+		h->cls[c].cache_room = h->cls[c].cache_max;
 	}
 	h->node = node;
 	h->shared = shared;
@@ -121,6 +141,14 @@ static void heap_exit(void *arg)
 
 void hpa_heaps_init(void)
 {
+	const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+	uint64_t x;
+
+	/* AT_RANDOM: 16 bytes the kernel gives every process. */
+	if (r) {
+		memcpy(&x, r, sizeof(x));
+		hpa_free_cookie = x | 1;
+	}
 	if (pthread_key_create(&heap_key, heap_exit) != 0)
 		hpa_fatal("pthread_key_create failed\n");
 }
@@ -281,15 +309,21 @@ void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg)
 		hpa_heap_page_emptied(h, pg);
 }
 
-void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
-			  void *p)
+void hpa_heap_free_remote(struct hpa_page *pg, void *p)
 {
 	struct hpa_block *b = p, *old;
-	struct hpa_heap *h = seg->heap;
+	struct hpa_heap *h = pg->heap;
 	struct hpa_page *top;
 
 	if (hpa_page_block_index(pg, p) < 0)
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	/*
+	 * Free blocks carry the cookie, allocated ones 0 (or what the caller
+	 * wrote): the owner's cache cannot be searched from here.
+	 */
+	if (b->tag == hpa_free_cookie)
+		hpa_bad_pointer("hpa_free", p, "double free");
+	b->tag = hpa_free_cookie;
 	/*
 	 * acq_rel: when this push finds the list empty, it must see the
 	 * owner's read of pg->remote_next (done before the owner emptied the
@@ -326,10 +360,14 @@ static void collect_remote(struct hpa_heap *h)
 		struct hpa_block *b = atomic_exchange_explicit(&pg->remote,
 				NULL, memory_order_acq_rel);
 
+		/*
+		 * Into the class's free cache: the freer checked the block
+		 * and tagged it; the next mallocs take it from there.
+		 */
 		while (b) {
 			struct hpa_block *bn = b->next;
 
-			hpa_heap_free_local(h, pg, b);
+			hpa_heap_cache_push(pg, b);
 			b = bn;
 		}
 		pg = next;
@@ -348,6 +386,54 @@ static bool heap_small(const struct hpa_heap *h)
 
 	return (n << HPA_CHUNK_SHIFT) < (uint64_t)hpa_option_int(
 						HPA_OPT_SMALL_START);
+}
+
+/*
+ * Give all but the newest keep blocks of the class's free cache back to
+ * their pages' bitmaps: pages fill up and empty there (and a block freed
+ * twice is caught there when its bit is already set).
+ */
+void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
+			  uint32_t keep)
+{
+	struct hpa_block *b = cl->cache, **tail = &cl->cache;
+	uint32_t i;
+
+	for (i = 0; i < keep && b; i++) {
+		tail = &b->next;
+		b = b->next;
+	}
+	*tail = NULL;
+	atomic_store_explicit(&cl->cache_room, cl->cache_max - i,
+			      memory_order_relaxed);
+	while (b) {
+		/* Read next first: freeing b may release its segment. */
+		struct hpa_block *next = b->next;
+
+		hpa_heap_free_local(h, hpa_arena.pages[((uintptr_t)b -
+				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT], b);
+		b = next;
+	}
+}
+
+/*
+ * A local free of a block that carries the free cookie: freed twice, or
+ * the caller's data happens to hold the cookie.  Find out for sure: in the
+ * class's cache once remote frees are in, or free in its page's bitmap.
+ */
+void hpa_heap_free_suspect(struct hpa_page *pg, struct hpa_block *b)
+{
+	struct hpa_block *c;
+	long idx;
+
+	collect_remote(pg->heap);
+	for (c = pg->cl->cache; c; c = c->next)
+		if (c == b)
+			hpa_bad_pointer("hpa_free", b, "double free");
+	idx = hpa_page_block_index(pg, b);
+	if (pg->free_map[idx / 64] & (1ULL << (idx % 64)))
+		hpa_bad_pointer("hpa_free", b, "double free");
+	hpa_heap_cache_push(pg, b);
 }
 
 static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
@@ -380,6 +466,8 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 		hpa_count_add(&h->nsegments, 1);
 		pg = hpa_segment_page_new(seg, cls);
 	}
+	pg->heap = h;
+	pg->cl = &h->cls[cls];
 	if (seg->free_units == 0) {
 		seg_unlink(&h->segs[kind], seg);
 		seg_push(&h->segs_full[kind], seg);
@@ -407,6 +495,8 @@ static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
 	struct hpa_page *pg;
 
 	collect_remote(h);
+	if (cl->cache)
+		return hpa_heap_alloc_cl(h, cl);
 	for (;;) {
 		pg = cl->avail;
 		if (!pg) {
@@ -473,6 +563,8 @@ void hpa_heap_abandon(struct hpa_heap *h)
 	unsigned int c;
 
 	collect_remote(h);
+	for (c = 0; c < HPA_NCLASSES; c++)
+		hpa_heap_cache_flush(h, &h->cls[c], 0);
 	for (c = 0; c < HPA_NCLASSES; c++) {
 		struct hpa_page *pg = h->cls[c].avail, *next;
 

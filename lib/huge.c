@@ -2,7 +2,8 @@
 /*
  * Blocks larger than HPA_SMALL_MAX (1 MiB): runs of whole 2 MiB chunks,
  * 1 GiB aligned and mapped with 1 GiB pages when the run is 1 GiB or more
- * and the backend has them.  A single chunk comes from the page pool.
+ * and the backend has them.  Freed blocks go to the page pool's run cache
+ * (pool.c), which hands them out again and merges neighbours.
  *
  * Growth without copy (hpa_realloc): first try to take the chunks right
  * after the run and map them (in place); else take a new range and move
@@ -54,26 +55,25 @@ void *hpa_huge_alloc(size_t size, size_t align, int node)
 		align_chunks = align >> HPA_CHUNK_SHIFT;
 	if (node < 0)
 		node = hpa_prim->current_node();
-	if (n == 1 && align_chunks == 1) {
-		idx = hpa_pool_get(node, bind);
-		if (idx < 0)
-			return NULL;
-	} else {
-		if (want_1g(n) && align_chunks < HPA_1G_CHUNKS)
-			align_chunks = HPA_1G_CHUNKS;
-		if (align_chunks == 1) {
-			idx = hpa_pool_get_run(n, node, bind);
-			if (idx >= 0)
-				goto found;
-		}
-		idx = hpa_arena_take(n, align_chunks, true);
-		if (idx < 0 || hpa_pool_commit((size_t)idx, n, node, bind,
-					       want_1g(n))) {
-			if (idx >= 0)
-				hpa_arena_give((size_t)idx, n);
-			errno = ENOMEM;
-			return NULL;
-		}
+	if (want_1g(n) && align_chunks < HPA_1G_CHUNKS)
+		align_chunks = HPA_1G_CHUNKS;
+	/*
+	 * Big blocks, one chunk or more, live in the run cache's part of the
+	 * reservation (the top), where a freed one merges with its
+	 * neighbours; segments take single chunks from the bottom.
+	 */
+	if (align_chunks == 1) {
+		idx = hpa_pool_get_run(n, node, bind);
+		if (idx >= 0)
+			goto found;
+	}
+	idx = hpa_arena_take(n, align_chunks, true);
+	if (idx < 0 || hpa_pool_commit((size_t)idx, n, node, bind,
+				       want_1g(n))) {
+		if (idx >= 0)
+			hpa_arena_give((size_t)idx, n);
+		errno = ENOMEM;
+		return NULL;
 	}
 found:
 	mark_run((size_t)idx, n, size);
@@ -83,21 +83,12 @@ found:
 
 static void release_run(size_t idx, size_t n)
 {
-	size_t i;
-
-	/* 1 GiB pages cannot be split; 2 MiB ones go to the pool. */
+	/* 1 GiB pages cannot be split: they go back to the OS whole. */
 	if (hpa_arena.map[idx].page_shift >= 30) {
 		hpa_pool_release(idx, n);
 		return;
 	}
-	if (n > 1) {
-		hpa_pool_put_run(idx, n);
-		return;
-	}
-	for (i = idx; i < idx + n; i++) {
-		hpa_arena.map[i].kind = HPA_CHUNK_CLAIMED;
-		hpa_pool_put(i);
-	}
+	hpa_pool_put_run(idx, n);
 }
 
 void hpa_huge_free(size_t idx, const void *p)

@@ -222,6 +222,12 @@ struct hpa_arena {
 	size_t base_chunk;	/* base >> HPA_CHUNK_SHIFT */
 	uint64_t *used;		/* bit per chunk: VA taken */
 	struct hpa_chunk *map;	/* entry per chunk */
+	/*
+	 * Entry per 64 KiB unit: the live page the unit belongs to, NULL for
+	 * anything else (free units, big blocks, DMA buffers, free VA).  free
+	 * finds a block's page with one load, no chunk map or segment.
+	 */
+	struct hpa_page **pages;
 	size_t low_hint;	/* segments grow up from the bottom */
 	size_t high_hint;	/* huge runs come from the top half */
 	struct hpa_lock lock;
@@ -304,6 +310,7 @@ static inline unsigned int hpa_size_class_calc(size_t size)
 }
 
 extern const uint8_t hpa_class_by_16[65];
+#define HPA_SMALL_TABLE_MAX	1024	/* hpa_class_by_16 covers sizes <= */
 
 static inline unsigned int hpa_size_class(size_t size)
 {
@@ -319,9 +326,17 @@ _Noreturn void hpa_bad_pointer(const char *fn, const void *p,
 
 struct hpa_heap;
 
+/*
+ * A free block.  tag is hpa_free_cookie while the block sits in a class's
+ * free cache or bitmap, 0 from malloc on: free finds a double free with one
+ * load and a compare (and then makes sure, hpa_heap_free_suspect()).
+ */
 struct hpa_block {
 	struct hpa_block *next;
+	uint64_t tag;
 };
+
+extern uint64_t hpa_free_cookie;	/* random, odd, set at start-up */
 
 /*
  * A page: a run of units in one segment, cut into blocks of one class.
@@ -336,11 +351,17 @@ struct hpa_block {
  * remote freers), the second is written by remote freers, the third (and
  * the bitmap after it) only by the owner.
  */
+struct hpa_class_list;
+
 struct hpa_page {
 	char *start;
 	uint64_t div_magic;			/* ceil(2^44 / block_size) */
+	struct hpa_heap *heap;			/* owner */
+	struct hpa_class_list *cl;		/* &heap->cls[cls] */
+	uint64_t cookie;			/* hpa_free_cookie */
 	uint32_t block_size;
 	uint32_t blocks;
+	uint32_t span;				/* blocks * block_size */
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
 
@@ -437,18 +458,25 @@ static inline unsigned int hpa_seg_kind(unsigned int units)
 }
 
 /*
- * One cache line per class.  malloc takes the lowest bit of *word, the
+ * One cache line per class.  malloc first pops the class's free cache, a
+ * LIFO list of the blocks this heap freed last (the block just freed is
+ * reused first, while it is in L1), then takes the lowest bit of *word, the
  * free_map word of the head page it allocates from (hpa_empty_word when
- * there is none), and returns base + bit * size.
+ * there is none), and returns base + bit * size.  A local free pushes the
+ * block onto the cache; past cache_max the older half goes back to the
+ * bitmaps (hpa_heap_cache_flush), where pages fill up and empty.
  */
 struct hpa_class_list {
+	struct hpa_block *cache;	/* freed blocks, newest first */
 	uint64_t *word;
 	char *base;			/* the block of bit 0 of *word */
 	size_t size;			/* block size */
 	struct hpa_page *avail;		/* pages with free blocks; head first */
 	struct hpa_page *full;		/* pages without */
 	/* Owner-written, read by hpa_stats: relaxed atomics. */
-	_Atomic uint64_t in_use;	/* blocks */
+	_Atomic uint32_t cache_room;	/* cache_max - blocks in cache */
+	uint32_t cache_max;
+	_Atomic uint64_t in_use;	/* blocks out of the bitmaps */
 	_Atomic uint64_t pages;
 } __attribute__((aligned(64)));
 
@@ -492,8 +520,7 @@ static inline struct hpa_heap *hpa_heap_get(void)
 }
 
 void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls);
-void hpa_heap_free_remote(struct hpa_segment *seg, struct hpa_page *pg,
-			  void *p);
+void hpa_heap_free_remote(struct hpa_page *pg, void *p);
 void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg);
@@ -509,22 +536,58 @@ static inline void hpa_count_add(_Atomic uint64_t *c, int64_t d)
 /* Take the lowest free block of word, the value of *cl->word (not 0). */
 static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 {
+	struct hpa_block *b;
+
 	*cl->word = word & (word - 1);
 	cl->avail->used++;
 	hpa_count_add(&cl->in_use, 1);
-	return cl->base + (size_t)__builtin_ctzll(word) * cl->size;
+	b = (struct hpa_block *)(cl->base +
+				 (size_t)__builtin_ctzll(word) * cl->size);
+	b->tag = 0;
+	return b;
 }
 
-/* The malloc fast path: ctz of the class's current bitmap word. */
+/*
+ * The malloc fast path: pop the class's free cache; else ctz of the class's
+ * current bitmap word.
+ */
+static inline __attribute__((always_inline)) void *
+hpa_heap_alloc_cl(struct hpa_heap *h, struct hpa_class_list *cl)
+{
+	struct hpa_block *b = cl->cache;
+	uint64_t word;
+
+	if (HPA_LIKELY(b)) {
+		cl->cache = b->next;
+		b->tag = 0;
+		atomic_store_explicit(&cl->cache_room, atomic_load_explicit(
+			&cl->cache_room, memory_order_relaxed) + 1,
+			memory_order_relaxed);
+		return b;
+	}
+	word = *cl->word;
+	if (HPA_LIKELY(word))
+		return hpa_class_take(cl, word);
+	return hpa_heap_alloc_slow(h, (unsigned int)(cl - h->cls));
+}
+
 static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
 					    unsigned int cls)
 {
-	struct hpa_class_list *cl = &h->cls[cls];
-	uint64_t word = *cl->word;
+	return hpa_heap_alloc_cl(h, &h->cls[cls]);
+}
 
-	if (HPA_LIKELY(word))
-		return hpa_class_take(cl, word);
-	return hpa_heap_alloc_slow(h, cls);
+/*
+ * Sizes up to 1 KiB straight to their class list: the byte offset of
+ * h->cls[class] by (size + 15) / 16, one load (filled at start-up).
+ */
+extern uint16_t hpa_class_off_by_16[65];
+
+static inline __attribute__((always_inline)) void *
+hpa_heap_alloc_upto_1k(struct hpa_heap *h, size_t size)
+{
+	return hpa_heap_alloc_cl(h, (struct hpa_class_list *)((char *)h +
+				 hpa_class_off_by_16[(size + 15) >> 4]));
 }
 
 void *hpa_heap_alloc_locked(struct hpa_heap *h, unsigned int cls);
@@ -536,7 +599,7 @@ static inline void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls)
 	return hpa_heap_alloc_locked(h, cls);
 }
 
-/* The owner frees block p of pg (locally, or collected from remote). */
+/* The owner returns block p of pg to its bitmap (cache flush, remote). */
 static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 				       void *p)
 {
@@ -556,6 +619,47 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 	hpa_count_add(&h->cls[pg->cls].in_use, -1);
 	if (HPA_UNLIKELY(--pg->used == 0 || pg->full))
 		hpa_heap_free_slow(h, pg);
+}
+
+void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
+			  uint32_t keep);
+void hpa_heap_free_suspect(struct hpa_page *pg, struct hpa_block *b);
+
+/* Push b onto its class's free cache; the older half out when it is full. */
+static inline __attribute__((always_inline)) void
+hpa_heap_cache_push(struct hpa_page *pg, struct hpa_block *b)
+{
+	struct hpa_class_list *cl = pg->cl;
+	uint32_t room;
+
+	b->next = cl->cache;
+	b->tag = pg->cookie;
+	cl->cache = b;
+	room = atomic_load_explicit(&cl->cache_room, memory_order_relaxed) - 1;
+	atomic_store_explicit(&cl->cache_room, room, memory_order_relaxed);
+	if (HPA_UNLIKELY(!room))
+		hpa_heap_cache_flush(pg->heap, cl, cl->cache_max / 2);
+}
+
+/*
+ * The owner frees block p of pg: checked to start a block and not to be
+ * free already (its tag), then pushed onto the class's free cache.
+ */
+static inline __attribute__((always_inline)) void
+hpa_heap_free_cached(struct hpa_page *pg, void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
+	struct hpa_block *b = p;
+
+	/* hpa_page_block_index() without the index: see there. */
+	if (HPA_UNLIKELY(off >= pg->span ||
+			 ((off * pg->div_magic) & (((1ULL << 23) - 1) << 21))))
+		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	if (HPA_UNLIKELY(b->tag == pg->cookie)) {
+		hpa_heap_free_suspect(pg, b);
+		return;
+	}
+	hpa_heap_cache_push(pg, b);
 }
 
 /* Thread exit: give the heap to the next new thread. */
@@ -604,8 +708,13 @@ static inline void *hpa_malloc_inline(size_t size)
 	struct hpa_heap *h = hpa_tls_heap;
 
 	/* A thread's own heap is never shared: no lock to check for. */
-	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_MAX))
-		return hpa_heap_alloc_unlocked(h, hpa_size_class(size));
+	if (HPA_LIKELY((uintptr_t)h > 1)) {
+		if (HPA_LIKELY(size <= HPA_SMALL_TABLE_MAX))
+			return hpa_heap_alloc_upto_1k(h, size);
+		if (size <= HPA_SMALL_MAX)
+			return hpa_heap_alloc_unlocked(h,
+					hpa_size_class_calc(size));
+	}
 	return hpa_malloc_slow(size);
 }
 
@@ -622,30 +731,24 @@ static inline struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 }
 
 /*
- * The free fast path: a block in a segment.  False when p is anything else
- * (NULL, a big block, not ours): hpa_free_other() then.
+ * The free fast path: a block in a live page (one load from the unit map).
+ * False when p is anything else (NULL, a big block, not ours):
+ * hpa_free_other() then.
  */
-static inline bool hpa_free_small(void *p)
+static inline __attribute__((always_inline)) bool hpa_free_small(void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)hpa_arena.base;
-	struct hpa_segment *seg;
-	struct hpa_chunk *c;
 	struct hpa_page *pg;
 
 	if (HPA_UNLIKELY(off >= hpa_arena.size))
 		return false;
-	c = &hpa_arena.map[off >> HPA_CHUNK_SHIFT];
-	if (HPA_UNLIKELY(c->kind != HPA_CHUNK_SEGMENT))
-		return false;
-	seg = c->aux;
-	pg = hpa_segment_page_of(seg, p);
+	pg = hpa_arena.pages[off >> HPA_UNIT_SHIFT];
 	if (HPA_UNLIKELY(!pg))
-		hpa_bad_pointer("hpa_free", p,
-				"not in a live page (double free?)");
-	if (HPA_LIKELY(seg->heap == hpa_tls_heap))
-		hpa_heap_free_local(seg->heap, pg, p);
+		return false;
+	if (HPA_LIKELY(pg->heap == hpa_tls_heap))
+		hpa_heap_free_cached(pg, p);
 	else
-		hpa_heap_free_remote(seg, pg, p);
+		hpa_heap_free_remote(pg, p);
 	return true;
 }
 

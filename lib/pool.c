@@ -7,13 +7,20 @@
  * (it may be a 1 GiB page nobody should fault in), behind an adaptive lock.
  *
  * Runs of several chunks (huge blocks) are kept whole in a small cache and
- * handed out again best-fit, split when larger than asked: a huge block
- * needs contiguous addresses, which single pooled chunks rarely are.
+ * handed out again best-fit: a huge block needs contiguous addresses.  A
+ * run given back merges with the cached runs next to it; a remnant of one
+ * chunk left by a split goes to the chunk lists (segments use those,
+ * and a later run request finds neighbouring list chunks again); a request
+ * no cached run fits is put together from neighbouring list chunks before
+ * anything is committed fresh.  So a loop of large malloc/free reuses what
+ * it committed instead of faulting in (and zeroing) fresh pages.
  *
  * Retention: at most HPALLOC_RETAIN bytes (default 64 MiB) stay committed in
  * the pool; a chunk given back beyond that is decommitted at once (munmap,
  * or the device's pages go back to its node pool) and its address range
- * returns to the arena.
+ * returns to the arena.  A run given back when the budget is full evicts
+ * smaller cached runs first (the one just freed is the likeliest to be
+ * asked for again), so old remnants never hold the whole budget.
  */
 #include <errno.h>
 #include <string.h>
@@ -167,6 +174,8 @@ static int commit_range(size_t idx, size_t n, int node, bool bind,
 			       bind ? node : -1, flags, &out);
 	if (err)
 		return err;
+	/* Counted here, for every backend: hpa_stats' fresh commits. */
+	hpa_stat_add(&hpa_gstats.be_maps[out.backend], 1);
 	if (out.fallback)
 		hpa_stat_add(&hpa_gstats.fallbacks, 1);
 	for (i = idx; i < idx + n; i++) {
@@ -254,6 +263,10 @@ long hpa_pool_get(int node, bool bind)
 			return idx;
 		}
 	}
+	/* Cut one chunk off a cached run rather than commit a fresh one. */
+	idx = hpa_pool_get_run(1, node, bind);
+	if (idx >= 0)
+		return idx;
 	idx = hpa_arena_take(1, 1, false);
 	if (idx < 0) {
 		errno = ENOMEM;
@@ -321,30 +334,217 @@ void hpa_pool_unlock_all(void)
 
 /* ---- runs ------------------------------------------------------------ */
 
+/* Remnants this small go to the chunk lists instead of the run cache. */
+#define RUN_REMNANT_MAX	1
+
+static bool run_matches(const struct run *r, int node, bool bind)
+{
+	return r->bound == bind && (!bind || r->node == node);
+}
+
+/* Same node, binding, backend and page size: may be one run. */
+static bool chunks_mergeable(size_t a, size_t b)
+{
+	const struct hpa_chunk *x = &hpa_arena.map[a], *y = &hpa_arena.map[b];
+
+	return x->node == y->node && x->bound == y->bound &&
+	       x->backend == y->backend && x->page_shift == y->page_shift &&
+	       x->page_shift < 30;
+}
+
+static void run_remove(unsigned int i)
+{
+	runs[i] = runs[--nruns];
+}
+
+/* Under runs_lock: the chunks of [idx, idx+n) to the chunk lists. */
+static size_t remnant_to_lists(size_t idx, size_t n)
+{
+	size_t i, kept = 0;
+
+	for (i = idx; i < idx + n; i++) {
+		struct hpa_chunk *c = &hpa_arena.map[i];
+		struct pool_list *l = list_for(c->node,
+					       page_class(c->page_shift));
+		bool ok;
+
+		hpa_lock(&l->lock);
+		ok = list_push(l, (uint32_t)i);
+		hpa_unlock(&l->lock);
+		if (!ok)
+			break;
+		kept++;
+	}
+	return kept;
+}
+
+/* Shell sort: qsort may call malloc, and this runs under runs_lock. */
+static void sort_u32(uint32_t *v, size_t n)
+{
+	static const size_t gaps[] = { 132, 57, 23, 10, 4, 1 };
+	size_t g, i, j;
+
+	for (g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+		for (i = gaps[g]; i < n; i++) {
+			uint32_t x = v[i];
+
+			for (j = i; j >= gaps[g] && v[j - gaps[g]] > x;
+			     j -= gaps[g])
+				v[j] = v[j - gaps[g]];
+			v[j] = x;
+		}
+	}
+}
+
+/* Take the entries [w, w+n) out of list l (all of them are in it). */
+static void list_take_range(struct pool_list *l, uint32_t w, size_t n)
+{
+	struct idx_block **pb = &l->head, *b;
+
+	while ((b = *pb)) {
+		uint32_t i, j = 0;
+
+		for (i = 0; i < b->n; i++)
+			if (b->idx[i] - w >= n)
+				b->idx[j++] = b->idx[i];
+		b->n = j;
+		if (!j && b != l->head) {
+			*pb = b->next;
+			block_free(b);
+			continue;
+		}
+		pb = &b->next;
+	}
+	b = l->head;
+	if (b && !b->n) {
+		l->head = b->next;
+		block_free(b);
+	}
+	l->count -= n;
+}
+
+#define WINDOW_SCAN	512
+
+/*
+ * Under runs_lock: take chunk j out of its chunk list if it is there and
+ * may join the run that chunk like is in.  Only the list's own entries are
+ * read to decide (the chunk map entry of a chunk in no list may be changing
+ * under another thread).
+ */
+static bool chunk_from_lists(size_t j, size_t like)
+{
+	const struct hpa_chunk *c = &hpa_arena.map[like];
+	struct pool_list *l = list_for(c->node, page_class(c->page_shift));
+	struct idx_block *b;
+	bool found = false;
+	uint32_t i;
+
+	hpa_lock(&l->lock);
+	for (b = l->head; b && !found; b = b->next)
+		for (i = 0; i < b->n; i++)
+			if (b->idx[i] == j) {
+				found = true;
+				break;
+			}
+	if (found && chunks_mergeable(j, like))
+		list_take_range(l, (uint32_t)j, 1);
+	else
+		found = false;
+	hpa_unlock(&l->lock);
+	return found;
+}
+
+/*
+ * Under runs_lock: n neighbouring chunks from the chunk lists of node (the
+ * first WINDOW_SCAN entries of each list are looked at), taken out of the
+ * lists; -1 when there are none.
+ */
+static long window_from_lists(size_t n, int node, bool bind)
+{
+	static const int order[] = { PC_2M, PC_4K };
+	uint32_t v[WINDOW_SCAN];
+	unsigned int k;
+
+	if (node < 0)
+		node = hpa_prim->current_node();
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		struct pool_list *l = list_for(node, order[k]);
+		struct idx_block *b;
+		size_t cnt = 0, i, run = 0;
+		long found = -1;
+
+		hpa_lock(&l->lock);
+		if (l->count < n) {
+			hpa_unlock(&l->lock);
+			continue;
+		}
+		for (b = l->head; b && cnt < WINDOW_SCAN; b = b->next)
+			for (i = 0; i < b->n && cnt < WINDOW_SCAN; i++)
+				v[cnt++] = b->idx[i];
+		sort_u32(v, cnt);
+		for (i = 0; i < cnt && found < 0; i++) {
+			const struct hpa_chunk *c = &hpa_arena.map[v[i]];
+
+			if (c->bound != bind || (bind && c->node != node)) {
+				run = 0;
+				continue;
+			}
+			if (run && v[i] == v[i - 1] + 1 &&
+			    chunks_mergeable(v[i - 1], v[i]))
+				run++;
+			else
+				run = 1;
+			if (run == n)
+				found = (long)v[i] - (long)n + 1;
+		}
+		if (found >= 0)
+			list_take_range(l, (uint32_t)found, n);
+		hpa_unlock(&l->lock);
+		if (found >= 0)
+			return found;
+	}
+	return -1;
+}
 
 long hpa_pool_get_run(size_t n, int node, bool bind)
 {
 	unsigned int i, best = RUN_CACHE;
+	size_t rest = 0, rest_idx = 0;
 	long idx = -1;
 
 	if (n > UINT32_MAX)
 		return -1;
 	hpa_lock(&runs_lock);
 	for (i = 0; i < nruns; i++) {
-		if (runs[i].n < n || runs[i].bound != bind ||
-		    (bind && runs[i].node != node))
+		if (runs[i].n < n || !run_matches(&runs[i], node, bind))
 			continue;
 		if (best == RUN_CACHE || runs[i].n < runs[best].n)
 			best = i;
 	}
 	if (best < RUN_CACHE) {
 		idx = runs[best].idx;
-		if (runs[best].n > n) {
+		rest = runs[best].n - n;
+		rest_idx = (size_t)idx + n;
+		if (rest > RUN_REMNANT_MAX) {
 			runs[best].idx += (uint32_t)n;
 			runs[best].n -= (uint32_t)n;
+			rest = 0;
 		} else {
-			runs[best] = runs[--nruns];
+			run_remove(best);
 		}
+	} else if (n > 1) {
+		idx = window_from_lists(n, node, bind);
+	}
+	if (rest) {
+		size_t kept = remnant_to_lists(rest_idx, rest);
+
+		/* No list block for the rest: keep it cached as a run. */
+		if (kept < rest)
+			runs[nruns++] = (struct run){
+				(uint32_t)(rest_idx + kept),
+				(uint32_t)(rest - kept),
+				hpa_arena.map[rest_idx].node,
+				hpa_arena.map[rest_idx].bound };
 	}
 	hpa_unlock(&runs_lock);
 	if (idx >= 0) {
@@ -355,32 +555,121 @@ long hpa_pool_get_run(size_t n, int node, bool bind)
 	return idx;
 }
 
+/*
+ * Under runs_lock: make room for bytes more within limit by giving cached
+ * runs smaller than n chunks back to the OS, smallest first.  False when
+ * that cannot make enough room.
+ */
+static bool evict_smaller(size_t n, uint64_t bytes, uint64_t limit)
+{
+	uint64_t have = atomic_load(&retained), evictable = 0;
+	unsigned int i;
+
+	if (bytes > limit)
+		return false;
+	for (i = 0; i < nruns; i++)
+		if (runs[i].n < n)
+			evictable += (uint64_t)runs[i].n << HPA_CHUNK_SHIFT;
+	if (have + bytes > limit + evictable)
+		return false;
+	/* retained moves under other threads: re-read it, stop when done. */
+	while (have + bytes > limit) {
+		unsigned int s = RUN_CACHE;
+		struct run r;
+
+		for (i = 0; i < nruns; i++)
+			if (runs[i].n < n && (s == RUN_CACHE ||
+					      runs[i].n < runs[s].n))
+				s = i;
+		if (s == RUN_CACHE)
+			return false;
+		r = runs[s];
+		run_remove(s);
+		atomic_fetch_sub(&retained, (uint64_t)r.n << HPA_CHUNK_SHIFT);
+		hpa_pool_release(r.idx, r.n);
+		have = atomic_load(&retained);
+	}
+	return true;
+}
+
 void hpa_pool_put_run(size_t idx, size_t n)
 {
 	struct hpa_chunk *c = &hpa_arena.map[idx];
 	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
 	uint64_t bytes = n << HPA_CHUNK_SHIFT;
 	bool kept = false;
-	size_t i;
+	unsigned int i;
 
-	if (atomic_fetch_add(&retained, bytes) + bytes <= limit &&
-	    c->page_shift < 30 && n <= UINT32_MAX) {
-		for (i = idx; i < idx + n; i++) {
-			hpa_arena.map[i].kind = HPA_CHUNK_POOL;
-			hpa_arena.map[i].fresh = 0;
-		}
-		hpa_lock(&runs_lock);
-		if (nruns < RUN_CACHE) {
-			runs[nruns++] = (struct run){ (uint32_t)idx, (uint32_t)n,
-						      c->node, c->bound };
-			kept = true;
-		}
-		hpa_unlock(&runs_lock);
-	}
-	if (!kept) {
-		atomic_fetch_sub(&retained, bytes);
+	if (c->page_shift >= 30 || n > UINT32_MAX) {
 		hpa_pool_release(idx, n);
+		return;
 	}
+	hpa_lock(&runs_lock);
+	if (atomic_load(&retained) + bytes > limit &&
+	    !evict_smaller(n, bytes, limit))
+		goto out;
+	for (i = idx; i < idx + n; i++) {
+		hpa_arena.map[i].kind = HPA_CHUNK_POOL;
+		hpa_arena.map[i].fresh = 0;
+	}
+	atomic_fetch_add(&retained, bytes);
+	/* Take in the chunks around it that sit in the chunk lists... */
+	while (idx > 0 && chunk_from_lists(idx - 1, idx)) {
+		idx--;
+		n++;
+	}
+	while (idx + n < hpa_arena.nchunks && chunk_from_lists(idx + n, idx))
+		n++;
+	/* ...and merge with the cached runs right before and after it. */
+	for (i = 0; i < nruns; i++) {
+		struct run *r = &runs[i];
+
+		if (r->idx + r->n == idx && chunks_mergeable(r->idx, idx)) {
+			idx = r->idx;
+			n += r->n;
+		} else if (idx + n == r->idx &&
+			   chunks_mergeable(idx, r->idx)) {
+			n += r->n;
+		} else {
+			continue;
+		}
+		run_remove(i);
+		i = (unsigned int)-1;	/* rescan: it may touch another */
+	}
+	if (nruns == RUN_CACHE) {
+		/* Full: the smallest cached run makes room (to the lists). */
+		unsigned int s = 0;
+		struct run r;
+
+		for (i = 1; i < nruns; i++)
+			if (runs[i].n < runs[s].n)
+				s = i;
+		r = runs[s];
+		if (r.n <= n) {
+			size_t moved;
+
+			run_remove(s);
+			moved = remnant_to_lists(r.idx, r.n);
+			if (moved < r.n) {
+				atomic_fetch_sub(&retained, (uint64_t)(r.n -
+						 moved) << HPA_CHUNK_SHIFT);
+				hpa_pool_release(r.idx + moved, r.n - moved);
+			}
+		}
+	}
+	if (nruns < RUN_CACHE) {
+		runs[nruns++] = (struct run){ (uint32_t)idx, (uint32_t)n,
+					      c->node, c->bound };
+		kept = true;
+	} else {
+		atomic_fetch_sub(&retained, bytes);
+		for (i = idx; i < idx + n; i++)
+			hpa_arena.map[i].kind = HPA_CHUNK_CLAIMED;
+	}
+out:
+	hpa_unlock(&runs_lock);
+	if (!kept)
+		hpa_pool_release(idx, n);
 }
 
 /* ---- trim (malloc_trim) ---------------------------------------------- */

@@ -6,6 +6,7 @@
  * initialises itself (on the initialising thread) are served from a small
  * static arena and never freed.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,21 +63,31 @@ HPA_EXPORT void *malloc(size_t size)
 	struct hpa_heap *h = hpa_tls_heap;
 
 	/* A thread with a heap of its own is past start-up. */
-	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_MAX))
-		return hpa_heap_alloc_unlocked(h, hpa_size_class(size));
+	if (HPA_LIKELY((uintptr_t)h > 1)) {
+		if (HPA_LIKELY(size <= HPA_SMALL_TABLE_MAX))
+			return hpa_heap_alloc_upto_1k(h, size);
+		if (size <= HPA_SMALL_MAX)
+			return hpa_heap_alloc_unlocked(h,
+					hpa_size_class_calc(size));
+	}
 	if (HPA_UNLIKELY(starting()))
 		return boot_alloc(size, HPA_ALIGN);
 	return hpa_malloc_slow(size);
 }
 
-HPA_EXPORT void free(void *p)
+static inline __attribute__((always_inline)) void preload_free(void *p)
 {
 	/* Boot blocks are outside the reservation: not on the fast path. */
 	if (HPA_LIKELY(hpa_free_small(p)))
 		return;
-	if (HPA_UNLIKELY(is_boot(p)))
+	if (!p || HPA_UNLIKELY(is_boot(p)))
 		return;
 	hpa_free_other(p);
+}
+
+HPA_EXPORT void free(void *p)
+{
+	preload_free(p);
 }
 
 HPA_EXPORT void *calloc(size_t n, size_t size)
@@ -176,18 +187,27 @@ HPA_EXPORT size_t malloc_usable_size(void *p)
 	return hpa_usable_size(p);
 }
 
-/* C23; glibc 2.36 does not declare them, programs built later may call. */
+/* ---- C23 sized frees and the C++ operators ---------------------------- */
+
+/*
+ * C23's free_sized and free_aligned_sized (glibc 2.36 does not declare
+ * them; programs built later may call them) and every form of C++'s
+ * operator new and delete: exported here so that C++ programs reach the
+ * fast paths directly instead of through libstdc++'s wrappers around
+ * malloc and free.  The size and alignment a caller passes to a delete are
+ * not needed: the block's page knows its size.
+ */
 HPA_EXPORT void free_sized(void *p, size_t size)
 {
 	(void)size;
-	free(p);
+	preload_free(p);
 }
 
 HPA_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 {
 	(void)align;
 	(void)size;
-	free(p);
+	preload_free(p);
 }
 
 /* ---- the rest of glibc's malloc surface --------------------------------
@@ -306,3 +326,113 @@ HPA_EXPORT int malloc_info(int options, FILE *fp)
 	}
 	return 0;
 }
+
+/*
+ * Out of memory in a throwing (or nothrow) operator new: the C++ rules
+ * (call the new_handler until it gives up, then throw std::bad_alloc or
+ * return NULL) need the C++ runtime, so the same operator of the next
+ * library, libstdc++'s, takes over; it allocates through malloc and
+ * aligned_alloc, which are ours, so the memory still comes from hpalloc.
+ */
+typedef void *(*new_fn)(size_t, ...);
+
+static _Noreturn void no_cxx_runtime(const char *name)
+{
+	hpa_fatal("%s: out of memory and no C++ runtime to report it\n", name);
+}
+
+static HPA_NOINLINE void *new_retry(const char *name, size_t size,
+				    size_t align, const void *nothrow)
+{
+	new_fn next = (new_fn)dlsym(RTLD_NEXT, name);
+
+	if (!next)
+		no_cxx_runtime(name);
+	if (align && nothrow)
+		return next(size, align, nothrow);
+	if (align)
+		return next(size, align);
+	if (nothrow)
+		return next(size, nothrow);
+	return next(size);
+}
+
+static inline __attribute__((always_inline)) void *cxx_new(size_t size)
+{
+	struct hpa_heap *h = hpa_tls_heap;
+
+	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_TABLE_MAX))
+		return hpa_heap_alloc_upto_1k(h, size);
+	return malloc(size);
+}
+
+#define NEW_OPERATOR(sym)						\
+HPA_EXPORT void *sym(size_t size)					\
+{									\
+	void *p = cxx_new(size);					\
+									\
+	return HPA_LIKELY(p) ? p : new_retry(#sym, size, 0, NULL);	\
+}
+
+#define NEW_NOTHROW_OPERATOR(sym)					\
+HPA_EXPORT void *sym(size_t size, const void *nothrow)			\
+{									\
+	void *p = cxx_new(size);					\
+									\
+	return HPA_LIKELY(p) ? p : new_retry(#sym, size, 0, nothrow);	\
+}
+
+#define NEW_ALIGNED_OPERATOR(sym)					\
+HPA_EXPORT void *sym(size_t size, size_t align)				\
+{									\
+	void *p = aligned_alloc(align, size);				\
+									\
+	return HPA_LIKELY(p) ? p : new_retry(#sym, size, align, NULL);	\
+}
+
+#define NEW_ALIGNED_NOTHROW_OPERATOR(sym)				\
+HPA_EXPORT void *sym(size_t size, size_t align, const void *nothrow)	\
+{									\
+	void *p = aligned_alloc(align, size);				\
+									\
+	return HPA_LIKELY(p) ? p : new_retry(#sym, size, align, nothrow);\
+}
+
+/* operator new, new[]; (std::nothrow_t); (std::align_val_t [, nothrow]) */
+NEW_OPERATOR(_Znwm)
+NEW_OPERATOR(_Znam)
+NEW_NOTHROW_OPERATOR(_ZnwmRKSt9nothrow_t)
+NEW_NOTHROW_OPERATOR(_ZnamRKSt9nothrow_t)
+NEW_ALIGNED_OPERATOR(_ZnwmSt11align_val_t)
+NEW_ALIGNED_OPERATOR(_ZnamSt11align_val_t)
+NEW_ALIGNED_NOTHROW_OPERATOR(_ZnwmSt11align_val_tRKSt9nothrow_t)
+NEW_ALIGNED_NOTHROW_OPERATOR(_ZnamSt11align_val_tRKSt9nothrow_t)
+
+#define DELETE_OPERATOR(sym, ...)					\
+HPA_EXPORT void sym(void *p, ##__VA_ARGS__)				\
+{									\
+	preload_free(p);						\
+}
+
+/*
+ * operator delete, delete[]: plain, sized (size_t), nothrow, aligned
+ * (std::align_val_t), sized and aligned, aligned and nothrow.
+ */
+DELETE_OPERATOR(_ZdlPv)
+DELETE_OPERATOR(_ZdaPv)
+DELETE_OPERATOR(_ZdlPvm, size_t size __attribute__((unused)))
+DELETE_OPERATOR(_ZdaPvm, size_t size __attribute__((unused)))
+DELETE_OPERATOR(_ZdlPvRKSt9nothrow_t, const void *nt __attribute__((unused)))
+DELETE_OPERATOR(_ZdaPvRKSt9nothrow_t, const void *nt __attribute__((unused)))
+DELETE_OPERATOR(_ZdlPvSt11align_val_t, size_t al __attribute__((unused)))
+DELETE_OPERATOR(_ZdaPvSt11align_val_t, size_t al __attribute__((unused)))
+DELETE_OPERATOR(_ZdlPvmSt11align_val_t, size_t size __attribute__((unused)),
+		size_t al __attribute__((unused)))
+DELETE_OPERATOR(_ZdaPvmSt11align_val_t, size_t size __attribute__((unused)),
+		size_t al __attribute__((unused)))
+DELETE_OPERATOR(_ZdlPvSt11align_val_tRKSt9nothrow_t,
+		size_t al __attribute__((unused)),
+		const void *nt __attribute__((unused)))
+DELETE_OPERATOR(_ZdaPvSt11align_val_tRKSt9nothrow_t,
+		size_t al __attribute__((unused)),
+		const void *nt __attribute__((unused)))

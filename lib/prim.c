@@ -387,7 +387,6 @@ static int os_commit(void *addr, size_t len, int node, unsigned int flags,
 		if (!err) {
 			out->backend = (uint8_t)be;
 			out->page_shift = (uint8_t)shift;
-			hpa_stat_add(&hpa_gstats.be_maps[be], 1);
 			return 0;
 		}
 		if (!atomic_exchange(&be_fail_told[be], true))

@@ -5,7 +5,8 @@
  * The header is not in the chunk: the chunk map entry points to it.  A
  * block's page is found from its address: segment = the chunk map entry's
  * header, unit = (offset in the chunk) >> 16, and unit_page[] names the
- * page each unit belongs to.
+ * page each unit belongs to; the arena's unit map (hpa_arena.pages) holds
+ * the same, indexed by address, for free's fast path.
  */
 #include <string.h>
 
@@ -21,6 +22,14 @@ void hpa_segment_init(struct hpa_segment *seg, char *base,
 	seg->base = base;
 	seg->free_units = HPA_SEG_ALL_FREE;
 	seg->node = node;
+}
+
+/* The arena's unit map entry of unit u of seg. */
+static struct hpa_page **unit_map(struct hpa_segment *seg, unsigned int u)
+{
+	return &hpa_arena.pages[(((uintptr_t)seg->base -
+				  (uintptr_t)hpa_arena.base) >>
+				 HPA_UNIT_SHIFT) + u];
 }
 
 static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
@@ -39,6 +48,8 @@ static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
 	pg->block_size = c->size;
 	pg->div_magic = ((1ULL << 44) + c->size - 1) / c->size;
 	pg->blocks = c->blocks;
+	pg->span = c->blocks * c->size;
+	pg->cookie = hpa_free_cookie;
 	pg->cls = (uint8_t)cls;
 	pg->units = (uint8_t)units;
 }
@@ -54,8 +65,10 @@ struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
 		if (((free >> s) & mask) != mask)
 			continue;
 		seg->free_units &= ~(mask << s);
-		for (u = s; u < s + k; u++)
+		for (u = s; u < s + k; u++) {
 			seg->unit_page[u] = &seg->pages[s];
+			unit_map(seg, u)[0] = &seg->pages[s];
+		}
 		page_init(&seg->pages[s], seg->base + ((size_t)s <<
 			  HPA_UNIT_SHIFT), cls, k);
 		return &seg->pages[s];
@@ -69,8 +82,10 @@ void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg)
 	uint32_t mask = (pg->units >= 32) ? ~0U : (1U << pg->units) - 1;
 	unsigned int u;
 
-	for (u = s; u < s + pg->units; u++)
+	for (u = s; u < s + pg->units; u++) {
 		seg->unit_page[u] = NULL;
+		unit_map(seg, u)[0] = NULL;
+	}
 	seg->free_units |= mask << s;
 	pg->units = 0;
 }

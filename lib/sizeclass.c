@@ -34,13 +34,21 @@ static uint32_t class_block_size(unsigned int c)
 	return (4 + sub + 1) << (b - 2);
 }
 
+uint16_t hpa_class_off_by_16[65];
+
 void hpa_sizeclass_init(void)
 {
 	unsigned int c, k;
 
-	for (c = 0; c <= 64; c++)
+	_Static_assert(offsetof(struct hpa_heap, cls) == 0 &&
+		       sizeof(struct hpa_class_list) * 20 <= UINT16_MAX,
+		       "class list offsets fit the table");
+	for (c = 0; c <= 64; c++) {
 		if (hpa_class_by_16[c] != hpa_size_class_calc(c ? c * 16 : 1))
 			hpa_fatal("size class table disagrees at %u\n", c * 16);
+		hpa_class_off_by_16[c] = (uint16_t)(hpa_class_by_16[c] *
+					sizeof(struct hpa_class_list));
+	}
 	for (c = 0; c < HPA_NCLASSES; c++) {
 		uint32_t size = class_block_size(c);
 

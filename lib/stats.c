@@ -56,8 +56,12 @@ HPA_EXPORT int hpa_stats(struct hpa_stats *user)
 		st.segments += atomic_load_explicit(&h->nsegments,
 						    memory_order_relaxed);
 		for (c = 0; c < HPA_NCLASSES && c < HPA_STATS_MAX_CLASSES; c++) {
+			/* Blocks in a free cache are out of the bitmap. */
 			st.per_class[c].blocks_in_use += atomic_load_explicit(
-				&h->cls[c].in_use, memory_order_relaxed);
+				&h->cls[c].in_use, memory_order_relaxed) -
+				(h->cls[c].cache_max - atomic_load_explicit(
+					&h->cls[c].cache_room,
+					memory_order_relaxed));
 			st.per_class[c].pages += atomic_load_explicit(
 				&h->cls[c].pages, memory_order_relaxed);
 		}

@@ -9,16 +9,26 @@
 # `make check`.
 #
 #   scripts/bench.sh [-t TABLE_GIB] [-g GROW_MAX] [-s SECONDS] [-r REPEATS]
-#                    [-k SECTIONS] [-a ALLOCATORS] [-o OUTPUT.md]
+#                    [-n CG_OPS] [-k SECTIONS] [-a ALLOCATORS] [-o OUTPUT.md]
 #
 #   -t  random-update table size in GiB (default 4; the issue asks 4-8)
 #   -g  realloc growth target in bytes (default 8589934592 = 8 GiB)
-#   -s  seconds per small-object run (default 1.5), best of -r (default 3)
-#   -k  sections to run, comma-separated: small,rss,grow,tlb (default all;
-#       the others read n/a)
+#   -s  seconds per small-object run (default 1), -r rounds (default 3):
+#       the rounds interleave the allocators (A B C ... A B C ...) and each
+#       result is the median of its rounds
+#   -n  malloc/free pairs per callgrind run (default 200000)
+#   -k  sections to run, comma-separated: small,cg,rss,grow,tlb (default
+#       all; the others read n/a)
 #   -a  allocators, comma-separated (default all: glibc,glibc-thp,
-#       glibc-hugetlb,jemalloc,mimalloc,tcmalloc,hpalloc)
+#       glibc-hugetlb,jemalloc,mimalloc,tcmalloc,hpalloc; glibc-thp and
+#       glibc-hugetlb only run in the grow, rss and tlb sections)
 #   -o  markdown results (default docs/bench.md)
+#
+# Sections: small = the workload shapes of selftests/bench/bench.c (time
+# and peak RSS); cg = allocator instructions per malloc/free pair, counted
+# by callgrind (deterministic, unlike times on a shared machine), for
+# hpalloc and mimalloc; rss = peak RSS over live bytes; grow = realloc
+# doubling; tlb = random updates over a big table.
 #
 # A quick small-object comparison:
 #   scripts/bench.sh -k small -a glibc,mimalloc,hpalloc -s 1 -r 3 -o /tmp/b.md
@@ -30,39 +40,37 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-TABLE_GIB=4 GROW_MAX=8589934592 SECS=1.5 REPEATS=3 OUT=docs/bench.md
-SECTIONS=small,rss,grow,tlb
+TABLE_GIB=4 GROW_MAX=8589934592 SECS=1 REPEATS=3 OUT=docs/bench.md
+CG_OPS=200000
+SECTIONS=small,cg,rss,grow,tlb
 ALLOCS=(glibc glibc-thp glibc-hugetlb jemalloc mimalloc tcmalloc hpalloc)
-while getopts t:g:s:r:o:k:a: opt; do
+while getopts t:g:s:r:n:o:k:a: opt; do
 	case $opt in
 	t) TABLE_GIB=$OPTARG ;;
 	g) GROW_MAX=$OPTARG ;;
 	s) SECS=$OPTARG ;;
 	r) REPEATS=$OPTARG ;;
+	n) CG_OPS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	k) SECTIONS=$OPTARG ;;
 	a) IFS=, read -ra ALLOCS <<<"$OPTARG" ;;
-	*) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,40s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 done
-CMDLINE="scripts/bench.sh -t $TABLE_GIB -g $GROW_MAX -s $SECS -r $REPEATS"
-[ "$SECTIONS" = small,rss,grow,tlb ] || CMDLINE+=" -k $SECTIONS"
+CMDLINE="scripts/bench.sh -t $TABLE_GIB -g $GROW_MAX -s $SECS -r $REPEATS -n $CG_OPS"
+[ "$SECTIONS" = small,cg,rss,grow,tlb ] || CMDLINE+=" -k $SECTIONS"
 [ "${#ALLOCS[@]}" = 7 ] || CMDLINE+=" -a $(IFS=,; echo "${ALLOCS[*]}")"
 section() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 
 LIBDIR=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-need=()
-for p in libjemalloc2 libmimalloc2.0 libgoogle-perftools4; do
-	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-	echo "installing ${need[*]}" >&2
-	apt-get install -y "${need[@]}" >&2
-fi
+. scripts/common.sh
+need_pkgs libjemalloc2 libmimalloc2.0 libgoogle-perftools4 valgrind g++ >&2
 
 make -C lib -j2 >/dev/null
 mkdir -p build/bench
-gcc -O2 -g -Wall -Wextra -pthread -o build/bench/bench selftests/bench/bench.c
+# -lstdc++: the sized larson shape calls C++'s operator new and delete.
+gcc -O2 -g -Wall -Wextra -pthread -o build/bench/bench selftests/bench/bench.c \
+	-lstdc++
 BENCH=$ROOT/build/bench/bench
 
 declare -A ENVS=(
@@ -72,8 +80,12 @@ declare -A ENVS=(
 	[jemalloc]="LD_PRELOAD=$LIBDIR/libjemalloc.so.2"
 	[mimalloc]="LD_PRELOAD=$LIBDIR/libmimalloc.so.2"
 	[tcmalloc]="LD_PRELOAD=$LIBDIR/libtcmalloc.so.4"
-	[hpalloc]="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so"
+	[hpalloc]="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so HPALLOC_BACKEND=thp"
 )
+# hpalloc runs on THP pages, like the others, everywhere but in the random-
+# update section: it would pick hugetlb pages whenever some are reserved on
+# the machine, and hugetlb pages do not show in RSS.
+HPA_AUTO="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so"
 
 RES=$(mktemp)
 trap 'rm -f "$RES"; restore_hugepages' EXIT
@@ -87,11 +99,11 @@ run() {
 		'$1 == "RESULT" { print a, k "." $2, $3, $4 }' >>"$RES" || true
 }
 
-once() {	# once ALLOC KEY CMD...: one run's ops/s, kept as a candidate
+once() {	# once ALLOC KEY CMD...: one run's results, kept per round
 	local a=$1 key=$2
 	shift 2
 	env ${ENVS[$a]} "$@" 2>/dev/null |
-		awk -v a="$a" -v k="$key" '$1 == "RESULT" { print a, k, $3 }' \
+		awk -v a="$a" -v k="$key" '$1 == "RESULT" { print a, k "." $2, $3 }' \
 		>>"$RES.small" || true
 }
 
@@ -101,24 +113,96 @@ restore_hugepages() {
 		echo "$OLD_HP" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
 }
 
+# The workload shapes: key, bench arguments.
+SHAPES=(
+	"churn2|churn 2 $SECS"
+	"larson2|larson 2 $SECS"
+	"larsonsized2|larson-sized 2 $SECS"
+	"bursts1|bursts 1 $SECS"
+	"bursts2|bursts 2 $SECS"
+	"rptest2|rptest 2 $SECS"
+	"batches1|batches $SECS"
+	"big1|big $SECS"
+	"prodcon|prodcon $SECS"
+	"mixed1|mixed 1 $SECS"
+	"mixed2|mixed 2 $SECS"
+)
+SMALL_ALLOCS=()
+for a in "${ALLOCS[@]}"; do
+	case $a in glibc-thp|glibc-hugetlb) ;; *) SMALL_ALLOCS+=("$a") ;; esac
+done
+
 if section small; then
-	# Rounds over all allocators, each result the best of its rounds:
-	# load drifting on a shared machine then hits every allocator alike.
-	echo "== small objects (${SECS}s, best of $REPEATS rounds)" >&2
+	# Rounds interleave the allocators, shape by shape (A B C ... A B C
+	# ...), and every result is the median of its rounds: load drifting
+	# on a shared machine then hits every allocator alike.
+	echo "== shapes (${SECS}s each, median of $REPEATS interleaved rounds)" >&2
 	: >"$RES.small"
-	for i in $(seq "$REPEATS"); do
-		echo "   round $i" >&2
-		for a in "${ALLOCS[@]}"; do
-			once "$a" larson "$BENCH" larson 2 "$SECS"
-			once "$a" prodcon "$BENCH" prodcon "$SECS"
-			once "$a" mixed1 "$BENCH" mixed 1 "$SECS"
-			once "$a" mixed2 "$BENCH" mixed 2 "$SECS"
+	for sh in "${SHAPES[@]}"; do
+		key=${sh%%|*} args=${sh#*|}
+		echo "   $key" >&2
+		for i in $(seq "$REPEATS"); do
+			for a in "${SMALL_ALLOCS[@]}"; do
+				# shellcheck disable=SC2086
+				once "$a" "$key" "$BENCH" $args
+			done
 		done
 	done
-	awk '{ k = $1 " " $2; if (!(k in m) || $3 > m[k]) m[k] = $3 }
-	     END { for (k in m) print k ".ops", m[k], "ops/s" }' \
-		"$RES.small" >>"$RES"
+	awk '{ k = $1 " " $2; v[k] = v[k] " " $3 }
+	     END { for (k in v) { n = split(v[k], x, " ");
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+			if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+		m = n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+		print k, m, "median" } }' "$RES.small" >>"$RES"
 	rm -f "$RES.small"
+fi
+
+# cg ALLOC KEY ARGS...: allocator instructions per malloc/free pair, from
+# callgrind (everything outside the benchmark's own code and ld.so), split
+# into the malloc and the free side by function name.
+cg() {
+	local a=$1 key=$2 dir ops f
+	shift 2
+	dir=$(mktemp -d)
+	ops=$(valgrind --tool=callgrind --trace-children=yes \
+		--callgrind-out-file="$dir/cg.%p" env ${ENVS[$a]} "$BENCH" "$@" \
+		2>/dev/null | awk '$1 == "RESULT" { print $3 }')
+	f=$(ls -S "$dir"/cg.* 2>/dev/null | head -n1)
+	if [ -n "$ops" ] && [ -n "$f" ]; then
+		callgrind_annotate --threshold=100 "$f" 2>/dev/null |
+		awk -v ops="$ops" -v a="$a" -v k="$key" '
+		/^ *[0-9,]+ +\([ 0-9.]+%\) +[^ ]+:/ {
+			ir = $1; gsub(",", "", ir); fn = $3; sub(/^.*:/, "", fn)
+			if ($3 ~ /bench\.c|\/elf\/|dl-/ || $0 ~ /ld-linux|\/bench\]/)
+				next
+			if (fn ~ /free|_Zdl|_Zda|cache_flush|suspect/) fr += ir
+			else ma += ir
+		}
+		END { print a, k ".cg_malloc", ma / ops, "ir"
+		      print a, k ".cg_free", fr / ops, "ir" }' >>"$RES"
+	fi
+	rm -rf "$dir"
+}
+
+CG_SHAPES=(
+	"churn2|churn-ops 1 $CG_OPS"
+	"larsonsized2|larson-sized-ops 1 $CG_OPS"
+	"bursts1|bursts-ops 1 $CG_OPS"
+	"rptest2|rptest-ops 2 $((CG_OPS / 2))"
+	"batches1|batches-ops 1 $CG_OPS"
+	"big1|big-ops 1 2000"
+	"mixed1|mixed-ops $CG_OPS"
+)
+if section cg; then
+	echo "== callgrind, $CG_OPS malloc/free pairs per shape" >&2
+	for sh in "${CG_SHAPES[@]}"; do
+		key=${sh%%|*} args=${sh#*|}
+		echo "   $key" >&2
+		for a in hpalloc mimalloc; do
+			# shellcheck disable=SC2086
+			cg "$a" "$key" $args
+		done
+	done
 fi
 
 if section rss; then
@@ -145,6 +229,7 @@ if section tlb; then
 		HP_NOTE="vm.nr_hugepages raised to $(cat /proc/sys/vm/nr_hugepages) (asked $HP_WANTED) for this section"
 	fi
 	echo "== random updates over ${TABLE_GIB} GiB ($HP_NOTE)" >&2
+	ENVS[hpalloc]=$HPA_AUTO
 	for a in "${ALLOCS[@]}"; do
 		echo "   $a" >&2
 		run "$a" tlb "$BENCH" tlb "$TABLE_GIB" "$UPDATES"
@@ -163,11 +248,13 @@ THP=$(cat /sys/kernel/mm/transparent_hugepage/enabled)
 NOW=$(date -u '+%Y-%m-%d %H:%M UTC')
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$RES" "$OUT" "$CMDLINE" "$NOW" "$KERNEL" "$MEM" "$THP" "$COMMIT" \
-	"$HP_NOTE" "$TABLE_GIB" "$GROW_MAX" "$MACHINE" "${ALLOCS[*]}" <<'PY'
+	"$HP_NOTE" "$TABLE_GIB" "$GROW_MAX" "$MACHINE" "${ALLOCS[*]}" \
+	"$SECS" "$REPEATS" "$CG_OPS" "$LOAD" <<'PY'
 import math, sys
 res, out, cmd, now, kernel, mem, thp, commit, hpnote, tgib, gmax, machine, \
-    alist = sys.argv[1:]
+    alist, secs, repeats, cgops, load = sys.argv[1:]
 allocs = [a for a in alist.split() if a != "hpalloc"] + ["hpalloc"]
 v = {}
 for line in open(res):
@@ -191,6 +278,8 @@ L.append("### Run\n")
 L.append(f"- command: `{cmd}`")
 L.append(f"- date: {now}; commit {commit}")
 L.append(f"- kernel: {kernel}; memory {mem}; THP `{thp}`")
+L.append(f"- load average at the end: {load} (a shared machine: other "
+         "jobs ran on the same cores)")
 L.append(f"- hugetlb: {hpnote}")
 L.append("- machine (lscpu):\n")
 L.append("```")
@@ -199,32 +288,92 @@ L.append("```\n")
 L.append("Ratios are hpalloc's time over the other allocator's time "
          "(< 1.00: hpalloc is faster); for RSS, hpalloc's over the other's.\n")
 
-small = [("larson", "larson-style server, 2 threads"),
-         ("prodcon", "producer/consumer, cross-thread free"),
-         ("mixed1", "malloc/free 8 B-4 KiB, 1 thread"),
-         ("mixed2", "malloc/free 8 B-4 KiB, 2 threads")]
-L.append("### Small-object throughput (million ops/s, higher is better)\n")
-L.append("| workload | " + " | ".join(allocs) + " |")
-L.append("|---" * (len(allocs) + 1) + "|")
-for k, name in small:
+shapes = [
+    ("churn2", "thread-local churn, 16-256 B, 2 threads"),
+    ("larson2", "larson-style server, 2 threads"),
+    ("larsonsized2", "larson with C++ new / sized delete, 2 threads"),
+    ("bursts1", "alloc/free bursts, mixed sizes, 1 thread"),
+    ("bursts2", "alloc/free bursts, mixed sizes, 2 threads"),
+    ("rptest2", "random sizes, 1/4 freed by the other thread, 2 threads"),
+    ("batches1", "batches of 1000 blocks, then freed, 1 thread"),
+    ("big1", "repeated large blocks 256 KiB-8 MiB, 1 thread"),
+    ("prodcon", "producer/consumer, cross-thread free"),
+    ("mixed1", "malloc/free 8 B-4 KiB, 1 thread"),
+    ("mixed2", "malloc/free 8 B-4 KiB, 2 threads"),
+]
+sall = [a for a in allocs if a not in ("glibc-thp", "glibc-hugetlb")]
+sothers = sall[:-1]
+
+def geomean(xs):
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
+
+L.append(f"### Workload shapes: throughput (million ops/s, higher is better)\n")
+L.append(f"Median of {repeats} rounds of {secs} s each; within a round the "
+         "allocators run one after the other on the same shape (interleaved). "
+         "An op is one malloc/free pair (for big1: one block allocated, "
+         "written every 4 KiB and freed).\n")
+L.append("| workload | " + " | ".join(sall) + " |")
+L.append("|---" * (len(sall) + 1) + "|")
+for k, name in shapes:
     L.append(f"| {name} | " + " | ".join(
-        fmt(g(a, k + '.ops') and g(a, k + '.ops') / 1e6) for a in allocs) + " |")
+        fmt(g(a, k + '.ops') and g(a, k + '.ops') / 1e6, 3 if k == "big1" else 2)
+        for a in sall) + " |")
 L.append("")
-L.append("| hpalloc time ratio vs | " + " | ".join(others) + " |")
-L.append("|---" * len(allocs) + "|")
-geo = {}
-for k, name in small:
-    row = []
-    for a in others:
-        h, o = g("hpalloc", k + ".ops"), g(a, k + ".ops")
-        r = o / h if h and o else None
-        row.append(fmt(r))
-        if r:
-            geo.setdefault(a, []).append(r)
-    L.append(f"| {name} | " + " | ".join(row) + " |")
-gm = {a: math.exp(sum(map(math.log, rs)) / len(rs)) for a, rs in geo.items()}
-L.append("| **geometric mean** | " + " | ".join(
-    f"**{fmt(gm.get(a))}**" for a in others) + " |")
+
+def ratio_table(metric, title, inverse):
+    L.append(title + "\n")
+    L.append("| shape | " + " | ".join(sothers) + " | best other |")
+    L.append("|---" * (len(sothers) + 2) + "|")
+    geo = {}
+    for k, name in shapes:
+        row, rs = [], []
+        for a in sothers:
+            h, o = g("hpalloc", k + metric), g(a, k + metric)
+            r = (o / h if inverse else h / o) if h and o else None
+            row.append(fmt(r))
+            if r:
+                geo.setdefault(a, []).append(r)
+                rs.append(r)
+        best = max(rs) if rs else None
+        row.append(fmt(best))
+        L.append(f"| {name} | " + " | ".join(row) + " |")
+    L.append("| **geometric mean** | " + " | ".join(
+        f"**{fmt(geomean(geo.get(a, [])))}**" for a in sothers) + " | |")
+    L.append("")
+
+ratio_table(".ops", "hpalloc's time over each allocator's (< 1.00: hpalloc "
+            "is faster; *best other* is hpalloc's ratio to the fastest of "
+            "the others):", True)
+
+L.append("### Workload shapes: peak RSS (MiB, lower is better)\n")
+L.append("| workload | " + " | ".join(sall) + " |")
+L.append("|---" * (len(sall) + 1) + "|")
+for k, name in shapes:
+    L.append(f"| {name} | " + " | ".join(
+        fmt(g(a, k + '.rss') and g(a, k + '.rss') / 1024, 1) for a in sall) + " |")
+L.append("")
+ratio_table(".rss", "hpalloc's peak RSS over each allocator's (*best other*: "
+            "over the smallest):", False)
+
+L.append("### Instructions per malloc/free pair (callgrind)\n")
+L.append(f"Allocator instructions (everything outside the benchmark's own code "
+         f"and the dynamic loader, C++ operator wrappers included) per "
+         f"malloc/free pair, {cgops} pairs per shape (rptest: 2 threads, half "
+         f"as many each; big1: 2000 blocks), one thread otherwise. Counts do "
+         f"not depend on the machine's load.\n")
+L.append("| shape | hpalloc malloc | hpalloc free | hpalloc total | "
+         "mimalloc malloc | mimalloc free | mimalloc total | ratio |")
+L.append("|---|---|---|---|---|---|---|---|")
+for k, name in shapes:
+    hm, hf = g("hpalloc", k + ".cg_malloc"), g("hpalloc", k + ".cg_free")
+    mm, mf = g("mimalloc", k + ".cg_malloc"), g("mimalloc", k + ".cg_free")
+    if hm is None and mm is None:
+        continue
+    ht = hm + hf if hm is not None else None
+    mt = mm + mf if mm is not None else None
+    L.append(f"| {name} | {fmt(hm, 1)} | {fmt(hf, 1)} | {fmt(ht, 1)} | "
+             f"{fmt(mm, 1)} | {fmt(mf, 1)} | {fmt(mt, 1)} | "
+             f"{fmt(ht / mt if ht and mt else None)} |")
 L.append("")
 
 L.append(f"### Random 8-byte updates over a {tgib} GiB table\n")

@@ -123,7 +123,7 @@ kernel_moddir() {
 
 # Host packages every build and test needs.
 deps_build() {
-	need_pkgs make gcc libc6-dev bc kmod xz-utils pkg-config \
+	need_pkgs make gcc g++ libc6-dev bc kmod xz-utils pkg-config \
 		libkmod-dev libjson-c-dev
 }
 

@@ -14,3 +14,5 @@ need_pkgs man-db groff-base debhelper dh-dkms dkms lintian fakeroot
 for s in $HPA_KERNELS_DEFAULT; do
 	kernel_headers "$(kernel_release "$s")" >/dev/null
 done
+# The allocators scripts/bench.sh compares against, and callgrind.
+need_pkgs libjemalloc2 libmimalloc2.0 libgoogle-perftools4 valgrind

@@ -7,11 +7,29 @@
  *
  *   bench larson THREADS SECONDS    server-style: random replace of blocks,
  *                                   arrays handed between threads
+ *   bench larson-sized THREADS SECONDS  the same through C++'s operator new
+ *                                   and sized operator delete
  *   bench prodcon SECONDS           producer mallocs, consumer frees
  *   bench mixed THREADS SECONDS     malloc/free loop, sizes 8 B - 4 KiB
- *   bench mixed-ops OPS             the same loop, one thread, a fixed
+ *   bench churn THREADS SECONDS     thread-local churn: random sizes
+ *                                   16-256 B over 256 live blocks
+ *   bench bursts THREADS SECONDS    alloc-test shape: bursts of up to 2000
+ *                                   mixed-size blocks, then freed
+ *   bench rptest THREADS SECONDS    random sizes 16 B - 64 KiB, a quarter
+ *                                   of them freed by the next thread
+ *   bench batches SECONDS           glibc-simple shape: one thread, 1000
+ *                                   blocks of one size, then all freed
+ *   bench big SECONDS               256 KiB - 8 MiB blocks, 4 live, every
+ *                                   4 KiB page written, freed in a loop
+ *   bench mixed-ops OPS             the mixed loop, one thread, a fixed
  *                                   number of malloc/free pairs (for
  *                                   instruction counts under callgrind)
+ *   bench SHAPE-ops THREADS OPS     any shape above with a fixed number of
+ *                                   malloc/free pairs per thread instead
+ *                                   of a time (for callgrind)
+ *
+ * Timed shapes print "RESULT ops N ops/s" (a malloc/free pair is one op)
+ * and "RESULT rss N kB" (peak RSS of the process).
  *   bench tlb GIB UPDATES           random 8-byte updates over a table
  *   bench tlb-hugetlb GIB UPDATES   the same on a raw MAP_HUGETLB mapping
  *   bench grow MAX_BYTES            realloc doubling from 2 MiB to MAX
@@ -113,8 +131,12 @@ static int run_threads(void *(*fn)(void *), int n, double secs)
 	atomic_store(&stop, 1);
 	for (i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
-	return printf("RESULT ops %.0f ops/s\n",
-		      (double)atomic_load(&total_ops) / (now() - t0)) < 0;
+	long rss;
+
+	printf("RESULT ops %.0f ops/s\n",
+	       (double)atomic_load(&total_ops) / (now() - t0));
+	peak_rss(&rss);
+	return printf("RESULT rss %ld kB\n", rss) < 0;
 }
 
 /* ---- producer / consumer -------------------------------------------- */
@@ -195,6 +217,256 @@ static void *mixed_thread(void *arg)
 		free(slots[i]);
 	atomic_fetch_add(&total_ops, ops);
 	return NULL;
+}
+
+
+/* ---- more shapes: C++ sized larson, churn, bursts, rptest, batches ---- */
+
+/*
+ * The C++ operators, called by their ABI names so that this C program
+ * allocates the way a C++ server does (link with -lstdc++).
+ */
+void *_Znwm(size_t size);
+void _ZdlPvm(void *p, size_t size);
+
+static uint64_t shape_max_ops;	/* 0: until stop */
+
+static inline int shape_done(uint64_t ops)
+{
+	return atomic_load_explicit(&stop, memory_order_relaxed) ||
+	       (shape_max_ops && ops >= shape_max_ops);
+}
+
+static void *larson_sized_thread(void *arg)
+{
+	uint64_t s = (uintptr_t)arg * 7777 + 1, ops = 0;
+	void **slots = calloc(LARSON_SLOTS, sizeof(void *));
+	uint16_t *sizes = calloc(LARSON_SLOTS, sizeof(uint16_t));
+	int i;
+
+	for (i = 0; i < LARSON_SLOTS; i++) {
+		sizes[i] = (uint16_t)rnd_size(&s, 8, 1024);
+		slots[i] = _Znwm(sizes[i]);
+	}
+	while (!shape_done(ops)) {
+		for (i = 0; i < 1000; i++) {
+			unsigned int k = (unsigned int)(rnd(&s) % LARSON_SLOTS);
+			size_t sz = rnd_size(&s, 8, 1024);
+
+			_ZdlPvm(slots[k], sizes[k]);
+			slots[k] = _Znwm(sz);
+			sizes[k] = (uint16_t)sz;
+			((char *)slots[k])[0] = (char)sz;
+		}
+		ops += 1000;
+	}
+	for (i = 0; i < LARSON_SLOTS; i++)
+		_ZdlPvm(slots[i], sizes[i]);
+	free(slots);
+	free(sizes);
+	atomic_fetch_add(&total_ops, ops);
+	return NULL;
+}
+
+static void *churn_thread(void *arg)
+{
+	enum { SLOTS = 256 };
+	void *slots[SLOTS] = { 0 };
+	uint64_t s = (uintptr_t)arg * 131 + 7, ops = 0;
+	int i;
+
+	while (!shape_done(ops)) {
+		for (i = 0; i < 1000; i++) {
+			uint64_t r = rnd(&s);
+			unsigned int k = (unsigned int)(r % SLOTS);
+
+			free(slots[k]);
+			slots[k] = malloc(16 + (size_t)((r >> 32) % 241));
+			((char *)slots[k])[0] = (char)i;
+		}
+		ops += 1000;
+	}
+	for (i = 0; i < SLOTS; i++)
+		free(slots[i]);
+	atomic_fetch_add(&total_ops, ops);
+	return NULL;
+}
+
+static void *bursts_thread(void *arg)
+{
+	enum { MAXB = 2000 };
+	static __thread void *b[MAXB];
+	uint64_t s = (uintptr_t)arg * 1009 + 3, ops = 0;
+	unsigned int n, i;
+
+	while (!shape_done(ops)) {
+		n = 1 + (unsigned int)(rnd(&s) % MAXB);
+		for (i = 0; i < n; i++) {
+			/* mostly small, some up to 8 KiB, a few up to 64 KiB */
+			uint64_t r = rnd(&s);
+			size_t sz = r % 16 ? rnd_size(&s, 8, 512) :
+				    r % 64 ? rnd_size(&s, 513, 8192) :
+				    rnd_size(&s, 8193, 65536);
+
+			b[i] = malloc(sz);
+			((char *)b[i])[0] = (char)i;
+		}
+		/* half the bursts die in order, half in reverse */
+		if (n & 1)
+			for (i = 0; i < n; i++)
+				free(b[i]);
+		else
+			for (i = n; i-- > 0;)
+				free(b[i]);
+		ops += n;
+	}
+	atomic_fetch_add(&total_ops, ops);
+	return NULL;
+}
+
+/*
+ * rptest shape: each thread replaces random slots of its own array with
+ * blocks of random size; a quarter of the blocks it takes out go to the
+ * next thread's mailbox and are freed there.
+ */
+#define RP_SLOTS	4096
+#define RP_MAIL		256
+struct rp_mailbox {
+	_Atomic(void *) box[RP_MAIL];
+} __attribute__((aligned(64)));
+static struct rp_mailbox rp_mail[64];
+static int rp_threads;
+
+static void *rptest_thread(void *arg)
+{
+	unsigned int me = (unsigned int)(uintptr_t)arg - 1, i, next;
+	void **slots = calloc(RP_SLOTS, sizeof(void *));
+	uint64_t s = (uintptr_t)arg * 4243 + 11, ops = 0;
+
+	next = (me + 1) % (unsigned int)rp_threads;
+	while (!shape_done(ops)) {
+		for (i = 0; i < 1000; i++) {
+			uint64_t r = rnd(&s);
+			unsigned int k = (unsigned int)(r % RP_SLOTS);
+			unsigned int m = (unsigned int)((r >> 20) % RP_MAIL);
+			void *old = slots[k];
+
+			/* Blocks sent here by the previous thread die here. */
+			free(atomic_exchange_explicit(&rp_mail[me].box[m],
+					NULL, memory_order_acquire));
+			if (old && rp_threads > 1 && (r >> 40) % 4 == 0)
+				old = atomic_exchange_explicit(
+					&rp_mail[next].box[m], old,
+					memory_order_acq_rel);
+			free(old);
+			slots[k] = malloc(rnd_size(&s, 16, 65536));
+			((char *)slots[k])[0] = (char)i;
+		}
+		ops += 1000;
+	}
+	for (i = 0; i < RP_SLOTS; i++)
+		free(slots[i]);
+	free(slots);
+	atomic_fetch_add(&total_ops, ops);
+	return NULL;
+}
+
+static void *batches_thread(void *arg)
+{
+	enum { BATCH = 1000 };
+	static void *b[BATCH];
+	static const size_t sizes[] = { 16, 24, 32, 48, 64, 96, 128, 256 };
+	uint64_t ops = 0, round = 0;
+	unsigned int i;
+
+	(void)arg;
+	while (!shape_done(ops)) {
+		size_t sz = sizes[round++ % 8];
+
+		for (i = 0; i < BATCH; i++) {
+			b[i] = malloc(sz);
+			((char *)b[i])[0] = (char)i;
+		}
+		for (i = 0; i < BATCH; i++)
+			free(b[i]);
+		ops += BATCH;
+	}
+	atomic_fetch_add(&total_ops, ops);
+	return NULL;
+}
+
+static void *big_thread(void *arg)
+{
+	enum { LIVE = 4 };
+	void *live[LIVE] = { 0 };
+	uint64_t s = 777, ops = 0;
+	size_t i;
+
+	(void)arg;
+	while (!shape_done(ops)) {
+		unsigned int k = (unsigned int)(rnd(&s) % LIVE);
+		size_t sz = (256 << 10) + (size_t)(rnd(&s) % (8 << 20));
+
+		free(live[k]);
+		live[k] = malloc(sz);
+		for (i = 0; i < sz; i += 4096)
+			((char *)live[k])[i] = (char)i;
+		ops++;
+	}
+	for (i = 0; i < LIVE; i++)
+		free(live[i]);
+	atomic_fetch_add(&total_ops, ops);
+	return NULL;
+}
+
+struct shape {
+	const char *name;
+	void *(*fn)(void *);
+	int fixed_threads;	/* 0: THREADS argument */
+};
+
+static const struct shape shapes[] = {
+	{ "larson-sized", larson_sized_thread, 0 },
+	{ "churn", churn_thread, 0 },
+	{ "bursts", bursts_thread, 0 },
+	{ "rptest", rptest_thread, 0 },
+	{ "batches", batches_thread, 1 },
+	{ "big", big_thread, 1 },
+};
+
+/* Timed (secs > 0) or a fixed number of ops per thread (ops > 0). */
+static int run_shape(const struct shape *sh, int threads, double secs,
+		     uint64_t ops)
+{
+	pthread_t t[64];
+	double t0;
+	long rss;
+	int i;
+
+	if (sh->fixed_threads)
+		threads = sh->fixed_threads;
+	if (threads < 1 || threads > 64)
+		return 2;
+	rp_threads = threads;
+	shape_max_ops = ops;
+	atomic_store(&stop, 0);
+	atomic_store(&total_ops, 0);
+	t0 = now();
+	for (i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, sh->fn, (void *)(uintptr_t)(i + 1));
+	if (!ops) {
+		usleep((useconds_t)(secs * 1e6));
+		atomic_store(&stop, 1);
+	}
+	for (i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	peak_rss(&rss);
+	if (ops)
+		return printf("RESULT ops %llu ops\n", (unsigned long long)
+			      atomic_load(&total_ops)) < 0;
+	printf("RESULT ops %.0f ops/s\n",
+	       (double)atomic_load(&total_ops) / (now() - t0));
+	return printf("RESULT rss %ld kB\n", rss) < 0;
 }
 
 /* ---- TLB-bound random updates --------------------------------------- */
@@ -327,6 +599,7 @@ static int rss_ratio(void)
 int main(int argc, char **argv)
 {
 	const char *w = argc > 1 ? argv[1] : "";
+	size_t i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(w, "larson") && argc == 4)
@@ -341,6 +614,22 @@ int main(int argc, char **argv)
 		return printf("RESULT ops %llu ops\n",
 			      (unsigned long long)atomic_load(&total_ops)) < 0;
 	}
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		size_t len = strlen(shapes[i].name);
+
+		if (strncmp(w, shapes[i].name, len))
+			continue;
+		if (!w[len] && argc == 4)
+			return run_shape(&shapes[i], atoi(argv[2]),
+					 atof(argv[3]), 0);
+		if (!strcmp(w + len, "-ops") && argc == 4)
+			return run_shape(&shapes[i], atoi(argv[2]), 0,
+					 strtoull(argv[3], NULL, 0));
+	}
+	if (!strcmp(w, "batches") && argc == 3)
+		return run_shape(&shapes[4], 1, atof(argv[2]), 0);
+	if (!strcmp(w, "big") && argc == 3)
+		return run_shape(&shapes[5], 1, atof(argv[2]), 0);
 	if (!strcmp(w, "tlb") && argc == 4)
 		return tlb(strtoul(argv[2], NULL, 0), atol(argv[3]), 0);
 	if (!strcmp(w, "tlb-hugetlb") && argc == 4)

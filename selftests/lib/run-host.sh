@@ -196,6 +196,8 @@ pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 [ "$f" != 0 ] && failed_runs+=("memory footprint")
 
 # ---- real programs under LD_PRELOAD -----------------------------------
+run "LD_PRELOAD cxx_prog" env LD_PRELOAD="$B/libhpalloc-preload.so" \
+	"$B/cxx_prog"
 preload_tests() {
 	local pre="$B/libhpalloc-preload.so" tmp n=0 bad=0
 	tmp=$(mktemp -d)

@@ -157,6 +157,81 @@ static void foreign_free(void *arg)
 	hpa_free(arg);
 }
 
+/* Freed, then pushed out of the free cache into the bitmap, freed again. */
+static void double_free_after_flush(void *arg)
+{
+	unsigned int max, i;
+	char *p = hpa_malloc(32), *q[2048];
+
+	(void)arg;
+	max = hpa_heap_get()->cls[hpa_size_class(32)].cache_max;
+	for (i = 0; i < 2 * max && i < 2048; i++)
+		q[i] = hpa_malloc(32);
+	hpa_free(p);
+	for (i = 0; i < 2 * max && i < 2048; i++)
+		hpa_free(q[i]);
+	hpa_free(p);
+}
+
+static void *free_it(void *p)
+{
+	hpa_free(p);
+	return NULL;
+}
+
+/* Freed by its owner (in the cache), then by another thread. */
+static void double_free_remote(void *arg)
+{
+	char *p = hpa_malloc(48);
+	pthread_t t;
+
+	(void)arg;
+	hpa_free(p);
+	pthread_create(&t, NULL, free_it, p);
+	pthread_join(t, NULL);
+}
+
+/* Freed by another thread (remote list), then by its owner. */
+static void double_free_remote_then_local(void *arg)
+{
+	char *p = hpa_malloc(48);
+	pthread_t t;
+
+	(void)arg;
+	pthread_create(&t, NULL, free_it, p);
+	pthread_join(t, NULL);
+	hpa_free(p);
+}
+
+/* The caller's data may hold the cookie: not a double free. */
+TEST_F(heap, cookie_in_user_data_is_no_double_free)
+{
+	uint64_t *p = hpa_malloc(64), *q;
+
+	ASSERT_NE(NULL, p);
+	p[1] = hpa_free_cookie;
+	hpa_free(p);
+	q = hpa_malloc(64);
+	EXPECT_EQ(p, q);	/* the block just freed comes back first */
+	EXPECT_EQ(0, q[1]);	/* its tag is cleared */
+	hpa_free(q);
+}
+
+TEST_F(heap, double_frees_are_caught_wherever_the_block_is)
+{
+	char buf[1024];
+
+	EXPECT_EQ(SIGABRT, run_child(double_free_after_flush, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(double_free_remote, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(double_free_remote_then_local, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+}
+
 TEST_F(heap, corruption_aborts_with_a_message)
 {
 	char buf[1024], expect[128];

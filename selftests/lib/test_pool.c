@@ -101,8 +101,107 @@ TEST_F(pool, runs_are_reused_best_fit_and_split)
 	EXPECT_EQ(-1, hpa_pool_get_run(1, 0, true));
 	r = hpa_pool_get_run(1, 0, false);	/* split: first half */
 	EXPECT_EQ(b, r);
-	EXPECT_EQ(b + 1, hpa_pool_get_run(1, 0, false));
+	/* The one-chunk remnant went to the chunk lists, not the cache. */
 	EXPECT_EQ(-1, hpa_pool_get_run(1, 0, false));
+	EXPECT_EQ(b + 1, hpa_pool_get(0, false));
+	EXPECT_EQ(0, fake.errors);
+}
+
+/* The run cache with room to work: 64 MiB retained. */
+FIXTURE(runs) {};
+FIXTURE_SETUP(runs)
+{
+	fake_install();
+	setenv("HPALLOC_RETAIN", "64M", 1);
+	hpa_init_slow();
+}
+FIXTURE_TEARDOWN(runs) {}
+
+static long committed_run(size_t n)
+{
+	long idx = hpa_arena_take(n, 1, true);
+
+	if (idx >= 0 && hpa_pool_commit((size_t)idx, n, 0, false, false))
+		return -1;
+	return idx;
+}
+
+TEST_F(runs, neighbours_merge)
+{
+	long a = committed_run(4), commits;
+
+	ASSERT_GE(a, 0);
+	commits = fake.commits;
+	/* Two halves given back apart come back as one run. */
+	hpa_pool_put_run((size_t)a + 2, 2);
+	hpa_pool_put_run((size_t)a, 2);
+	EXPECT_EQ(a, hpa_pool_get_run(4, 0, false));
+	EXPECT_EQ(commits, fake.commits);
+	EXPECT_EQ(0, fake.decommits);
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(runs, lists_chunks_make_a_run)
+{
+	long a = committed_run(3), commits;
+	size_t i;
+
+	ASSERT_GE(a, 0);
+	commits = fake.commits;
+	/* Single chunks next to each other in the lists serve a run. */
+	for (i = 0; i < 3; i++) {
+		hpa_arena.map[(size_t)a + i].kind = HPA_CHUNK_CLAIMED;
+		hpa_pool_put((size_t)a + i);
+	}
+	EXPECT_EQ(a, hpa_pool_get_run(3, 0, false));
+	EXPECT_EQ(commits, fake.commits);
+	/* They left the lists: a chunk now is a fresh one. */
+	EXPECT_GE(hpa_pool_get(0, false), 0);
+	EXPECT_EQ(commits + 1, fake.commits);
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(runs, single_chunks_come_from_cached_runs)
+{
+	long a = committed_run(8), commits;
+
+	ASSERT_GE(a, 0);
+	commits = fake.commits;
+	hpa_pool_put_run((size_t)a, 8);
+	/* The chunk lists are empty: a segment's chunk is cut off the run. */
+	EXPECT_EQ(a, hpa_pool_get(0, false));
+	EXPECT_EQ(a + 1, hpa_pool_get_run(7, 0, false));
+	EXPECT_EQ(commits, fake.commits);
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(runs, remnants_do_not_starve_retention)
+{
+	long small[8], big, commits;
+	uint64_t retained;
+	int i;
+
+	/* 8 runs of 4 chunks hold the whole 64 MiB budget... */
+	for (i = 0; i < 8; i++) {
+		small[i] = committed_run(4);
+		ASSERT_GE(small[i], 0);
+		/* Keep them apart so that they do not merge. */
+		ASSERT_GE(committed_run(1), 0);
+	}
+	big = committed_run(16);
+	ASSERT_GE(big, 0);
+	for (i = 0; i < 8; i++)
+		hpa_pool_put_run((size_t)small[i], 4);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(64 << 20, retained);
+	/* ...and a bigger run given back evicts smaller ones, not itself. */
+	hpa_pool_put_run((size_t)big, 16);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(64 << 20, retained);
+	EXPECT_EQ(4, fake.decommits);
+	commits = fake.commits;
+	EXPECT_EQ(big, hpa_pool_get_run(16, 0, false));
+	EXPECT_EQ(commits, fake.commits);
 	EXPECT_EQ(0, fake.errors);
 }
 
