@@ -125,6 +125,7 @@ struct hpa_pool *hpa_pool_get(int nid, enum hpa_size size);
 int hpa_pools_init(void);
 void hpa_pools_exit(void);
 struct page *hpa_pool_take(struct hpa_pool *pool);
+bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool);
 void hpa_pool_give_back(struct hpa_pool *pool, struct page *page);
 void hpa_pool_untake(struct hpa_pool *pool, struct page *page);
 int hpa_pool_take_contig(struct hpa_pool *pool, unsigned int nr,
