@@ -156,9 +156,13 @@ unsigned long hpa_get_unmapped_area(struct file *file, unsigned long addr,
 				    unsigned long len, unsigned long pgoff,
 				    unsigned long flags);
 struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset);
+void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf);
 
 /* ioctl.c */
 long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* dmabuf.c */
+int hpa_dmabuf_export(struct hpa_buffer *buf, unsigned int flags);
 
 /* sysfs.c */
 int hpa_sysfs_init(void);

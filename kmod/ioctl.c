@@ -11,6 +11,7 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
@@ -49,7 +50,8 @@ static int hpa_ioc_version(struct file *file, void *arg)
 		return -EINVAL;
 	memset(v, 0, sizeof(*v));
 	v->api = HPALLOC_API_VERSION;
-	v->features = HPALLOC_FEAT_PMD | HPALLOC_FEAT_CONTIG | HPALLOC_FEAT_GUP;
+	v->features = HPALLOC_FEAT_PMD | HPALLOC_FEAT_CONTIG | HPALLOC_FEAT_GUP |
+		      HPALLOC_FEAT_DMABUF;
 	if (hpalloc_have_pud())
 		v->features |= HPALLOC_FEAT_PUD;
 	if (hpa_caller_may_see_phys(file))
@@ -57,7 +59,8 @@ static int hpa_ioc_version(struct file *file, void *arg)
 	v->ioctls = BIT_ULL(_IOC_NR(HPALLOC_IOC_VERSION)) |
 		    BIT_ULL(_IOC_NR(HPALLOC_IOC_ALLOC)) |
 		    BIT_ULL(_IOC_NR(HPALLOC_IOC_FREE)) |
-		    BIT_ULL(_IOC_NR(HPALLOC_IOC_QUERY));
+		    BIT_ULL(_IOC_NR(HPALLOC_IOC_QUERY)) |
+		    BIT_ULL(_IOC_NR(HPALLOC_IOC_EXPORT_DMABUF));
 	v->page_sizes = hpa_page_sizes();
 	v->nr_node_ids = nr_node_ids;
 	return 0;
@@ -223,6 +226,40 @@ put_buffer:
 	return ret;
 }
 
+static int hpa_ioc_export_dmabuf(struct file *file, void *arg)
+{
+	struct hpa_file *hf = file->private_data;
+	struct hpalloc_export_dmabuf *e = arg;
+	struct hpa_buffer *buf;
+	int fd;
+
+	if (e->flags & ~HPALLOC_EXPORT_VALID || e->reserved_in || e->fd ||
+	    e->reserved_out)
+		return -EINVAL;
+	if (!hpa_offset_is_handle(e->offset))
+		return -EINVAL;
+	/* a dma-buf that may write needs a file that may */
+	if ((e->flags & HPALLOC_EXPORT_WRITE) && !(file->f_mode & FMODE_WRITE))
+		return -EACCES;
+	buf = hpa_file_lookup(hf, e->offset);
+	if (!buf)
+		return -ENOENT;
+	fd = hpa_dmabuf_export(buf, e->flags);
+	hpa_buffer_put(buf);
+	if (fd < 0)
+		return fd;
+	e->fd = fd;
+	return 0;
+}
+
+/* EXPORT's undo when its answer cannot be written back. */
+static void hpa_ioc_export_dmabuf_undo(struct file *file, void *arg)
+{
+	struct hpalloc_export_dmabuf *e = arg;
+
+	close_fd(e->fd);
+}
+
 struct hpa_ioctl_desc {
 	unsigned int cmd;
 	unsigned int min_size;		/* the oldest struct that works */
@@ -239,6 +276,9 @@ static const struct hpa_ioctl_desc hpa_ioctls[] = {
 	  hpa_ioc_free },
 	{ HPALLOC_IOC_QUERY, offsetofend(struct hpalloc_query, nr_entries),
 	  hpa_ioc_query },
+	{ HPALLOC_IOC_EXPORT_DMABUF,
+	  offsetofend(struct hpalloc_export_dmabuf, fd),
+	  hpa_ioc_export_dmabuf, hpa_ioc_export_dmabuf_undo },
 };
 
 /* The largest struct of the ABI, for the kernel's copy. */
@@ -247,6 +287,7 @@ union hpa_ioctl_arg {
 	struct hpalloc_alloc alloc;
 	struct hpalloc_free free;
 	struct hpalloc_query query;
+	struct hpalloc_export_dmabuf export_dmabuf;
 };
 
 long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -264,6 +305,7 @@ long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	BUILD_BUG_ON(sizeof(struct hpalloc_free) % 8);
 	BUILD_BUG_ON(sizeof(struct hpalloc_page_info) % 8);
 	BUILD_BUG_ON(sizeof(struct hpalloc_query) % 8);
+	BUILD_BUG_ON(sizeof(struct hpalloc_export_dmabuf) % 8);
 
 	if (_IOC_TYPE(cmd) != HPALLOC_IOC_MAGIC || nr >= ARRAY_SIZE(hpa_ioctls))
 		return -ENOTTY;

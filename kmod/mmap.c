@@ -140,6 +140,20 @@ static const struct vm_operations_struct hpa_vm_ops = {
 };
 
 /*
+ * Let a checked vma map buf; the vma owns the reference the caller took.
+ * The device's mmap and the dma-buf's come here.
+ */
+void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf)
+{
+	vma->vm_ops = &hpa_vm_ops;
+	vma->vm_private_data = buf;
+	vm_flags_clear(vma, VM_MAYEXEC);
+	/* GUP may take pages only if they are compound (see compat.h) */
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP |
+		     (buf->flags & HPA_BUF_PINNABLE ? VM_MIXEDMAP : VM_PFNMAP));
+}
+
+/*
  * mmap at offset 0 makes a buffer of 2 MiB pages on the caller's node, as
  * big as the mapping; any other offset maps (part of) a buffer made by
  * HPALLOC_IOC_ALLOC on this open file.
@@ -215,12 +229,7 @@ int hpa_mmap(struct file *file, struct vm_area_struct *vma)
 		}
 	}
 
-	vma->vm_ops = &hpa_vm_ops;
-	vma->vm_private_data = buf;
-	vm_flags_clear(vma, VM_MAYEXEC);
-	/* GUP may take pages only if they are compound (see compat.h) */
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP |
-		     (buf->flags & HPA_BUF_PINNABLE ? VM_MIXEDMAP : VM_PFNMAP));
+	hpa_vma_set_buffer(vma, buf);
 	return 0;
 }
 

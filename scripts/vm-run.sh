@@ -87,8 +87,9 @@ build_module() {
 }
 
 # Kernel modules the guest loads before hpalloc: a virtio disk with ext4 on
-# it, so that tests can do O_DIRECT I/O (which pins user pages) from a file.
-GUEST_KMODS="virtio_pci virtio_blk crc32c_generic ext4"
+# it, so that tests can do O_DIRECT I/O (which pins user pages) from a file,
+# and vgem, a DRM driver that imports dma-bufs (the dma-buf export tests).
+GUEST_KMODS="virtio_pci virtio_blk crc32c_generic ext4 vgem"
 
 # Copy GUEST_KMODS and their dependencies (modules.dep lists them all, to be
 # loaded last first), decompressed, and write the order to load them in.
