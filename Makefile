@@ -16,7 +16,7 @@ KERNELS ?= 6.1 6.12
 BUILD := $(CURDIR)/build
 
 .PHONY: all module lib selftests ksft check check-host check-guest demo \
-	checkpatch sparse bench clean help
+	checkpatch sparse bench clean help examples
 
 all: module lib selftests
 
@@ -38,6 +38,10 @@ $(BUILD)/ksft/kselftest_harness.h:
 
 selftests: ksft
 	$(MAKE) -C selftests
+
+# The DPDK heap example and its guest test (needs libdpdk-dev).
+examples: lib
+	$(MAKE) -C examples/dpdk
 
 check:
 	scripts/check.sh

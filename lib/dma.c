@@ -167,7 +167,9 @@ HPA_EXPORT int hpa_dma_fd(const void *ptr, unsigned int flags)
 /*
  * The size of a dma-buf is its file's end.  Its page size is not known
  * here: 1 GiB alignment when the size allows a 1 GiB buffer, which suits
- * 2 MiB pages as well.
+ * 2 MiB pages as well.  No hpa_ensure_init(): a process that only maps
+ * shared buffers (a DPDK secondary) must not get the allocator's big
+ * reservation, which could land where the owner's address is.
  */
 HPA_EXPORT void *hpa_dma_map_fd(int fd, void *addr, size_t *size)
 {
@@ -178,7 +180,6 @@ HPA_EXPORT void *hpa_dma_map_fd(int fd, void *addr, size_t *size)
 		errno = EBADF;
 		return NULL;
 	}
-	hpa_ensure_init();
 	end = hpa_prim->fd_size(fd);
 	if (end < 0) {
 		errno = (int)-end;

@@ -56,6 +56,10 @@ if [ -n "$build_userspace" ]; then
 	if [ -f "$HPA_ROOT/lib/Makefile" ]; then
 		make -s -C "$HPA_ROOT/lib" >&2
 	fi
+	# the DPDK heap test (built only where libdpdk-dev is installed)
+	if [ -f "$HPA_ROOT/examples/dpdk/Makefile" ]; then
+		make -s -C "$HPA_ROOT/examples/dpdk" >&2
+	fi
 fi
 
 # Kernel log lines that fail a run.  "Call Trace" catches any stack dump.
