@@ -27,7 +27,7 @@ HPALLOC_IMPORT_NS_DMA_BUF;
 
 struct hpa_dmabuf {
 	struct hpa_buffer *buf;
-	struct mutex lock;		/* attachments */
+	struct mutex lock;		/* attachments and their mapped flags */
 	struct list_head attachments;
 };
 
@@ -126,13 +126,16 @@ static void hpa_dmabuf_detach(struct dma_buf *dmabuf,
 static struct sg_table *hpa_dmabuf_map(struct dma_buf_attachment *attach,
 				       enum dma_data_direction dir)
 {
+	struct hpa_dmabuf *hd = attach->dmabuf->priv;
 	struct hpa_dmabuf_attachment *a = attach->priv;
 	int ret;
 
 	ret = dma_map_sgtable(a->dev, &a->sgt, dir, 0);
 	if (ret)
 		return ERR_PTR(ret);
+	mutex_lock(&hd->lock);
 	a->mapped = true;
+	mutex_unlock(&hd->lock);
 	return &a->sgt;
 }
 
@@ -140,9 +143,13 @@ static void hpa_dmabuf_unmap(struct dma_buf_attachment *attach,
 			     struct sg_table *sgt,
 			     enum dma_data_direction dir)
 {
+	struct hpa_dmabuf *hd = attach->dmabuf->priv;
 	struct hpa_dmabuf_attachment *a = attach->priv;
 
+	/* no CPU-access sync of a table that is being unmapped */
+	mutex_lock(&hd->lock);
 	a->mapped = false;
+	mutex_unlock(&hd->lock);
 	dma_unmap_sgtable(a->dev, sgt, dir, 0);
 }
 
