@@ -28,7 +28,7 @@ BUILD := $(CURDIR)/build
 .PHONY: all module module-skipped lib lib-tests selftests ksft check \
 	check-host check-guest check-debug check-fuzz-long demo checkpatch \
 	sparse bench clean help install uninstall check-install man check-man \
-	check-deb
+	check-deb examples
 
 # Without headers for the running kernel (and no KDIR=) `make` builds the
 # rest and says why the module is not among it.
@@ -78,6 +78,10 @@ $(BUILD)/ksft/kselftest_harness.h:
 
 selftests: ksft
 	$(MAKE) -C selftests
+
+# The DPDK heap example and its guest test (needs libdpdk-dev).
+examples: lib
+	$(MAKE) -C examples/dpdk
 
 check:
 	scripts/check.sh

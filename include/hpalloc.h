@@ -96,6 +96,52 @@ int hpa_dma_free(void *ptr);
  */
 int hpa_virt2phys(const void *ptr, uint64_t *phys);
 
+/*
+ * The I/O address table of the DMA buffer that contains ptr, in one call
+ * to the device: the physical address of each of its pages from the first,
+ * up to n of them into iova[] (a device without an IOMMU, or DPDK in PA
+ * mode, uses these), and the page size into *page_size (if not NULL).
+ * Returns the number of pages of the buffer (n may be smaller; 0 asks for
+ * the count only), or -EINVAL (not a buffer of hpa_dma_alloc), -EPERM (the
+ * caller may not read physical addresses: see hpa_virt2phys), -ENODEV.
+ */
+long hpa_dma_pages(const void *ptr, uint64_t *iova, size_t n,
+		   size_t *page_size);
+
+/*
+ * The NUMA nodes of the pages of the DMA buffer that contains ptr, as a
+ * mask (bit n: node n).  0, -EINVAL or -ENODEV.  Needs no privilege.
+ */
+int hpa_dma_nodes(const void *ptr, uint64_t *nodes);
+
+/* hpa_dma_fd flags */
+#define HPA_DMA_FD_READONLY	(1U << 0)	/* mappings of it are read-only */
+#define HPA_DMA_FD_VALID	(HPA_DMA_FD_READONLY)
+
+/*
+ * A new dma-buf file descriptor (O_CLOEXEC) for the DMA buffer that
+ * contains ptr: pass it to a driver that imports dma-bufs, or to another
+ * process (SCM_RIGHTS), which maps it with hpa_dma_map_fd.  The buffer
+ * lives while the fd, a copy of it, a mapping or a driver holds it, also
+ * after hpa_dma_free and the exit of this process.  Returns the fd, or
+ * -EINVAL, -ENODEV (no device), -EOPNOTSUPP (a module without dma-buf
+ * export), -EMFILE.
+ */
+int hpa_dma_fd(const void *ptr, unsigned int flags);
+
+/*
+ * Map all of a dma-buf from hpa_dma_fd (shared; writable unless it was
+ * exported read-only) at addr, which must be free and aligned to the
+ * buffer's page size, or with addr NULL at an address aligned to it.  The
+ * size goes to *size (if not NULL).  NULL with errno on failure: EEXIST
+ * (something is mapped at addr), EINVAL (addr not aligned), EBADF.
+ * Unmap with hpa_dma_unmap_fd (not hpa_dma_free).
+ */
+void *hpa_dma_map_fd(int fd, void *addr, size_t *size);
+
+/* Unmap what hpa_dma_map_fd mapped.  0 or -EINVAL / -errno of munmap. */
+int hpa_dma_unmap_fd(void *addr, size_t size);
+
 /* Backends (hpa_stats.backend, hpa_stats.per_backend[]). */
 enum hpa_backend {
 	HPA_BACKEND_DEVICE = 0,

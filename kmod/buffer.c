@@ -252,16 +252,16 @@ static bool hpa_pool_pages_pinnable(enum hpa_size size)
 }
 
 /*
- * A physically contiguous buffer: adjacent free pages of a pool if there
- * are such, else one range from the page allocator (when overcommit
- * allows), which goes back to it as a whole.
+ * One try at a physically contiguous buffer: adjacent free pages of a pool
+ * if there are such, else one range from the page allocator (when
+ * overcommit allows), which goes back to it as a whole.
  */
-static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
-				  const struct hpa_alloc_req *req)
+static int hpa_buffer_try_contig(struct hpa_buffer *buf,
+				 const struct hpa_alloc_req *req,
+				 const int *nids, int n)
 {
 	unsigned long stride = 1UL << buf->order;
-	int nids[HPA_MAX_TRY_NODES];
-	int i, n = hpa_contig_nodes(req, nids);
+	int i;
 
 	for (i = 0; i < n; i++) {
 		struct hpa_pool *pool = hpa_pool_get(nids[i], req->size);
@@ -302,6 +302,39 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 		hpa_pool_note_contig(pool, false);
 		return 0;
 	}
+	return -ENOMEM;
+}
+
+/*
+ * A physically contiguous buffer.  When no node has one at first, wait
+ * once for the pages the allowed nodes are zeroing and try again, as
+ * hpa_pool_take() does for a single page: a process that frees its only
+ * 1 GiB page and asks for it again at once must get it.
+ */
+static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
+				  const struct hpa_alloc_req *req)
+{
+	int nids[HPA_MAX_TRY_NODES];
+	int i, n = hpa_contig_nodes(req, nids), tries, ret = -ENOMEM;
+
+	for (tries = 0; tries < 2; tries++) {
+		bool waited = false;
+
+		ret = hpa_buffer_try_contig(buf, req, nids, n);
+		if (ret != -ENOMEM)
+			return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		for (i = 0; i < n; i++) {
+			struct hpa_pool *pool = hpa_pool_get(nids[i],
+							     req->size);
+
+			if (pool && hpa_pool_wait_for_zeroing(pool))
+				waited = true;
+		}
+		if (!waited)
+			break;
+	}
 	if (n) {
 		struct hpa_pool *pool = hpa_pool_get(nids[0], req->size);
 
@@ -310,7 +343,7 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 			hpa_pool_note_failure(pool);
 		}
 	}
-	return -ENOMEM;
+	return ret;
 }
 
 static int hpa_buffer_fill(struct hpa_buffer *buf,

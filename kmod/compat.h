@@ -193,6 +193,13 @@ static inline unsigned long hpalloc_untagged_addr(struct mm_struct *mm,
 #endif
 }
 
+/* Symbol namespaces are string literals from 6.13. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
+#define HPALLOC_IMPORT_NS_DMA_BUF	MODULE_IMPORT_NS(DMA_BUF)
+#else
+#define HPALLOC_IMPORT_NS_DMA_BUF	MODULE_IMPORT_NS("DMA_BUF")
+#endif
+
 /* Can this machine map 1 GiB pages with one PUD entry? */
 static inline bool hpalloc_have_pud(void)
 {

@@ -123,6 +123,7 @@ struct hpa_pool *hpa_pool_get(int nid, enum hpa_size size);
 int hpa_pools_init(void);
 void hpa_pools_exit(void);
 struct page *hpa_pool_take(struct hpa_pool *pool);
+bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool);
 void hpa_pool_give_back(struct hpa_pool *pool, struct page *page);
 void hpa_pool_untake(struct hpa_pool *pool, struct page *page);
 int hpa_pool_take_contig(struct hpa_pool *pool, unsigned int nr,
@@ -162,9 +163,14 @@ void hpa_file_publish(struct hpa_file *hf, u32 id);
 void hpa_file_drop_pending(struct hpa_file *hf, u32 id);
 struct hpa_buffer *hpa_file_remove(struct hpa_file *hf, u64 offset);
 struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset);
+void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf,
+			bool pud_ok);
 
 /* ioctl.c */
 long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* dmabuf.c */
+struct file *hpa_dmabuf_export(struct hpa_buffer *buf, unsigned int flags);
 
 /* sysfs.c */
 int hpa_sysfs_init(void);

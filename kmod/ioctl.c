@@ -11,13 +11,14 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
-#include <linux/user_namespace.h>
 #include <linux/pfn.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include <uapi/linux/hpalloc.h>
 
 #include "compat.h"
@@ -27,6 +28,24 @@
 #define HPA_MAX_HANDLE		(BIT(63 - HPALLOC_HANDLE_SHIFT) - 1)
 /* A buffer fits between two handles. */
 #define HPA_MAX_BUFFER		BIT_ULL(HPALLOC_HANDLE_SHIFT)
+
+/* The largest struct of the ABI, for the kernel's copy. */
+union hpa_ioctl_arg {
+	struct hpalloc_version version;
+	struct hpalloc_alloc alloc;
+	struct hpalloc_free free;
+	struct hpalloc_query query;
+	struct hpalloc_export_dmabuf export_dmabuf;
+};
+
+/*
+ * The kernel's copy of an ioctl's argument, and what a call leaves for its
+ * finish step (an object to publish once the answer is out).
+ */
+struct hpa_ioctl_call {
+	union hpa_ioctl_arg k;
+	void *pending;
+};
 
 /*
  * Physical addresses need CAP_SYS_RAWIO (in the initial user namespace) of
@@ -52,15 +71,16 @@ static u32 hpa_page_sizes(void)
 	       (hpalloc_have_pud() ? HPALLOC_PAGE_SIZE_1G : 0);
 }
 
-static int hpa_ioc_version(struct file *file, void *arg)
+static int hpa_ioc_version(struct file *file, struct hpa_ioctl_call *c)
 {
-	struct hpalloc_version *v = arg;
+	struct hpalloc_version *v = &c->k.version;
 
 	if (v->flags)
 		return -EINVAL;
 	memset(v, 0, sizeof(*v));
 	v->api = HPALLOC_API_VERSION;
-	v->features = HPALLOC_FEAT_PMD | HPALLOC_FEAT_CONTIG | HPALLOC_FEAT_GUP;
+	v->features = HPALLOC_FEAT_PMD | HPALLOC_FEAT_CONTIG | HPALLOC_FEAT_GUP |
+		      HPALLOC_FEAT_DMABUF;
 	if (hpalloc_have_pud())
 		v->features |= HPALLOC_FEAT_PUD;
 	if (hpa_caller_may_see_phys(file))
@@ -68,7 +88,8 @@ static int hpa_ioc_version(struct file *file, void *arg)
 	v->ioctls = BIT_ULL(_IOC_NR(HPALLOC_IOC_VERSION)) |
 		    BIT_ULL(_IOC_NR(HPALLOC_IOC_ALLOC)) |
 		    BIT_ULL(_IOC_NR(HPALLOC_IOC_FREE)) |
-		    BIT_ULL(_IOC_NR(HPALLOC_IOC_QUERY));
+		    BIT_ULL(_IOC_NR(HPALLOC_IOC_QUERY)) |
+		    BIT_ULL(_IOC_NR(HPALLOC_IOC_EXPORT_DMABUF));
 	v->page_sizes = hpa_page_sizes();
 	v->nr_node_ids = nr_node_ids;
 	return 0;
@@ -90,10 +111,10 @@ static bool hpa_nodemask_valid(u64 mask)
 	return true;
 }
 
-static int hpa_ioc_alloc(struct file *file, void *arg)
+static int hpa_ioc_alloc(struct file *file, struct hpa_ioctl_call *c)
 {
 	struct hpa_file *hf = file->private_data;
-	struct hpalloc_alloc *a = arg;
+	struct hpalloc_alloc *a = &c->k.alloc;
 	struct hpa_alloc_req req = { };
 	struct hpa_buffer *buf;
 	unsigned long ps;
@@ -154,10 +175,11 @@ static int hpa_ioc_alloc(struct file *file, void *arg)
  * if that fails, ALLOC removes it again.  A pending handle cannot be freed
  * or looked up by anyone else, so this removes nothing but its own.
  */
-static void hpa_ioc_alloc_finish(struct file *file, void *arg, bool copied)
+static void hpa_ioc_alloc_finish(struct file *file, struct hpa_ioctl_call *c,
+				 bool copied)
 {
 	struct hpa_file *hf = file->private_data;
-	struct hpalloc_alloc *a = arg;
+	struct hpalloc_alloc *a = &c->k.alloc;
 	u32 id = a->offset >> HPALLOC_HANDLE_SHIFT;
 
 	if (copied)
@@ -171,10 +193,10 @@ static bool hpa_offset_is_handle(u64 offset)
 	return offset && !(offset & ((1ULL << HPALLOC_HANDLE_SHIFT) - 1));
 }
 
-static int hpa_ioc_free(struct file *file, void *arg)
+static int hpa_ioc_free(struct file *file, struct hpa_ioctl_call *c)
 {
 	struct hpa_file *hf = file->private_data;
-	struct hpalloc_free *f = arg;
+	struct hpalloc_free *f = &c->k.free;
 	struct hpa_buffer *buf;
 
 	if (f->flags || f->reserved)
@@ -188,10 +210,10 @@ static int hpa_ioc_free(struct file *file, void *arg)
 	return 0;
 }
 
-static int hpa_ioc_query(struct file *file, void *arg)
+static int hpa_ioc_query(struct file *file, struct hpa_ioctl_call *c)
 {
 	struct hpa_file *hf = file->private_data;
-	struct hpalloc_query *q = arg;
+	struct hpalloc_query *q = &c->k.query;
 	struct hpalloc_page_info __user *out;
 	struct hpa_buffer *buf;
 	unsigned int i, nr;
@@ -238,12 +260,63 @@ put_buffer:
 	return ret;
 }
 
+static int hpa_ioc_export_dmabuf(struct file *file, struct hpa_ioctl_call *c)
+{
+	struct hpa_file *hf = file->private_data;
+	struct hpalloc_export_dmabuf *e = &c->k.export_dmabuf;
+	struct hpa_buffer *buf;
+	struct file *dmabuf;
+	int fd;
+
+	if (e->flags & ~HPALLOC_EXPORT_VALID || e->reserved_in || e->fd ||
+	    e->reserved_out)
+		return -EINVAL;
+	if (!hpa_offset_is_handle(e->offset))
+		return -EINVAL;
+	/* a dma-buf that may write needs a file that may */
+	if ((e->flags & HPALLOC_EXPORT_WRITE) && !(file->f_mode & FMODE_WRITE))
+		return -EACCES;
+	buf = hpa_file_lookup(hf, e->offset);
+	if (!buf)
+		return -ENOENT;
+	dmabuf = hpa_dmabuf_export(buf, e->flags);
+	hpa_buffer_put(buf);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	fd = get_unused_fd_flags(e->flags & HPALLOC_EXPORT_CLOEXEC ?
+				 O_CLOEXEC : 0);
+	if (fd < 0) {
+		fput(dmabuf);
+		return fd;
+	}
+	e->fd = fd;
+	c->pending = dmabuf;
+	return 0;
+}
+
+/*
+ * The descriptor is installed only once the answer is written back: until
+ * then no other thread can see it, close it, or have its number reused,
+ * so the undo frees the file and the number it reserved and nothing else.
+ */
+static void hpa_ioc_export_dmabuf_finish(struct file *file,
+					 struct hpa_ioctl_call *c, bool copied)
+{
+	if (copied) {
+		fd_install(c->k.export_dmabuf.fd, c->pending);
+	} else {
+		put_unused_fd(c->k.export_dmabuf.fd);
+		fput(c->pending);
+	}
+}
+
 struct hpa_ioctl_desc {
 	unsigned int cmd;
 	unsigned int min_size;		/* the oldest struct that works */
-	int (*fn)(struct file *file, void *arg);
+	int (*fn)(struct file *file, struct hpa_ioctl_call *c);
 	/* after a successful fn: was the answer written back? */
-	void (*finish)(struct file *file, void *arg, bool copied);
+	void (*finish)(struct file *file, struct hpa_ioctl_call *c,
+		       bool copied);
 };
 
 static const struct hpa_ioctl_desc hpa_ioctls[] = {
@@ -255,14 +328,9 @@ static const struct hpa_ioctl_desc hpa_ioctls[] = {
 	  hpa_ioc_free },
 	{ HPALLOC_IOC_QUERY, offsetofend(struct hpalloc_query, nr_entries),
 	  hpa_ioc_query },
-};
-
-/* The largest struct of the ABI, for the kernel's copy. */
-union hpa_ioctl_arg {
-	struct hpalloc_version version;
-	struct hpalloc_alloc alloc;
-	struct hpalloc_free free;
-	struct hpalloc_query query;
+	{ HPALLOC_IOC_EXPORT_DMABUF,
+	  offsetofend(struct hpalloc_export_dmabuf, fd),
+	  hpa_ioc_export_dmabuf, hpa_ioc_export_dmabuf_finish },
 };
 
 long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -272,7 +340,7 @@ long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	unsigned int nr = _IOC_NR(cmd);
 	unsigned int usize = _IOC_SIZE(cmd);
 	unsigned int ksize;
-	union hpa_ioctl_arg k;
+	struct hpa_ioctl_call c = { };
 	int ret;
 
 	BUILD_BUG_ON(sizeof(struct hpalloc_version) % 8);
@@ -280,6 +348,7 @@ long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	BUILD_BUG_ON(sizeof(struct hpalloc_free) % 8);
 	BUILD_BUG_ON(sizeof(struct hpalloc_page_info) % 8);
 	BUILD_BUG_ON(sizeof(struct hpalloc_query) % 8);
+	BUILD_BUG_ON(sizeof(struct hpalloc_export_dmabuf) % 8);
 
 	if (_IOC_TYPE(cmd) != HPALLOC_IOC_MAGIC || nr >= ARRAY_SIZE(hpa_ioctls))
 		return -ENOTTY;
@@ -291,16 +360,16 @@ long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -EINVAL;
 
 	ksize = _IOC_SIZE(desc->cmd);
-	ret = copy_struct_from_user(&k, ksize, uarg, usize);
+	ret = copy_struct_from_user(&c.k, ksize, uarg, usize);
 	if (ret)
 		return ret;
-	ret = desc->fn(file, &k);
+	ret = desc->fn(file, &c);
 	if (ret)
 		return ret;
 	if ((_IOC_DIR(cmd) & _IOC_READ) &&
-	    copy_to_user(uarg, &k, min(ksize, usize)))
+	    copy_to_user(uarg, &c.k, min(ksize, usize)))
 		ret = -EFAULT;
 	if (desc->finish)
-		desc->finish(file, &k, !ret);
+		desc->finish(file, &c, !ret);
 	return ret;
 }

@@ -22,6 +22,24 @@
 #include "compat.h"
 #include "internal.h"
 
+static const struct vm_operations_struct hpa_vm_ops;
+
+/*
+ * The size of the entries a vma maps: the buffer's page size, except that
+ * a dma-buf's mapping of 1 GiB pages uses 2 MiB entries.  mremap() cannot
+ * move a huge PUD (see hpa_get_unmapped_area()), and a dma-buf's file has
+ * no get_unmapped_area() of ours in which to refuse the move.
+ */
+static unsigned int hpa_vma_order(struct vm_area_struct *vma)
+{
+	struct hpa_buffer *buf = vma->vm_private_data;
+
+	if (vma->vm_ops != &hpa_vm_ops)
+		return min_t(unsigned int, buf->order, PMD_ORDER);
+	return buf->order;
+}
+
+/* The buffer's page size: what splits, moves and cuts must be aligned to. */
 static unsigned long hpa_vma_page_size(struct vm_area_struct *vma)
 {
 	struct hpa_buffer *buf = vma->vm_private_data;
@@ -75,7 +93,7 @@ static int hpa_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 
 static unsigned long hpa_vm_pagesize(struct vm_area_struct *vma)
 {
-	return hpa_vma_page_size(vma);
+	return PAGE_SIZE << hpa_vma_order(vma);
 }
 
 /* A 4 KiB fault means the huge one was refused: never map 4 KiB. */
@@ -99,8 +117,8 @@ vm_fault_t hpalloc_huge_fault(struct vm_fault *vmf, unsigned int order)
 
 	if (order == 0)
 		return VM_FAULT_SIGBUS;
-	/* a 2 MiB buffer under a PUD fault: go on to the PMD level */
-	if (order > buf->order)
+	/* a 2 MiB buffer (or PMD-only vma) under a PUD fault: PMD level */
+	if (order > hpa_vma_order(vma))
 		return VM_FAULT_FALLBACK;
 	if (order != PMD_ORDER && order != PUD_ORDER)
 		return VM_FAULT_FALLBACK;
@@ -131,6 +149,33 @@ static const struct vm_operations_struct hpa_vm_ops = {
 	.huge_fault = HPALLOC_HUGE_FAULT,
 	.pagesize = hpa_vm_pagesize,
 };
+
+/* A dma-buf's mapping: the same, with 2 MiB entries (hpa_vma_order()). */
+static const struct vm_operations_struct hpa_pmd_vm_ops = {
+	.open = hpa_vm_open,
+	.close = hpa_vm_close,
+	.may_split = hpa_vm_may_split,
+	.mremap = hpa_vm_mremap,
+	.mprotect = hpa_vm_mprotect,
+	.fault = hpa_vm_fault,
+	.huge_fault = HPALLOC_HUGE_FAULT,
+	.pagesize = hpa_vm_pagesize,
+};
+
+/*
+ * Let a checked vma map buf; the vma owns the reference the caller took.
+ * The device's mmap and the dma-buf's (pud_ok false) come here.
+ */
+void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf,
+			bool pud_ok)
+{
+	vma->vm_ops = pud_ok ? &hpa_vm_ops : &hpa_pmd_vm_ops;
+	vma->vm_private_data = buf;
+	vm_flags_clear(vma, VM_MAYEXEC);
+	/* GUP may take pages only if they are compound (see compat.h) */
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP |
+		     (buf->flags & HPA_BUF_PINNABLE ? VM_MIXEDMAP : VM_PFNMAP));
+}
 
 /*
  * mmap at offset 0 makes a buffer of 2 MiB pages on the caller's node, as
@@ -222,12 +267,7 @@ int hpa_mmap(struct file *file, struct vm_area_struct *vma)
 		}
 	}
 
-	vma->vm_ops = &hpa_vm_ops;
-	vma->vm_private_data = buf;
-	vm_flags_clear(vma, VM_MAYEXEC);
-	/* GUP may take pages only if they are compound (see compat.h) */
-	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP |
-		     (buf->flags & HPA_BUF_PINNABLE ? VM_MIXEDMAP : VM_PFNMAP));
+	hpa_vma_set_buffer(vma, buf, true);
 	return 0;
 }
 

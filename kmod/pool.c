@@ -342,7 +342,7 @@ static struct page *hpa_pool_take_free(struct hpa_pool *pool)
  * need: a 1 GiB range is often blocked by 2 MiB pages that a process freed
  * a moment ago.  Returns false if there was nothing to wait for.
  */
-static bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool)
+bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool)
 {
 	struct hpa_pool *small = NULL;
 	bool busy;

@@ -4,7 +4,9 @@
  * backend (HPALLOC_ALLOC_CONTIG).  Other backends cannot promise physical
  * contiguity, so hpa_dma_alloc fails there with ENODEV rather than hand out
  * a buffer whose pages may be scattered.  The device handle is kept in the
- * chunk map so that hpa_virt2phys can ask the device (HPALLOC_IOC_QUERY).
+ * chunk map so that hpa_virt2phys and hpa_dma_pages can ask the device
+ * (HPALLOC_IOC_QUERY) and hpa_dma_fd can export the buffer as a dma-buf,
+ * which hpa_dma_map_fd maps in another process.
  */
 #include <errno.h>
 
@@ -105,4 +107,104 @@ HPA_EXPORT int hpa_virt2phys(const void *p, uint64_t *phys)
 			return -EFAULT;
 	}
 	return hpa_prim->virt2phys(p, 0, NULL, phys);
+}
+
+/* The DMA buffer that contains ptr: its handle, or -EINVAL. */
+static int dma_handle(const void *ptr, uint64_t *handle)
+{
+	long idx;
+
+	if (!ptr)
+		return -EINVAL;
+	hpa_ensure_init();
+	idx = dma_head(ptr);
+	if (idx < 0)
+		return -EINVAL;
+	*handle = hpa_arena.map[idx].handle;
+	return 0;
+}
+
+HPA_EXPORT long hpa_dma_pages(const void *ptr, uint64_t *iova, size_t n,
+			      size_t *page_size)
+{
+	struct hpa_dma_query q;
+	uint64_t handle;
+	int err;
+
+	if ((n && !iova) || dma_handle(ptr, &handle))
+		return -EINVAL;
+	err = hpa_prim->dma_query(handle, iova, n, &q);
+	if (err)
+		return err;
+	if (page_size)
+		*page_size = q.page_size;
+	return (long)q.nr_pages;
+}
+
+HPA_EXPORT int hpa_dma_nodes(const void *ptr, uint64_t *nodes)
+{
+	struct hpa_dma_query q;
+	uint64_t handle;
+	int err;
+
+	if (!nodes || dma_handle(ptr, &handle))
+		return -EINVAL;
+	err = hpa_prim->dma_query(handle, NULL, 0, &q);
+	if (!err)
+		*nodes = q.nodes;
+	return err;
+}
+
+HPA_EXPORT int hpa_dma_fd(const void *ptr, unsigned int flags)
+{
+	uint64_t handle;
+
+	if (flags & ~HPA_DMA_FD_VALID || dma_handle(ptr, &handle))
+		return -EINVAL;
+	return hpa_prim->dma_export(handle, flags & HPA_DMA_FD_READONLY);
+}
+
+/*
+ * The size of a dma-buf is its file's end.  Its page size is not known
+ * here: 1 GiB alignment when the size allows a 1 GiB buffer, which suits
+ * 2 MiB pages as well.  No hpa_ensure_init(): a process that only maps
+ * shared buffers (a DPDK secondary) must not get the allocator's big
+ * reservation, which could land where the owner's address is.
+ */
+HPA_EXPORT void *hpa_dma_map_fd(int fd, void *addr, size_t *size)
+{
+	size_t len, align;
+	long end;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	end = hpa_prim->fd_size(fd);
+	if (end < 0) {
+		errno = (int)-end;
+		return NULL;
+	}
+	len = (size_t)end;
+	if (!len || len % HPA_CHUNK_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	align = len % HPA_GiB ? HPA_CHUNK_SIZE : HPA_GiB;
+	if (addr && (uintptr_t)addr % HPA_CHUNK_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	addr = hpa_prim->map_fd(fd, addr, len, align);
+	if (addr && size)
+		*size = len;
+	return addr;
+}
+
+HPA_EXPORT int hpa_dma_unmap_fd(void *addr, size_t size)
+{
+	if (!addr || (uintptr_t)addr % HPA_CHUNK_SIZE || !size ||
+	    hpa_in_arena(addr))
+		return -EINVAL;
+	return hpa_prim->unmap_fd(addr, size);
 }

@@ -141,6 +141,13 @@ struct hpa_commit {
 #define HPA_COMMIT_1G		1u	/* (true converts to this) */
 #define HPA_COMMIT_SMALL	2u	/* 4 KiB pages: a heap's first segments */
 
+/* What prim->dma_query reports about a DMA buffer. */
+struct hpa_dma_query {
+	size_t page_size;
+	size_t nr_pages;
+	uint64_t nodes;		/* mask of the nodes holding its pages */
+};
+
 struct hpa_prim_ops {
 	const char *name;
 	/*
@@ -173,6 +180,24 @@ struct hpa_prim_ops {
 	int (*dma_release)(void *addr, size_t len, uint64_t handle);
 	int (*virt2phys)(const void *p, uint64_t handle, void *map_start,
 			 uint64_t *phys);
+	/*
+	 * Describe the DMA buffer handle in one query: its page size, page
+	 * count and nodes, and the physical addresses of its first n pages
+	 * into phys (none when n is 0).  0 or -errno.
+	 */
+	int (*dma_query)(uint64_t handle, uint64_t *phys, size_t n,
+			 struct hpa_dma_query *out);
+	/* A new dma-buf fd (O_CLOEXEC) for handle, read-only or not; -errno. */
+	int (*dma_export)(uint64_t handle, bool readonly);
+	/*
+	 * Map all of dma-buf fd (len bytes) shared, at addr if not NULL (and
+	 * nothing is there), else at an address aligned to align.  NULL with
+	 * errno set on failure.  unmap_fd undoes it.
+	 */
+	void *(*map_fd)(int fd, void *addr, size_t len, size_t align);
+	/* The size of the dma-buf fd (its file's end), or -errno. */
+	long (*fd_size)(int fd);
+	int (*unmap_fd)(void *addr, size_t len);
 	/* The caller's NUMA node; online node check. */
 	int (*current_node)(void);
 	bool (*node_online)(int node);

@@ -572,6 +572,125 @@ static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
 			   phys);
 }
 
+/*
+ * One HPALLOC_IOC_QUERY for the whole table.  The kernel's records are
+ * {phys, node}; they go to a scratch array (on the stack when small, else
+ * mapped: this library cannot call malloc) and the addresses into phys[].
+ */
+#define DMA_QUERY_STACK	64
+
+static int os_dma_query(uint64_t handle, uint64_t *phys, size_t n,
+			struct hpa_dma_query *out)
+{
+	struct hpalloc_page_info small[DMA_QUERY_STACK], *info = small;
+	struct hpalloc_query q = { 0 };
+	size_t i, bytes = 0;
+	int err = 0;
+
+	if (dev_fd < 0)
+		return -ENODEV;
+	if (n > UINT32_MAX)
+		n = UINT32_MAX;
+	if (n > DMA_QUERY_STACK) {
+		bytes = n * sizeof(*info);
+		info = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (info == MAP_FAILED)
+			return -ENOMEM;
+	}
+	q.offset = handle;
+	q.flags = n ? HPALLOC_QUERY_PHYS : 0;
+	q.pages_ptr = (uintptr_t)info;
+	q.nr_entries = (uint32_t)n;
+	if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; i < q.nr_filled; i++)
+		phys[i] = info[i].phys;
+	out->page_size = q.page_size;
+	out->nr_pages = q.nr_pages;
+	out->nodes = q.nodes;
+out:
+	if (bytes)
+		munmap(info, bytes);
+	return err;
+}
+
+static int os_dma_export(uint64_t handle, bool readonly)
+{
+	struct hpalloc_export_dmabuf e = { 0 };
+
+	if (dev_fd < 0)
+		return -ENODEV;
+	if (!(dev_version.features & HPALLOC_FEAT_DMABUF))
+		return -EOPNOTSUPP;
+	e.offset = handle;
+	e.flags = HPALLOC_EXPORT_CLOEXEC |
+		  (readonly ? 0 : HPALLOC_EXPORT_WRITE);
+	if (ioctl(dev_fd, HPALLOC_IOC_EXPORT_DMABUF, &e) != 0)
+		return -errno;
+	return e.fd;
+}
+
+/*
+ * The dma-buf file has no aligning get_unmapped_area: reserve len + align
+ * of nothing, map at the aligned address inside, give back the rest.
+ */
+static void *os_map_fd(int fd, void *addr, size_t len, size_t align)
+{
+	int fl = fcntl(fd, F_GETFL);
+	int prot = PROT_READ;
+	char *r, *a, *p;
+	int err;
+
+	if (fl < 0)
+		return NULL;
+	if ((fl & O_ACCMODE) == O_RDWR)
+		prot |= PROT_WRITE;
+	if (addr) {
+		p = mmap(addr, len, prot, MAP_SHARED | MAP_FIXED_NOREPLACE,
+			 fd, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		if (p != addr) {	/* a kernel without FIXED_NOREPLACE */
+			munmap(p, len);
+			errno = EEXIST;
+			return NULL;
+		}
+		return p;
+	}
+	r = mmap(NULL, len + align, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	a = (char *)hpa_align_up((uintptr_t)r, align);
+	p = mmap(a, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = errno;
+		munmap(r, len + align);
+		errno = err;
+		return NULL;
+	}
+	if (a > r)
+		munmap(r, (size_t)(a - r));
+	if (r + len + align > a + len)
+		munmap(a + len, (size_t)(r + len + align - (a + len)));
+	return p;
+}
+
+static long os_fd_size(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+
+	return end < 0 ? -errno : (long)end;
+}
+
+static int os_unmap_fd(void *addr, size_t len)
+{
+	return munmap(addr, len) ? -errno : 0;
+}
+
 static int os_current_node(void)
 {
 	unsigned int cpu, node;
@@ -857,6 +976,11 @@ const struct hpa_prim_ops hpa_prim_os = {
 	.dma_commit = os_dma_commit,
 	.dma_release = os_dma_release,
 	.virt2phys = os_virt2phys,
+	.dma_query = os_dma_query,
+	.dma_export = os_dma_export,
+	.map_fd = os_map_fd,
+	.unmap_fd = os_unmap_fd,
+	.fd_size = os_fd_size,
 	.current_node = os_current_node,
 	.node_online = os_node_online,
 	.init = os_init,

@@ -68,6 +68,10 @@ if [ -n "$build_userspace" ]; then
 	if [ -f "$HPA_ROOT/lib/Makefile" ]; then
 		make -s -C "$HPA_ROOT/lib" >&2
 	fi
+	# the DPDK heap test (built only where libdpdk-dev is installed)
+	if [ -f "$HPA_ROOT/examples/dpdk/Makefile" ]; then
+		make -s -C "$HPA_ROOT/examples/dpdk" >&2
+	fi
 fi
 
 # Kernel log lines that fail a run.  "Call Trace" catches any stack dump.
@@ -103,8 +107,9 @@ build_module() {
 }
 
 # Kernel modules the guest loads before hpalloc: a virtio disk with ext4 on
-# it, so that tests can do O_DIRECT I/O (which pins user pages) from a file.
-GUEST_KMODS="virtio_pci virtio_blk crc32c_generic ext4"
+# it, so that tests can do O_DIRECT I/O (which pins user pages) from a file,
+# and vgem, a DRM driver that imports dma-bufs (the dma-buf export tests).
+GUEST_KMODS="virtio_pci virtio_blk crc32c_generic ext4 vgem"
 
 # Copy GUEST_KMODS and their dependencies (modules.dep lists them all, to be
 # loaded last first), decompressed, and write the order to load them in.

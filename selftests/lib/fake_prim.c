@@ -212,6 +212,47 @@ static int f_virt2phys(const void *p, uint64_t handle, void *map_start,
 	return 0;
 }
 
+/* The fake has no device: the dma-buf calls say so. */
+static int f_dma_query(uint64_t handle, uint64_t *phys, size_t n,
+		       struct hpa_dma_query *out)
+{
+	(void)handle;
+	(void)phys;
+	(void)n;
+	(void)out;
+	return -ENODEV;
+}
+
+static int f_dma_export(uint64_t handle, bool readonly)
+{
+	(void)handle;
+	(void)readonly;
+	return -ENODEV;
+}
+
+static void *f_map_fd(int fd, void *addr, size_t len, size_t align)
+{
+	(void)fd;
+	(void)addr;
+	(void)len;
+	(void)align;
+	errno = ENODEV;
+	return NULL;
+}
+
+static int f_unmap_fd(void *addr, size_t len)
+{
+	(void)addr;
+	(void)len;
+	return -EINVAL;
+}
+
+static long f_fd_size(int fd)
+{
+	(void)fd;
+	return -EBADF;
+}
+
 static int f_current_node(void)
 {
 	return fake.node;
@@ -243,6 +284,11 @@ static const struct hpa_prim_ops fake_ops = {
 	.dma_commit = f_dma_commit,
 	.dma_release = f_dma_release,
 	.virt2phys = f_virt2phys,
+	.dma_query = f_dma_query,
+	.dma_export = f_dma_export,
+	.map_fd = f_map_fd,
+	.unmap_fd = f_unmap_fd,
+	.fd_size = f_fd_size,
 	.current_node = f_current_node,
 	.node_online = f_node_online,
 	.init = f_init,

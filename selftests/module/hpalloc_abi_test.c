@@ -30,7 +30,7 @@
 #define E_TOO_BIG	EINVAL	/* size above the ABI's limit (the handle span) */
 #define E_NO_MEMORY	ENOMEM	/* within the limit, more than the machine has */
 
-#define NR_IOCTLS	4	/* VERSION, ALLOC, FREE, QUERY */
+#define NR_IOCTLS	5	/* VERSION, ALLOC, FREE, QUERY, EXPORT_DMABUF */
 
 /* A bad user pointer of each kind: NULL, low, kernel, unmapped. */
 static void *bad_pointers[] = {
@@ -948,7 +948,8 @@ TEST_F(abi, newer_larger_structs)
 		for (c = 0; c < NR_IOCTLS; c++) {
 			unsigned long base[] = {
 				HPALLOC_IOC_VERSION, HPALLOC_IOC_ALLOC,
-				HPALLOC_IOC_FREE, HPALLOC_IOC_QUERY };
+				HPALLOC_IOC_FREE, HPALLOC_IOC_QUERY,
+				HPALLOC_IOC_EXPORT_DMABUF };
 			unsigned int bsz = _IOC_SIZE(base[c]);
 			unsigned int sz = bsz + tails[t];
 			unsigned long cmd = resize_cmd(base[c], sz);
@@ -959,9 +960,10 @@ TEST_F(abi, newer_larger_structs)
 			size_t i;
 
 			ASSERT_NE(NULL, buf);
-			/* FREE and QUERY need a live handle. */
+			/* FREE, QUERY and EXPORT need a live handle. */
 			if (base[c] == HPALLOC_IOC_FREE ||
-			    base[c] == HPALLOC_IOC_QUERY)
+			    base[c] == HPALLOC_IOC_QUERY ||
+			    base[c] == HPALLOC_IOC_EXPORT_DMABUF)
 				ASSERT_EQ(0, hpa_alloc(self->fd, SZ_2M, 0, &off));
 
 			for (i = 0; i < ARRAY_SIZE(pos); i++) {
@@ -994,8 +996,15 @@ TEST_F(abi, newer_larger_structs)
 				EXPECT_EQ(HPALLOC_API_VERSION,
 					  ((struct hpalloc_version *)buf)->api);
 			}
+			if (base[c] == HPALLOC_IOC_EXPORT_DMABUF) {
+				struct hpalloc_export_dmabuf *e = (void *)buf;
+
+				EXPECT_LE(0, e->fd);
+				EXPECT_EQ(0, close(e->fd));
+			}
 			/* FREE with a zero tail freed it; else free it now. */
-			if (base[c] == HPALLOC_IOC_QUERY) {
+			if (base[c] == HPALLOC_IOC_QUERY ||
+			    base[c] == HPALLOC_IOC_EXPORT_DMABUF) {
 				EXPECT_EQ(0, hpa_free(self->fd, off));
 			}
 			if (base[c] == HPALLOC_IOC_FREE) {
@@ -1169,6 +1178,13 @@ TEST_F_TIMEOUT(abi, fuzz_random_ioctls, 180)
 			if (live[k])
 				hpa_free(ffd, live[k]);
 			live[k] = a->offset;
+		}
+		/* An exported dma-buf holds its buffer: close it. */
+		if (ret == 0 && magic == HPALLOC_IOC_MAGIC && nr == 4 &&
+		    arg == arena) {
+			struct hpalloc_export_dmabuf *e = (void *)arena;
+
+			EXPECT_EQ(0, close(e->fd));
 		}
 	}
 	close(ffd);

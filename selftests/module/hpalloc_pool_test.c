@@ -142,7 +142,7 @@ TEST_F(pool, version_handshake)
 	struct hpalloc_version v = { .flags = 1 };
 
 	EXPECT_EQ(HPALLOC_API_VERSION, self->v.api);
-	EXPECT_EQ(0xfULL, self->v.ioctls);
+	EXPECT_EQ(0x1fULL, self->v.ioctls);
 	EXPECT_TRUE(self->v.page_sizes & HPALLOC_PAGE_SIZE_2M);
 	EXPECT_TRUE(self->v.features & HPALLOC_FEAT_PMD);
 	EXPECT_LE(1, self->v.nr_node_ids);

@@ -40,7 +40,7 @@ def desc_width(typ):
     if arr:
         return desc_width(arr.group(1))[0], int(arr.group(2))
     for pat, w in ((r"int(8|16|32|64)", None), (r"ptr64", 64),
-                   (r"hpalloc_handle", 64)):
+                   (r"hpalloc_handle", 64), (r"fd(_\w+)?$", 32)):
         m = re.match(pat, typ)
         if m:
             return (int(m.group(1)) if w is None else w), 1
@@ -89,7 +89,7 @@ def main():
             problems.append(f"{name} is described but not in the header")
 
     dirs = {"_IOWR": "inout", "_IOW": "in", "_IOR": "out"}
-    for m in re.finditer(r"#define (HPALLOC_IOC_\w+)\s+(_IOW?R?)\("
+    for m in re.finditer(r"#define (HPALLOC_IOC_\w+)\s+(?:\\\n\s*)?(_IOW?R?)\("
                          r"HPALLOC_IOC_MAGIC, \w+, struct (\w+)\)", hdr):
         cmd, mac, st = m.groups()
         want = (f"ioctl${cmd}(fd fd_hpalloc, cmd const[{cmd}], "

@@ -50,6 +50,7 @@ struct hpalloc_version {
 #define HPALLOC_FEAT_CONTIG	(1ULL << 2)	/* HPALLOC_ALLOC_CONTIG */
 #define HPALLOC_FEAT_PHYS	(1ULL << 3)	/* this caller may read phys */
 #define HPALLOC_FEAT_GUP	(1ULL << 4)	/* pages can be pinned (O_DIRECT) */
+#define HPALLOC_FEAT_DMABUF	(1ULL << 5)	/* HPALLOC_IOC_EXPORT_DMABUF */
 
 /* NUMA placement of an allocation (hpalloc_alloc.policy). */
 enum hpalloc_policy {
@@ -119,11 +120,34 @@ struct hpalloc_query {
 	__u64 nodes;		/* out: mask of nodes holding the pages */
 };
 
+/* hpalloc_export_dmabuf.flags */
+#define HPALLOC_EXPORT_WRITE	(1U << 0)	/* fd is O_RDWR, else O_RDONLY */
+#define HPALLOC_EXPORT_CLOEXEC	(1U << 1)	/* fd is O_CLOEXEC */
+#define HPALLOC_EXPORT_VALID	(HPALLOC_EXPORT_WRITE | HPALLOC_EXPORT_CLOEXEC)
+
+/*
+ * HPALLOC_IOC_EXPORT_DMABUF: a dma-buf file for a buffer.  It keeps the
+ * buffer alive after the handle and this open file are gone, can be passed
+ * to another process (SCM_RIGHTS) and mapped there at offset 0 (at an
+ * address aligned to the page size), and imported by drivers.  Without
+ * HPALLOC_EXPORT_WRITE a CPU mapping of it cannot be writable; what a
+ * device that imports it does is up to that driver.
+ */
+struct hpalloc_export_dmabuf {
+	__u64 offset;		/* in: handle */
+	__u32 flags;		/* in: HPALLOC_EXPORT_* */
+	__u32 reserved_in;	/* in: must be 0 */
+	__s32 fd;		/* out: the dma-buf file descriptor */
+	__u32 reserved_out;	/* out: zero */
+};
+
 #define HPALLOC_IOC_MAGIC	0xB7
 
 #define HPALLOC_IOC_VERSION	_IOWR(HPALLOC_IOC_MAGIC, 0x00, struct hpalloc_version)
 #define HPALLOC_IOC_ALLOC	_IOWR(HPALLOC_IOC_MAGIC, 0x01, struct hpalloc_alloc)
 #define HPALLOC_IOC_FREE	_IOW(HPALLOC_IOC_MAGIC, 0x02, struct hpalloc_free)
 #define HPALLOC_IOC_QUERY	_IOWR(HPALLOC_IOC_MAGIC, 0x03, struct hpalloc_query)
+#define HPALLOC_IOC_EXPORT_DMABUF \
+	_IOWR(HPALLOC_IOC_MAGIC, 0x04, struct hpalloc_export_dmabuf)
 
 #endif /* _UAPI_LINUX_HPALLOC_H */
