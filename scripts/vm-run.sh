@@ -13,7 +13,9 @@ usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
   -k SERIES     kernel series to boot: 6.1 or 6.12 (repeatable; default: both)
   -t REGEX      run only the guest tests whose path matches REGEX
                 (paths look like module/hpalloc_basic_test, lib/...)
-  -p PARAMS     module parameters for insmod (default: none)
+  -p PARAMS     module parameters for insmod, after the default
+                pages_1g=2:1 (HPA_GUEST_RESERVE= in the environment
+                replaces that default)
   --demo        run the demonstration program instead of the tests
   --timeout S   give up on a guest after S seconds (default 900)
   --no-build    don't run make for the selftests and library first
@@ -24,8 +26,10 @@ leak/Call Trace line.
 Guest: 2 CPUs in 2 sockets, node0 1 GiB + cpu0, node1 2 GiB + cpu1,
 node2 4 GiB without CPUs (a memory-only, CXL-like node).  Node 2 is the one
 with room for 1 GiB pages: its first GiB starts with a slab page and its
-last holds its own struct pages; the two between are free and aligned (two,
-because unmovable 2 MiB pool pages can fragment one of them for good).
+last holds its own struct pages; the two between are free and aligned at
+boot.  The module is loaded with one 1 GiB page reserved there, before any
+test can fragment the node: tests that need a 1 GiB page take that one
+(or skip when it is not there), never one that luck left free.
 EOF
 }
 
@@ -48,6 +52,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ ${#series[@]} -gt 0 ] || read -r -a series <<<"$HPA_KERNELS_DEFAULT"
+# The 1 GiB page the selftests use (hpa_reserved_1g_node()); -p comes after,
+# and insmod takes the last value of a parameter given twice.
+params="${HPA_GUEST_RESERVE-pages_1g=2:1}${params:+ $params}"
 
 deps_guest
 if [ -n "$build_userspace" ]; then

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hpalloc issue 8: the pool does not stand in its own way.  A node's free
+ * 2 MiB pool pages are unmovable; when they are all that keeps a 1 GiB range
+ * from becoming a 1 GiB page, the module gives them back and takes the
+ * range.  Checked from outside: the node's free memory, the pools' totals
+ * and the counters that say which ranges were tried and why they failed.
+ */
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "hpa_util.h"
+#include "hpa_test_pool.h"
+
+/* MemFree of a node in KiB, -1 if unknown. */
+static long node_free_kb(int nid)
+{
+	char path[80], line[128];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
+		 nid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Node %*d MemFree: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+FIXTURE(frag) {
+	int nid;
+	long target_1g, target_2m, min_2m;
+	bool restore;
+};
+
+FIXTURE_SETUP(frag)
+{
+	if (access("/dev/hpalloc", F_OK))
+		SKIP(return, "/dev/hpalloc is missing: module not loaded");
+	self->nid = hpa_reserved_1g_node();
+	if (self->nid < 0)
+		SKIP(return, HPA_NO_1G_RESERVED);
+	hpa_pools_quiesce(30000);
+	self->target_1g = hpa_pool_read(self->nid, 1, "target");
+	self->target_2m = hpa_pool_read(self->nid, 0, "target");
+	self->min_2m = hpa_pool_read(self->nid, 0, "min");
+	ASSERT_LE(1, self->target_1g);
+	ASSERT_LE(0, self->target_2m);
+	self->restore = true;
+}
+
+FIXTURE_TEARDOWN(frag)
+{
+	if (!self->restore)
+		return;
+	hpa_pools_quiesce(30000);
+	hpa_pool_write(self->nid, 0, "min", self->min_2m);
+	hpa_pool_write(self->nid, 0, "target", self->target_2m);
+	hpa_pool_write(self->nid, 1, "target", self->target_1g);
+	EXPECT_EQ(self->target_1g, hpa_pool_read(self->nid, 1, "total"));
+	EXPECT_EQ(self->target_2m, hpa_pool_read(self->nid, 0, "total"));
+}
+
+/*
+ * Give a reserved 1 GiB page back, fill the node with free 2 MiB pool
+ * pages until less than a GiB of it is free (so no aligned GiB is free
+ * unless the pool gives some up), then ask for the 1 GiB page again.
+ */
+TEST_F_TIMEOUT(frag, own_free_2m_pages_give_way_to_1g, 600)
+{
+	long free_kb, want, got, own0, rel0, total0, rel;
+	int nid = self->nid;
+
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "target", self->target_1g - 1));
+	ASSERT_EQ(self->target_1g - 1, hpa_pool_read(nid, 1, "total"));
+
+	free_kb = node_free_kb(nid);
+	ASSERT_LT(0, free_kb);
+	/* leave 256 MiB: reclaim on the node stays quiet */
+	want = (free_kb - (256L << 10)) / 2048;
+	ASSERT_LT(0, want);
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", self->target_2m + want));
+	got = hpa_pool_read(nid, 0, "target") - self->target_2m;
+	free_kb = node_free_kb(nid);
+	ASSERT_GT(1L << 20, free_kb)
+		TH_LOG("node%d: %ld of %ld 2 MiB pages, %ld MiB still free",
+		       nid, got, want, free_kb >> 10);
+
+	own0 = hpa_pool_read(nid, 1, "ranges_own_2m");
+	rel0 = hpa_pool_read(nid, 0, "released_for_1g");
+	total0 = hpa_pool_read(nid, 0, "total");
+	ASSERT_LE(0, own0);
+	ASSERT_LE(0, rel0);
+
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "target", self->target_1g));
+	EXPECT_EQ(self->target_1g, hpa_pool_read(nid, 1, "total"))
+		TH_LOG("node%d: no 1 GiB page out of its own 2 MiB pages", nid);
+	EXPECT_LT(own0, hpa_pool_read(nid, 1, "ranges_own_2m"));
+	rel = hpa_pool_read(nid, 0, "released_for_1g") - rel0;
+	/* some 2 MiB pages, at most those of the ranges it tried */
+	EXPECT_LT(0, rel);
+	EXPECT_GE(512 * (hpa_pool_read(nid, 1, "ranges_own_2m") - own0), rel);
+	EXPECT_EQ(total0 - rel, hpa_pool_read(nid, 0, "total"));
+	EXPECT_EQ(total0 - rel, hpa_pool_read(nid, 0, "target"));
+}
+
+/*
+ * A pool's minimum is not given up: with every free 2 MiB page protected
+ * by min, the same request finds nothing and the pool stays as it was.
+ */
+TEST_F_TIMEOUT(frag, min_2m_pages_stay, 600)
+{
+	long free_kb, want, rel0, total;
+	int nid = self->nid;
+
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "target", self->target_1g - 1));
+	free_kb = node_free_kb(nid);
+	want = (free_kb - (256L << 10)) / 2048;
+	ASSERT_LT(0, want);
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", self->target_2m + want));
+	total = hpa_pool_read(nid, 0, "total");
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "min", total));
+	ASSERT_GT(1L << 20, node_free_kb(nid));
+	rel0 = hpa_pool_read(nid, 0, "released_for_1g");
+
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "target", self->target_1g));
+	EXPECT_EQ(self->target_1g - 1, hpa_pool_read(nid, 1, "total"));
+	EXPECT_EQ(rel0, hpa_pool_read(nid, 0, "released_for_1g"));
+	EXPECT_EQ(total, hpa_pool_read(nid, 0, "total"));
+	EXPECT_EQ(0, hpa_pool_write(nid, 0, "min", self->min_2m));
+}
+
+TEST_HARNESS_MAIN
