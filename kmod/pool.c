@@ -272,9 +272,10 @@ static int hpa_take_range(struct zone *zone, unsigned long pfn,
 {
 	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
 	bool use_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER;
-	int tries, ret = -EBUSY;
+	unsigned int busy = 0, released = 0;
+	int ret;
 
-	for (tries = 0; tries < HPA_CONTIG_TRIES; tries++) {
+	for (;;) {
 		enum hpa_range_state state;
 
 		if (fatal_signal_pending(current))
@@ -288,23 +289,32 @@ static int hpa_take_range(struct zone *zone, unsigned long pfn,
 			use_own = false;
 		state = hpa_range_state(zone, pfn, nr_base,
 					use_own ? own : NULL);
-		if (state == HPA_RANGE_UNMOVABLE) {
+		switch (state) {
+		case HPA_RANGE_UNMOVABLE:
 			scan->unmovable++;
 			return ret;
-		}
-		if (state == HPA_RANGE_PINNED) {
+		case HPA_RANGE_PINNED:
 			scan->pinned++;
 			return ret;
+		case HPA_RANGE_OWN_2M:
+			/* none to give (the 2 MiB pool is at its min) */
+			if (released == HPA_CONTIG_TRIES ||
+			    !hpa_pool_release_in_range(small, pfn, nr_base)) {
+				scan->unmovable++;
+				return ret;
+			}
+			if (!released++)
+				scan->own_2m++;
+			break;
+		case HPA_RANGE_MOVABLE:
+			if (++busy == HPA_CONTIG_TRIES) {
+				scan->busy++;
+				return ret;
+			}
+			cond_resched();
+			break;
 		}
-		if (state == HPA_RANGE_OWN_2M &&
-		    hpa_pool_release_in_range(small, pfn, nr_base)) {
-			scan->own_2m++;
-			continue;
-		}
-		cond_resched();
 	}
-	scan->busy++;
-	return ret;
 }
 
 static void hpa_pool_note_scan(struct hpa_pool *pool,
