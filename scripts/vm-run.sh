@@ -9,7 +9,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
-                         [--timeout SECONDS] [--no-build]
+                         [--bench 'PROGRAM ARGS'] [--timeout SECONDS]
+                         [--no-build]
   -k SERIES     kernel series to boot: 6.1 or 6.12 (repeatable; default: both)
   -t REGEX      run only the guest tests whose path matches REGEX
                 (paths look like module/hpalloc_basic_test, lib/...)
@@ -17,6 +18,8 @@ usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
                 pages_1g=2:1 (HPA_GUEST_RESERVE= in the environment
                 replaces that default)
   --demo        run the demonstration program instead of the tests
+  --bench CMD   run one guest benchmark (build/guest-bench/, from
+                selftests/module/*_bench.c) with its arguments instead
   --timeout S   give up on a guest after S seconds (default 900)
   --no-build    don't run make for the selftests and library first
 Results: build/vm/<release>/{console.log,tests.log,summary}.  Exit status is
@@ -37,6 +40,7 @@ series=()
 filter=
 params=
 mode=tests
+bench_cmd=
 timeout_s=900
 build_userspace=1
 while [ $# -gt 0 ]; do
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
 	-t) filter=$2; shift 2 ;;
 	-p) params=$2; shift 2 ;;
 	--demo) mode=demo; shift ;;
+	--bench) mode=bench; bench_cmd=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--no-build) build_userspace=; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -160,15 +165,18 @@ make_initramfs() {
 	cp "$dir/src/kmod/hpalloc.ko" "$root/hpalloc.ko"
 	if [ "$mode" = demo ]; then
 		cp -r "$HPA_BUILD/guest-demo" "$root/demo"
+	elif [ "$mode" = bench ]; then
+		cp -r "$HPA_BUILD/guest-bench" "$root/bench"
 	elif [ -d "$HPA_BUILD/guest-tests" ]; then
 		cp -r "$HPA_BUILD/guest-tests/." "$root/tests/"
 	fi
 	while IFS= read -r f; do
 		copy_with_libs "$f" "$root"
-	done < <(find "$root/tests" "$root/demo" -type f -perm -u+x 2>/dev/null)
+	done < <(find "$root/tests" "$root/demo" "$root/bench" -type f -perm -u+x 2>/dev/null)
 	printf '%s\n' "$filter" >"$root/etc/filter"
 	printf '%s\n' "$params" >"$root/etc/params"
 	printf '%s\n' "$mode" >"$root/etc/mode"
+	printf '%s\n' "$bench_cmd" >"$root/etc/bench"
 	cp "$HPA_ROOT/scripts/guest-init.sh" "$root/init"
 	chmod +x "$root/init"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/initramfs.cpio.gz"
