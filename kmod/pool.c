@@ -13,6 +13,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bsearch.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -795,6 +796,122 @@ static void hpa_pool_pinned_worker(struct work_struct *work)
 	queue_work(hpa_wq, &pool->zero_work);
 }
 
+/* One 1 GiB range with free pages of a 2 MiB pool in it. */
+struct hpa_gib {
+	unsigned long gib;		/* pfn >> PUD_ORDER */
+	unsigned long nr;		/* free pool pages in it */
+	struct list_head pages;
+};
+
+static int hpa_cmp_gib(const void *a, const void *b)
+{
+	unsigned long x = ((const struct hpa_gib *)a)->gib;
+	unsigned long y = ((const struct hpa_gib *)b)->gib;
+
+	return x < y ? -1 : x > y;
+}
+
+static int hpa_cmp_gib_key(const void *key, const void *elt)
+{
+	unsigned long x = *(const unsigned long *)key;
+	unsigned long y = ((const struct hpa_gib *)elt)->gib;
+
+	return x < y ? -1 : x > y;
+}
+
+static int hpa_cmp_gib_nr(const void *a, const void *b)
+{
+	const struct hpa_gib *x = *(struct hpa_gib * const *)a;
+	const struct hpa_gib *y = *(struct hpa_gib * const *)b;
+
+	return x->nr < y->nr ? -1 : x->nr > y->nr;
+}
+
+/* Would [pfn, pfn + 1 GiB) be free of unmovable pages without pool's? */
+static bool hpa_gib_clearable(struct hpa_pool *pool, unsigned long pfn)
+{
+	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
+	unsigned long nr = 1UL << PUD_ORDER;
+	struct page *page = pfn_to_online_page(pfn);
+	struct zone *zone;
+
+	if (!page)
+		return false;
+	zone = page_zone(page);
+	if (pfn + nr > zone_end_pfn(zone))
+		return false;
+	hpa_pool_own_in_range(pool, pfn, nr, own);
+	return hpa_range_state(zone, pfn, nr, own) <= HPA_RANGE_OWN_2M;
+}
+
+/*
+ * Before a 2 MiB pool shrinks, put at the head of its free list (which
+ * shrinking gives back first) the pages of the 1 GiB ranges that would
+ * then hold no unmovable page, the range with the fewest of them first:
+ * a shrink gives back whole ranges that can become 1 GiB pages, and the
+ * pages in ranges that something else keeps broken anyway stay longest.
+ */
+static void hpa_pool_order_for_shrink(struct hpa_pool *pool)
+{
+	unsigned long cap = READ_ONCE(pool->nr_free), n = 0, m = 0, i;
+	struct hpa_gib *gibs, **by_nr;
+	struct page *page, *next;
+
+	if (pool->size != HPA_2M || !cap)
+		return;
+	gibs = kvmalloc_array(cap, sizeof(*gibs), GFP_KERNEL);
+	by_nr = kvmalloc_array(cap, sizeof(*by_nr), GFP_KERNEL);
+	if (!gibs || !by_nr)
+		goto free_arrays;
+
+	spin_lock(&pool->lock);
+	list_for_each_entry(page, &pool->free_list, lru) {
+		if (n == cap)
+			break;
+		gibs[n++].gib = page_to_pfn(page) >> PUD_ORDER;
+	}
+	spin_unlock(&pool->lock);
+	sort(gibs, n, sizeof(*gibs), hpa_cmp_gib, NULL);
+	/* one entry per range, kept only if it could become free */
+	for (i = 0; i < n; i++) {
+		if (m && gibs[m - 1].gib == gibs[i].gib) {
+			gibs[m - 1].nr++;
+			continue;
+		}
+		if (m && !hpa_gib_clearable(pool, gibs[m - 1].gib << PUD_ORDER))
+			m--;
+		gibs[m].gib = gibs[i].gib;
+		gibs[m].nr = 1;
+		INIT_LIST_HEAD(&gibs[m].pages);
+		m++;
+		cond_resched();
+	}
+	if (m && !hpa_gib_clearable(pool, gibs[m - 1].gib << PUD_ORDER))
+		m--;
+	if (!m)
+		goto free_arrays;
+	for (i = 0; i < m; i++)
+		by_nr[i] = &gibs[i];
+	sort(by_nr, m, sizeof(*by_nr), hpa_cmp_gib_nr, NULL);
+
+	spin_lock(&pool->lock);
+	list_for_each_entry_safe(page, next, &pool->free_list, lru) {
+		unsigned long gib = page_to_pfn(page) >> PUD_ORDER;
+		struct hpa_gib *g = bsearch(&gib, gibs, m, sizeof(*gibs),
+					    hpa_cmp_gib_key);
+
+		if (g)
+			list_move_tail(&page->lru, &g->pages);
+	}
+	for (i = m; i-- > 0; )
+		list_splice(&by_nr[i]->pages, &pool->free_list);
+	spin_unlock(&pool->lock);
+
+free_arrays:
+	kvfree(by_nr);
+	kvfree(gibs);
+}
+
 /*
  * Grow or shrink a pool to target pages.  Shrinking releases free pages
  * only; pages in use go when they come back.  Growing stops at the first
@@ -805,6 +922,9 @@ int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
 	int ret = 0;
 
 	mutex_lock(&pool->resize_lock);
+	if (target < READ_ONCE(pool->nr_free) + READ_ONCE(pool->nr_in_use) +
+		     READ_ONCE(pool->nr_zeroing))
+		hpa_pool_order_for_shrink(pool);
 	spin_lock(&pool->lock);
 	pool->target = target;
 	while (hpa_pool_total(pool) > target && pool->nr_free) {

@@ -119,6 +119,41 @@ TEST_F_TIMEOUT(frag, min_2m_pages_stay, 600)
 }
 
 /*
+ * Shrinking a 2 MiB pool gives back whole GiBs first.  The node is filled
+ * with 2 MiB pool pages while its reserved 1 GiB page holds one GiB; then
+ * the 1 GiB page goes and 512 more 2 MiB pages take (most of) its GiB:
+ * the last pages on the pool's free list.  Shrinking by 512 must empty that
+ * GiB (the one range of pool pages that can become free), so that the
+ * 1 GiB page comes back without giving up any more 2 MiB pages.
+ */
+TEST_F_TIMEOUT(frag, shrink_gives_back_whole_gibs, 600)
+{
+	long free_kb, want, target, own0, rel0;
+	int nid = self->nid;
+
+	free_kb = hpa_node_free_kb(nid);
+	want = (free_kb - (256L << 10)) / 2048;
+	ASSERT_LT(0, want);
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", self->target_2m + want));
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "target", self->target_1g - 1));
+	target = hpa_pool_read(nid, 0, "target");
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", target + 512));
+	target = hpa_pool_read(nid, 0, "target");
+	ASSERT_GT(1L << 20, hpa_node_free_kb(nid))
+		TH_LOG("node%d still has a free GiB", nid);
+
+	own0 = hpa_pool_read(nid, 1, "ranges_own_2m");
+	rel0 = hpa_pool_read(nid, 0, "released_for_1g");
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", target - 512));
+	EXPECT_EQ(target - 512, hpa_pool_read(nid, 0, "total"));
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "target", self->target_1g));
+	EXPECT_EQ(self->target_1g, hpa_pool_read(nid, 1, "total"));
+	EXPECT_EQ(own0, hpa_pool_read(nid, 1, "ranges_own_2m"))
+		TH_LOG("the 1 GiB page needed 2 MiB pages given up");
+	EXPECT_EQ(rel0, hpa_pool_read(nid, 0, "released_for_1g"));
+}
+
+/*
  * Fill the node with page cache and anonymous memory, free a random two
  * thirds (hpa_frag.h, as frag_bench does), and ask for as many 1 GiB
  * pages as the node has aligned GiBs of only free and movable pages.  The
