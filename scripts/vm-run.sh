@@ -9,8 +9,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
-                         [--bench 'PROGRAM ARGS'] [--timeout SECONDS]
-                         [--no-build]
+                         [--bench 'PROGRAM ARGS'] [--append ARGS]
+                         [--timeout SECONDS] [--no-build]
   -k SERIES     kernel series to boot: 6.1 or 6.12 (repeatable; default: both)
   -t REGEX      run only the guest tests whose path matches REGEX
                 (paths look like module/hpalloc_basic_test, lib/...)
@@ -20,6 +20,7 @@ usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
   --demo        run the demonstration program instead of the tests
   --bench CMD   run one guest benchmark (build/guest-bench/, from
                 selftests/module/*_bench.c) with its arguments instead
+  --append ARGS more guest kernel command line (e.g. nokaslr)
   --timeout S   give up on a guest after S seconds (default 900)
   --no-build    don't run make for the selftests and library first
 Results: build/vm/<release>/{console.log,tests.log,summary}.  Exit status is
@@ -42,6 +43,7 @@ filter=
 params=
 mode=tests
 bench_cmd=
+append=
 timeout_s=900
 build_userspace=1
 while [ $# -gt 0 ]; do
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
 	-p) params=$2; shift 2 ;;
 	--demo) mode=demo; shift ;;
 	--bench) mode=bench; bench_cmd=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--no-build) build_userspace=; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -202,7 +205,7 @@ boot() {
 		-numa node,nodeid=2,memdev=m2 \
 		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
 		-drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe" \
-		-append "console=ttyS0,115200 panic=-1 rdinit=/init" \
+		-append "console=ttyS0,115200 panic=-1 rdinit=/init${append:+ $append}" \
 		-serial "file:$dir/console.log" -serial "file:$dir/tests.log" \
 		</dev/null || rc=$?
 	sleep 0.3

@@ -14,7 +14,8 @@
  *    free memory, shrink to none, grow again, then ask for 1 GiB pages
  *    again (the rest of the fragmentation still there).
  * One line per phase: "RESULT alloc=... phase=... ..." with the node's
- * free memory when asked, the movable ranges and the pages got.
+ * free memory after the fragmentation, the movable ranges then, and the
+ * pages got.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-	long free_kb, movable, node_gibs = 0, got, most, n2m;
+	long free_kb, frag_free_kb, movable, node_gibs = 0, got, most, n2m;
 	uint64_t seed = 8;
 	struct hpa_frag f;
 	char path[128];
@@ -121,6 +122,9 @@ int main(int argc, char **argv)
 			"usage: frag_bench --alloc hugetlb|hpalloc [--node N] [--seed S]\n");
 		return 2;
 	}
+	/* where the kernel image sits (physical KASLR moves it per boot) */
+	if (system("grep -i 'kernel code' /proc/iomem | sed 's/^ */frag_bench: /'"))
+		fprintf(stderr, "frag_bench: no kernel code range in /proc/iomem\n");
 	pages_file(path, sizeof(path), true);
 	if (access(path, W_OK)) {
 		fprintf(stderr, "frag_bench: %s is missing\n", path);
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
 	}
 	movable = hpa_frag_movable_gibs(node, &node_gibs);
 	free_kb = hpa_node_free_kb(node);
+	frag_free_kb = free_kb;
 	printf("frag_bench: node%d: %zu chunks of 4 MiB filled, a third kept; %ld MiB free, %ld of %ld aligned GiBs movable\n",
 	       node, f.nr, free_kb >> 10, movable, node_gibs);
 	t = now_s();
@@ -154,7 +159,8 @@ int main(int argc, char **argv)
 	       node, n2m, most, free_kb >> 10);
 	t = now_s();
 	got = ask(true, node_gibs);
-	result("cycled", free_kb, movable, node_gibs, got, now_s() - t);
+	/* against the node's free memory before the cycling */
+	result("cycled", frag_free_kb, movable, node_gibs, got, now_s() - t);
 	ask(true, 0);
 	ask(false, 0);
 	hpa_frag_release(&f);

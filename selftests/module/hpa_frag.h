@@ -8,7 +8,7 @@
  * 1 GiB aligned ranges hold nothing but free and movable pages: the most
  * 1 GiB pages any allocator could get there without freeing memory.
  * (/proc/kpagecount counts mappings, not references: it cannot tell a free
- * page from one the kernel uses.)
+ * page from one the kernel uses; see hpa_gib_movable() for what can.)
  */
 #ifndef HPA_FRAG_H
 #define HPA_FRAG_H
@@ -232,12 +232,13 @@ static inline bool hpa_gib_in_node(int nid, uint64_t gib, uint64_t bsz)
 
 /*
  * Is every page of the GiB at index gib free or movable?  kpageflags marks
- * the first page of a free block (BUDDY) but not the rest, which show no
- * flags at all, like a page the kernel took for itself: a page without
- * flags counts as free only inside the largest block that a BUDDY page
- * before it could head (aligned, at most 4 MiB), else as the kernel's.
- * Movable: on an LRU list (page cache, anonymous memory), or a compound
- * tail of such a head.  -1 if kpageflags cannot be read.
+ * the first page of a free block (BUDDY) but neither the rest of it nor a
+ * free page in a per-CPU list: those show no flags at all.  So a page
+ * without flags counts as free; a page the kernel took without any flag
+ * (vmalloc, a kernel stack) would too, which can only make the count of
+ * movable GiBs higher than the truth, never lower.  Movable: on an LRU list
+ * (page cache, anonymous memory), or a compound tail of such a head.  -1
+ * if kpageflags cannot be read.
  */
 static inline int hpa_gib_movable(int kflags, uint64_t gib)
 {
@@ -248,7 +249,6 @@ static inline int hpa_gib_movable(int kflags, uint64_t gib)
 			       1ULL << HPA_KPF_RESERVED;
 	uint64_t flags[N];
 	uint64_t pfn = gib * HPA_GIB / 4096, end = pfn + HPA_GIB / 4096;
-	uint64_t free_end = 0;
 	bool head_ok = false;
 
 	for (; pfn < end; pfn += N) {
@@ -258,23 +258,16 @@ static inline int hpa_gib_movable(int kflags, uint64_t gib)
 		    sizeof(flags))
 			return -1;
 		for (i = 0; i < N; i++) {
-			uint64_t p = pfn + i, k = flags[i];
+			uint64_t k = flags[i];
 			bool ok;
 
 			if (k & never)
 				return 0;
-			if (k & (1ULL << HPA_KPF_COMPOUND_TAIL)) {
+			if (k & (1ULL << HPA_KPF_COMPOUND_TAIL))
 				ok = head_ok;
-			} else if (k & (1ULL << HPA_KPF_BUDDY)) {
-				unsigned int order = p ? __builtin_ctzll(p) : 10;
-
-				free_end = p + (1ULL << (order < 10 ? order : 10));
-				ok = true;
-			} else if (!k) {
-				ok = p < free_end;
-			} else {
-				ok = k & (1ULL << HPA_KPF_LRU);
-			}
+			else
+				ok = !k || (k & (1ULL << HPA_KPF_BUDDY)) ||
+				     (k & (1ULL << HPA_KPF_LRU));
 			if (!ok)
 				return 0;
 			if (!(k & (1ULL << HPA_KPF_COMPOUND_TAIL)))
