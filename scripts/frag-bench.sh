@@ -42,7 +42,7 @@ if [ -z "$table_only" ]; then
 			# nokaslr: the kernel image sits at the same place on
 			# every boot (physical KASLR puts it anywhere, node 2's
 			# GiBs included), so both allocators see one layout.
-			HPA_GUEST_RESERVE= "$HPA_ROOT/scripts/vm-run.sh" -k "$s" \
+			HPA_GUEST_RESERVE='' "$HPA_ROOT/scripts/vm-run.sh" -k "$s" \
 				--timeout 3000 --append nokaslr \
 				--bench "frag_bench --alloc $a --node 2" ||
 				die "the $a run on $rel failed (build/vm/$rel/)"
