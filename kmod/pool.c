@@ -330,11 +330,70 @@ static void hpa_pool_note_scan(struct hpa_pool *pool,
 	spin_unlock(&pool->lock);
 }
 
+/* The two passes of a search: see hpa_alloc_contig_node(). */
+enum hpa_search_pass {
+	HPA_PASS_FREE,		/* ranges without free 2 MiB pool pages */
+	HPA_PASS_OWN,		/* ranges with some: given up for the range */
+	HPA_NR_PASSES
+};
+
+/* Does the pass look at [pfn, pfn + nr_base)?  Only one of them does. */
+static bool hpa_pass_wants(enum hpa_search_pass pass, struct hpa_pool *small,
+			   unsigned long pfn, unsigned long nr_base)
+{
+	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
+	bool has_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER &&
+		       hpa_pool_own_in_range(small, pfn, nr_base, own);
+
+	return has_own == (pass == HPA_PASS_OWN);
+}
+
+/* One pass over one zone; returns the range taken, or NULL (*err set). */
+static struct page *hpa_search_zone(struct zone *zone, unsigned long nr_base,
+				    unsigned long align_base, gfp_t gfp,
+				    struct hpa_pool *small,
+				    enum hpa_search_pass pass,
+				    struct hpa_scan *scan, int *err)
+{
+	unsigned long end = zone_end_pfn(zone);
+	unsigned long pfn = ALIGN(zone->zone_start_pfn, align_base);
+
+	*err = 0;
+	while (pfn + nr_base <= end) {
+		unsigned long bad = 0;
+		int ret;
+
+		if (!hpa_range_looks_free(zone, pfn, nr_base, &bad)) {
+			if (pass == HPA_PASS_FREE)
+				scan->unmovable++;
+			pfn = ALIGN(bad + 1, align_base);
+			cond_resched();
+			continue;
+		}
+		if (hpa_pass_wants(pass, small, pfn, nr_base)) {
+			ret = hpa_take_range(zone, pfn, nr_base, gfp, small,
+					     scan);
+			if (!ret)
+				return pfn_to_page(pfn);
+			if (ret == -EINTR) {
+				*err = ret;
+				return NULL;
+			}
+		}
+		pfn += align_base;
+		cond_resched();
+	}
+	return NULL;
+}
+
 /*
  * Take nr_base physically contiguous base pages from node nid, aligned to
  * align_base (a power of two), for pool (whose counters say what the search
- * saw).  *compound says whether the range came back as one compound folio
- * (see compat.h).  May sleep a long time: stops on a fatal signal.
+ * saw).  Ranges that hold free pages of the node's 2 MiB pool are looked at
+ * only after every other range failed: a 2 MiB page is given up for a
+ * range only when no range can be had without.  *compound says whether the
+ * range came back as one compound folio (see compat.h).  May sleep a long
+ * time: stops on a fatal signal.
  */
 static struct page *hpa_alloc_contig_node(struct hpa_pool *pool,
 					  unsigned long nr_base,
@@ -349,46 +408,26 @@ static struct page *hpa_alloc_contig_node(struct hpa_pool *pool,
 	struct hpa_pool *small = NULL;
 	struct hpa_scan scan = { };
 	struct page *found = NULL;
-	int z;
+	int pass, z, err = 0;
 
 	if (pool->size != HPA_2M)
 		small = hpa_pool_get(nid, HPA_2M);
 	if (want_comp)
 		gfp |= HPALLOC_CONTIG_GFP_COMP;
-	for (z = 0; z < MAX_NR_ZONES && !found; z++) {
-		struct zone *zone = &pgdat->node_zones[z];
-		unsigned long pfn, end;
+	for (pass = 0; pass < HPA_NR_PASSES && !found && !err; pass++) {
+		for (z = 0; z < MAX_NR_ZONES && !found && !err; z++) {
+			struct zone *zone = &pgdat->node_zones[z];
 
-		if (!populated_zone(zone) || zone_is_zone_device(zone))
-			continue;
-		end = zone_end_pfn(zone);
-		pfn = ALIGN(zone->zone_start_pfn, align_base);
-		while (pfn + nr_base <= end) {
-			unsigned long bad = 0;
-			int ret;
-
-			if (!hpa_range_looks_free(zone, pfn, nr_base, &bad)) {
-				scan.unmovable++;
-				pfn = ALIGN(bad + 1, align_base);
-				cond_resched();
+			if (!populated_zone(zone) || zone_is_zone_device(zone))
 				continue;
-			}
-			ret = hpa_take_range(zone, pfn, nr_base, gfp, small,
-					     &scan);
-			if (!ret) {
-				*compound = want_comp;
-				found = pfn_to_page(pfn);
-				break;
-			}
-			if (ret == -EINTR)
-				goto out;
-			pfn += align_base;
-			cond_resched();
+			found = hpa_search_zone(zone, nr_base, align_base, gfp,
+						small, pass, &scan, &err);
 		}
 	}
-out:
+	if (found)
+		*compound = want_comp;
 	hpa_pool_note_scan(pool, &scan);
-	if (!found && !fatal_signal_pending(current))
+	if (!found && !err)
 		pr_info_ratelimited("node%d: no free %lu MiB range: %lu attempts; ranges given up: %lu unmovable, %lu pinned, %lu busy\n",
 				    nid, nr_base >> (20 - PAGE_SHIFT),
 				    scan.tried, scan.unmovable, scan.pinned,
