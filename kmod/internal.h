@@ -64,6 +64,21 @@ struct hpa_pool {
 	unsigned long shrinker_released;
 	unsigned long zeroed;
 
+	/*
+	 * Searches for contiguous ranges of this pool's page size (1 GiB
+	 * pages, contiguous buffers), under lock: ranges alloc_contig_range()
+	 * was tried on, and ranges given up because of a page that never
+	 * moves, a pinned page, or movable pages that would not migrate after
+	 * HPA_CONTIG_TRIES attempts; ranges whose only obstacle was the
+	 * node's own free 2 MiB pool pages (released, then the range taken).
+	 */
+	unsigned long ranges_tried;
+	unsigned long ranges_unmovable;
+	unsigned long ranges_pinned;
+	unsigned long ranges_busy;
+	unsigned long ranges_own_2m;
+	unsigned long released_for_1g;	/* 2 MiB pages given up for them */
+
 	struct mutex resize_lock;	/* one grower / shrinker via sysfs */
 	struct work_struct zero_work;
 	struct delayed_work pinned_work;

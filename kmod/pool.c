@@ -13,6 +13,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bsearch.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
@@ -32,6 +33,10 @@ static unsigned long hpa_initial[HPA_NR_SIZES][MAX_NUMNODES];
 static struct shrinker *hpa_shrinker;
 /* base pages taken from the page allocator and not given back yet */
 static atomic_long_t hpa_pages_held = ATOMIC_LONG_INIT(0);
+/* Ranges given back to the page allocator per node, for hpa_pool_take() */
+static atomic_long_t hpa_node_released[MAX_NUMNODES];
+
+static void hpa_pool_release_page(struct hpa_pool *pool, struct page *page);
 
 static char *pages_2m;
 module_param(pages_2m, charp, 0444);
@@ -140,53 +145,301 @@ static bool hpa_range_looks_free(struct zone *zone, unsigned long pfn,
 	return true;
 }
 
+/* Attempts on one range whose obstacles are movable pages, before giving up. */
+#define HPA_CONTIG_TRIES	3
+
+/* Why a range alloc_contig_range() refused could not be had. */
+enum hpa_range_state {
+	HPA_RANGE_MOVABLE,	/* only free and movable pages: try again */
+	HPA_RANGE_OWN_2M,	/* ... and free pages of the node's 2 MiB pool */
+	HPA_RANGE_PINNED,	/* a movable page someone has pinned */
+	HPA_RANGE_UNMOVABLE,	/* a page that never moves */
+};
+
+/* What one search for a range saw, added to the pool's counters after. */
+struct hpa_scan {
+	unsigned long tried, unmovable, pinned, busy, own_2m;
+};
+
+/* Ranges up to this size can be freed of the pool's own 2 MiB pages. */
+#define HPA_OWN_SLOTS		(1U << (PUD_ORDER - PMD_ORDER))
+
+/*
+ * Mark in own[] (one bit per 2 MiB of the range starting at pfn) the free
+ * pages of the 2 MiB pool that lie in the range.  Returns how many.
+ */
+static unsigned int hpa_pool_own_in_range(struct hpa_pool *small,
+					  unsigned long pfn, unsigned long nr,
+					  unsigned long *own)
+{
+	unsigned int n = 0;
+	struct page *page;
+
+	bitmap_zero(own, HPA_OWN_SLOTS);
+	spin_lock(&small->lock);
+	list_for_each_entry(page, &small->free_list, lru) {
+		unsigned long p = page_to_pfn(page);
+
+		if (p >= pfn && p + (1UL << PMD_ORDER) <= pfn + nr) {
+			__set_bit((p - pfn) >> PMD_ORDER, own);
+			n++;
+		}
+	}
+	spin_unlock(&small->lock);
+	return n;
+}
+
+/*
+ * After alloc_contig_range() refused [pfn, pfn + nr): look at every page
+ * to say why.  A racy look (pages come and go), good for counting and for
+ * deciding whether another attempt can help.
+ */
+static enum hpa_range_state hpa_range_state(struct zone *zone,
+					    unsigned long pfn,
+					    unsigned long nr,
+					    const unsigned long *own)
+{
+	unsigned long start = pfn, end = pfn + nr;
+	bool pinned = false, saw_own = false;
+
+	for (; pfn < end; pfn++) {
+		struct page *page = pfn_to_online_page(pfn);
+		struct folio *folio;
+
+		if (!page || page_zone(page) != zone)
+			return HPA_RANGE_UNMOVABLE;
+		if (own && IS_ALIGNED(pfn - start, 1UL << PMD_ORDER) &&
+		    test_bit((pfn - start) >> PMD_ORDER, own)) {
+			saw_own = true;
+			pfn += (1UL << PMD_ORDER) - 1;
+			continue;
+		}
+		if (!page_ref_count(page))
+			continue;	/* free, or the tail of a free block */
+		folio = page_folio(page);
+		if (folio_test_lru(folio) || __folio_test_movable(folio)) {
+			if (folio_test_lru(folio) &&
+			    folio_maybe_dma_pinned(folio))
+				pinned = true;
+			continue;
+		}
+		return HPA_RANGE_UNMOVABLE;
+	}
+	if (pinned)
+		return HPA_RANGE_PINNED;
+	return saw_own ? HPA_RANGE_OWN_2M : HPA_RANGE_MOVABLE;
+}
+
+/*
+ * Give the 2 MiB pool's free pages in [pfn, pfn + nr) back to the page
+ * allocator, so that the range can become a 1 GiB page: above the pool's
+ * minimum only, and its target falls with them as with the shrinker.
+ */
+static unsigned long hpa_pool_release_in_range(struct hpa_pool *small,
+					       unsigned long pfn,
+					       unsigned long nr)
+{
+	struct page *page, *next;
+	unsigned long n = 0;
+	LIST_HEAD(out);
+
+	spin_lock(&small->lock);
+	list_for_each_entry_safe(page, next, &small->free_list, lru) {
+		unsigned long p = page_to_pfn(page);
+
+		if (p < pfn || p >= pfn + nr)
+			continue;
+		if (hpa_pool_total(small) <= small->min)
+			break;
+		list_move(&page->lru, &out);
+		small->nr_free--;
+		if (small->target > small->min)
+			small->target--;
+		small->released_for_1g++;
+	}
+	spin_unlock(&small->lock);
+	list_for_each_entry_safe(page, next, &out, lru) {
+		list_del_init(&page->lru);
+		hpa_pool_release_page(small, page);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Try to take [pfn, pfn + nr_base), a range that looks free.  Movable
+ * pages that do not migrate at once (locked, under writeback, in another
+ * CPU's LRU batch) get HPA_CONTIG_TRIES attempts; the node's own free
+ * 2 MiB pool pages are given up for the range.  Returns 0 or -errno.
+ */
+static int hpa_take_range(struct zone *zone, unsigned long pfn,
+			  unsigned long nr_base, gfp_t gfp,
+			  struct hpa_pool *small, struct hpa_scan *scan)
+{
+	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
+	bool use_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER;
+	unsigned int busy = 0, released = 0;
+	int ret;
+
+	for (;;) {
+		enum hpa_range_state state;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		scan->tried++;
+		ret = alloc_contig_range(pfn, pfn + nr_base, MIGRATE_MOVABLE,
+					 gfp);
+		if (!ret || ret == -EINTR)
+			return ret;
+		if (use_own && !hpa_pool_own_in_range(small, pfn, nr_base, own))
+			use_own = false;
+		state = hpa_range_state(zone, pfn, nr_base,
+					use_own ? own : NULL);
+		switch (state) {
+		case HPA_RANGE_UNMOVABLE:
+			scan->unmovable++;
+			return ret;
+		case HPA_RANGE_PINNED:
+			scan->pinned++;
+			return ret;
+		case HPA_RANGE_OWN_2M:
+			/* none to give (the 2 MiB pool is at its min) */
+			if (released == HPA_CONTIG_TRIES ||
+			    !hpa_pool_release_in_range(small, pfn, nr_base)) {
+				scan->unmovable++;
+				return ret;
+			}
+			if (!released++)
+				scan->own_2m++;
+			break;
+		case HPA_RANGE_MOVABLE:
+			if (++busy == HPA_CONTIG_TRIES) {
+				scan->busy++;
+				return ret;
+			}
+			cond_resched();
+			break;
+		}
+	}
+}
+
+static void hpa_pool_note_scan(struct hpa_pool *pool,
+			       const struct hpa_scan *scan)
+{
+	spin_lock(&pool->lock);
+	pool->ranges_tried += scan->tried;
+	pool->ranges_unmovable += scan->unmovable;
+	pool->ranges_pinned += scan->pinned;
+	pool->ranges_busy += scan->busy;
+	pool->ranges_own_2m += scan->own_2m;
+	spin_unlock(&pool->lock);
+}
+
+/* The two passes of a search: see hpa_alloc_contig_node(). */
+enum hpa_search_pass {
+	HPA_PASS_FREE,		/* ranges without free 2 MiB pool pages */
+	HPA_PASS_OWN,		/* ranges with some: given up for the range */
+	HPA_NR_PASSES
+};
+
+/* Does the pass look at [pfn, pfn + nr_base)?  Only one of them does. */
+static bool hpa_pass_wants(enum hpa_search_pass pass, struct hpa_pool *small,
+			   unsigned long pfn, unsigned long nr_base)
+{
+	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
+	bool has_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER &&
+		       hpa_pool_own_in_range(small, pfn, nr_base, own);
+
+	return has_own == (pass == HPA_PASS_OWN);
+}
+
+/* One pass over one zone; returns the range taken, or NULL (*err set). */
+static struct page *hpa_search_zone(struct zone *zone, unsigned long nr_base,
+				    unsigned long align_base, gfp_t gfp,
+				    struct hpa_pool *small,
+				    enum hpa_search_pass pass,
+				    struct hpa_scan *scan, int *err)
+{
+	unsigned long end = zone_end_pfn(zone);
+	unsigned long pfn = ALIGN(zone->zone_start_pfn, align_base);
+
+	*err = 0;
+	while (pfn + nr_base <= end) {
+		unsigned long bad = 0;
+		int ret;
+
+		if (!hpa_range_looks_free(zone, pfn, nr_base, &bad)) {
+			if (pass == HPA_PASS_FREE)
+				scan->unmovable++;
+			pfn = ALIGN(bad + 1, align_base);
+			cond_resched();
+			continue;
+		}
+		if (hpa_pass_wants(pass, small, pfn, nr_base)) {
+			ret = hpa_take_range(zone, pfn, nr_base, gfp, small,
+					     scan);
+			if (!ret)
+				return pfn_to_page(pfn);
+			if (ret == -EINTR) {
+				*err = ret;
+				return NULL;
+			}
+		}
+		pfn += align_base;
+		cond_resched();
+	}
+	return NULL;
+}
+
 /*
  * Take nr_base physically contiguous base pages from node nid, aligned to
- * align_base (a power of two).  *compound says whether the range came back
- * as one compound folio (see compat.h).  May sleep a long time: stops on a
- * fatal signal.
+ * align_base (a power of two), for pool (whose counters say what the search
+ * saw).  Ranges that hold free pages of the node's 2 MiB pool are looked at
+ * only after every other range failed: a 2 MiB page is given up for a
+ * range only when no range can be had without.  *compound says whether the
+ * range came back as one compound folio (see compat.h).  May sleep a long
+ * time: stops on a fatal signal.
  */
-static struct page *hpa_alloc_contig_node(int nid, unsigned long nr_base,
+static struct page *hpa_alloc_contig_node(struct hpa_pool *pool,
+					  unsigned long nr_base,
 					  unsigned long align_base,
 					  bool *compound)
 {
+	int nid = pool->nid;
 	pg_data_t *pgdat = NODE_DATA(nid);
 	bool want_comp = HPALLOC_CONTIG_COMPOUND && is_power_of_2(nr_base) &&
 			 align_base >= nr_base;
 	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
-	int z;
+	struct hpa_pool *small = NULL;
+	struct hpa_scan scan = { };
+	struct page *found = NULL;
+	int pass, z, err = 0;
 
+	if (pool->size != HPA_2M)
+		small = hpa_pool_get(nid, HPA_2M);
 	if (want_comp)
 		gfp |= HPALLOC_CONTIG_GFP_COMP;
-	for (z = 0; z < MAX_NR_ZONES; z++) {
-		struct zone *zone = &pgdat->node_zones[z];
-		unsigned long pfn, end;
+	for (pass = 0; pass < HPA_NR_PASSES && !found && !err; pass++) {
+		for (z = 0; z < MAX_NR_ZONES && !found && !err; z++) {
+			struct zone *zone = &pgdat->node_zones[z];
 
-		if (!populated_zone(zone) || zone_is_zone_device(zone))
-			continue;
-		end = zone_end_pfn(zone);
-		pfn = ALIGN(zone->zone_start_pfn, align_base);
-		while (pfn + nr_base <= end) {
-			unsigned long bad = 0;
-
-			if (fatal_signal_pending(current))
-				return NULL;
-			if (!hpa_range_looks_free(zone, pfn, nr_base, &bad)) {
-				pfn = ALIGN(bad + 1, align_base);
-				cond_resched();
+			if (!populated_zone(zone) || zone_is_zone_device(zone))
 				continue;
-			}
-			if (!alloc_contig_range(pfn, pfn + nr_base,
-						MIGRATE_MOVABLE, gfp)) {
-				*compound = want_comp;
-				atomic_long_add(nr_base, &hpa_pages_held);
-				return pfn_to_page(pfn);
-			}
-			pfn += align_base;
-			cond_resched();
+			found = hpa_search_zone(zone, nr_base, align_base, gfp,
+						small, pass, &scan, &err);
 		}
 	}
-	return NULL;
+	if (found) {
+		*compound = want_comp;
+		atomic_long_add(nr_base, &hpa_pages_held);
+	}
+	hpa_pool_note_scan(pool, &scan);
+	if (!found && !err)
+		pr_info_ratelimited("node%d: no free %lu MiB range: %lu attempts; ranges given up: %lu unmovable, %lu pinned, %lu busy\n",
+				    nid, nr_base >> (20 - PAGE_SHIFT),
+				    scan.tried, scan.unmovable, scan.pinned,
+				    scan.busy);
+	return found;
 }
 
 /* Clear nr base pages starting at page; they may be non-compound. */
@@ -207,11 +460,14 @@ struct page *hpa_alloc_range(int nid, enum hpa_size size, unsigned int nr,
 {
 	unsigned long nr_base = (unsigned long)nr << hpa_size_order(size);
 	unsigned long align = 1UL << hpa_size_order(size);
+	struct hpa_pool *pool = hpa_pool_get(nid, size);
 	struct page *page;
 
+	if (!pool)
+		return NULL;
 	if (is_power_of_2(nr_base))
 		align = nr_base;
-	page = hpa_alloc_contig_node(nid, nr_base, align, compound);
+	page = hpa_alloc_contig_node(pool, nr_base, align, compound);
 	/* the allocator zeroes the range only when init_on_alloc is set */
 	if (page && !want_init_on_alloc(0))
 		hpa_zero_range(page, nr_base);
@@ -222,10 +478,13 @@ struct page *hpa_alloc_range(int nid, enum hpa_size size, unsigned int nr,
 void hpa_free_range(struct page *page, unsigned long nr_base, bool compound)
 {
 	atomic_long_sub(nr_base, &hpa_pages_held);
+	int nid = page_to_nid(page);
+
 	if (compound)
 		put_page(page);
 	else
 		free_contig_range(page_to_pfn(page), nr_base);
+	atomic_long_inc(&hpa_node_released[nid]);
 }
 
 /* Does anyone but us hold a reference on this page or range? */
@@ -337,43 +596,64 @@ static struct page *hpa_pool_take_free(struct hpa_pool *pool)
 }
 
 /*
- * Wait for the pages on their way out of this node's pools (being zeroed,
- * or released above target).  They still hold memory a fresh page may
- * need: a 1 GiB range is often blocked by 2 MiB pages that a process freed
- * a moment ago.  Returns false if there was nothing to wait for.
+ * Pages on their way out of this node's pools (being zeroed, or released
+ * above target) still hold memory a fresh page may need: a 1 GiB range is
+ * often blocked by the 1 GiB or 2 MiB pages that a process freed a moment
+ * ago.  Counted until the page allocator has them back.
  */
-bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool)
+static bool hpa_pool_releasing(struct hpa_pool *pool)
 {
 	struct hpa_pool *small = NULL;
-	bool busy;
 
 	if (pool->size == HPA_1G)
 		small = hpa_pool_get(pool->nid, HPA_2M);
-	busy = READ_ONCE(pool->nr_zeroing) ||
+	return READ_ONCE(pool->nr_zeroing) ||
 	       (small && READ_ONCE(small->nr_zeroing));
-	if (!busy)
-		return false;
+}
+
+static void hpa_pool_wait_releasing(struct hpa_pool *pool)
+{
 	flush_work(&pool->zero_work);
-	if (small)
-		flush_work(&small->zero_work);
+	if (pool->size == HPA_1G)
+		flush_work(&hpa_pool_get(pool->nid, HPA_2M)->zero_work);
+}
+
+/* Wait for the node's pages on their way out; false if there were none. */
+bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool)
+{
+	if (!hpa_pool_releasing(pool))
+		return false;
+	hpa_pool_wait_releasing(pool);
 	return true;
 }
+
+/* Tries of hpa_pool_take(): each after memory came back to the node. */
+#define HPA_TAKE_TRIES	3
 
 /*
  * Hand out one zeroed page: from the free list, else (overcommit) a fresh
  * one from the page allocator, else one that is being zeroed or released
  * right now (a 1 GiB page freed a moment ago is the only one its node
- * has).  Returns NULL and counts a failure if there is none.
+ * has).  A search that failed while pages of the node were on their way
+ * back is tried again once they are back, whether or not they still are
+ * when it ends: a range freed during the search was seen busy.  Returns
+ * NULL and counts a failure if there is none.
  */
 struct page *hpa_pool_take(struct hpa_pool *pool)
 {
+	atomic_long_t *released = &hpa_node_released[pool->nid];
 	struct page *page;
 	int tries;
 
-	for (tries = 0; tries < 2; tries++) {
+	for (tries = 0; tries < HPA_TAKE_TRIES; tries++) {
+		long seq;
+		bool releasing;
+
 		page = hpa_pool_take_free(pool);
 		if (page)
 			return page;
+		seq = atomic_long_read(released);
+		releasing = hpa_pool_releasing(pool);
 		if (READ_ONCE(hpa_overcommit))
 			page = hpa_pool_alloc_page(pool);
 		if (page) {
@@ -383,8 +663,11 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 			spin_unlock(&pool->lock);
 			return page;
 		}
-		if (fatal_signal_pending(current) ||
-		    !hpa_pool_wait_for_zeroing(pool))
+		if (fatal_signal_pending(current))
+			break;
+		if (releasing || hpa_pool_releasing(pool))
+			hpa_pool_wait_releasing(pool);
+		else if (atomic_long_read(released) == seq)
 			break;
 	}
 	hpa_pool_note_failure(pool);
@@ -573,6 +856,122 @@ static void hpa_pool_pinned_worker(struct work_struct *work)
 	spin_unlock(&pool->lock);
 }
 
+/* One 1 GiB range with free pages of a 2 MiB pool in it. */
+struct hpa_gib {
+	unsigned long gib;		/* pfn >> PUD_ORDER */
+	unsigned long nr;		/* free pool pages in it */
+	struct list_head pages;
+};
+
+static int hpa_cmp_gib(const void *a, const void *b)
+{
+	unsigned long x = ((const struct hpa_gib *)a)->gib;
+	unsigned long y = ((const struct hpa_gib *)b)->gib;
+
+	return x < y ? -1 : x > y;
+}
+
+static int hpa_cmp_gib_key(const void *key, const void *elt)
+{
+	unsigned long x = *(const unsigned long *)key;
+	unsigned long y = ((const struct hpa_gib *)elt)->gib;
+
+	return x < y ? -1 : x > y;
+}
+
+static int hpa_cmp_gib_nr(const void *a, const void *b)
+{
+	const struct hpa_gib *x = *(struct hpa_gib * const *)a;
+	const struct hpa_gib *y = *(struct hpa_gib * const *)b;
+
+	return x->nr < y->nr ? -1 : x->nr > y->nr;
+}
+
+/* Would [pfn, pfn + 1 GiB) be free of unmovable pages without pool's? */
+static bool hpa_gib_clearable(struct hpa_pool *pool, unsigned long pfn)
+{
+	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
+	unsigned long nr = 1UL << PUD_ORDER;
+	struct page *page = pfn_to_online_page(pfn);
+	struct zone *zone;
+
+	if (!page)
+		return false;
+	zone = page_zone(page);
+	if (pfn + nr > zone_end_pfn(zone))
+		return false;
+	hpa_pool_own_in_range(pool, pfn, nr, own);
+	return hpa_range_state(zone, pfn, nr, own) <= HPA_RANGE_OWN_2M;
+}
+
+/*
+ * Before a 2 MiB pool shrinks, put at the head of its free list (which
+ * shrinking gives back first) the pages of the 1 GiB ranges that would
+ * then hold no unmovable page, the range with the fewest of them first:
+ * a shrink gives back whole ranges that can become 1 GiB pages, and the
+ * pages in ranges that something else keeps broken anyway stay longest.
+ */
+static void hpa_pool_order_for_shrink(struct hpa_pool *pool)
+{
+	unsigned long cap = READ_ONCE(pool->nr_free), n = 0, m = 0, i;
+	struct hpa_gib *gibs, **by_nr;
+	struct page *page, *next;
+
+	if (pool->size != HPA_2M || !cap)
+		return;
+	gibs = kvmalloc_array(cap, sizeof(*gibs), GFP_KERNEL);
+	by_nr = kvmalloc_array(cap, sizeof(*by_nr), GFP_KERNEL);
+	if (!gibs || !by_nr)
+		goto free_arrays;
+
+	spin_lock(&pool->lock);
+	list_for_each_entry(page, &pool->free_list, lru) {
+		if (n == cap)
+			break;
+		gibs[n++].gib = page_to_pfn(page) >> PUD_ORDER;
+	}
+	spin_unlock(&pool->lock);
+	sort(gibs, n, sizeof(*gibs), hpa_cmp_gib, NULL);
+	/* one entry per range, kept only if it could become free */
+	for (i = 0; i < n; i++) {
+		if (m && gibs[m - 1].gib == gibs[i].gib) {
+			gibs[m - 1].nr++;
+			continue;
+		}
+		if (m && !hpa_gib_clearable(pool, gibs[m - 1].gib << PUD_ORDER))
+			m--;
+		gibs[m].gib = gibs[i].gib;
+		gibs[m].nr = 1;
+		INIT_LIST_HEAD(&gibs[m].pages);
+		m++;
+		cond_resched();
+	}
+	if (m && !hpa_gib_clearable(pool, gibs[m - 1].gib << PUD_ORDER))
+		m--;
+	if (!m)
+		goto free_arrays;
+	for (i = 0; i < m; i++)
+		by_nr[i] = &gibs[i];
+	sort(by_nr, m, sizeof(*by_nr), hpa_cmp_gib_nr, NULL);
+
+	spin_lock(&pool->lock);
+	list_for_each_entry_safe(page, next, &pool->free_list, lru) {
+		unsigned long gib = page_to_pfn(page) >> PUD_ORDER;
+		struct hpa_gib *g = bsearch(&gib, gibs, m, sizeof(*gibs),
+					    hpa_cmp_gib_key);
+
+		if (g)
+			list_move_tail(&page->lru, &g->pages);
+	}
+	for (i = m; i-- > 0; )
+		list_splice(&by_nr[i]->pages, &pool->free_list);
+	spin_unlock(&pool->lock);
+
+free_arrays:
+	kvfree(by_nr);
+	kvfree(gibs);
+}
+
 /*
  * Grow or shrink a pool to target pages.  Shrinking releases free pages
  * only; pages in use go when they come back.  Growing stops at the first
@@ -583,6 +982,9 @@ int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
 	int ret = 0;
 
 	mutex_lock(&pool->resize_lock);
+	if (target < READ_ONCE(pool->nr_free) + READ_ONCE(pool->nr_in_use) +
+		     READ_ONCE(pool->nr_zeroing))
+		hpa_pool_order_for_shrink(pool);
 	spin_lock(&pool->lock);
 	pool->target = target;
 	while (hpa_pool_total(pool) > target && pool->nr_free) {

@@ -43,6 +43,12 @@ HPA_POOL_COUNTER(contig_requests, pool->contig_requests);
 HPA_POOL_COUNTER(contig_failures, pool->contig_failures);
 HPA_POOL_COUNTER(shrinker_released, pool->shrinker_released);
 HPA_POOL_COUNTER(zeroed, pool->zeroed);
+HPA_POOL_COUNTER(ranges_tried, pool->ranges_tried);
+HPA_POOL_COUNTER(ranges_unmovable, pool->ranges_unmovable);
+HPA_POOL_COUNTER(ranges_pinned, pool->ranges_pinned);
+HPA_POOL_COUNTER(ranges_busy, pool->ranges_busy);
+HPA_POOL_COUNTER(ranges_own_2m, pool->ranges_own_2m);
+HPA_POOL_COUNTER(released_for_1g, pool->released_for_1g);
 
 static ssize_t target_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
@@ -102,6 +108,12 @@ static struct attribute *hpa_pool_attrs[] = {
 	&contig_failures_attr.attr,
 	&shrinker_released_attr.attr,
 	&zeroed_attr.attr,
+	&ranges_tried_attr.attr,
+	&ranges_unmovable_attr.attr,
+	&ranges_pinned_attr.attr,
+	&ranges_busy_attr.attr,
+	&ranges_own_2m_attr.attr,
+	&released_for_1g_attr.attr,
 	NULL
 };
 ATTRIBUTE_GROUPS(hpa_pool);

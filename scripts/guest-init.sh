@@ -47,14 +47,16 @@ run_tests() {
 		if [ -n "$filter" ] && ! echo "$name" | grep -Eq "$filter"; then
 			continue
 		fi
-		run_one "$name" "$t"
+		run_one "$name" 600 "$t"
 	done
 }
 
-run_one() {
-	echo "HPA-BEGIN $1"
-	(cd /tmp && timeout 600 "$2")
-	echo "HPA-RESULT $1 rc=$?"
+run_one() { # name limit program [args...]
+	name=$1 limit=$2
+	shift 2
+	echo "HPA-BEGIN $name"
+	(cd /tmp && timeout "$limit" "$@")
+	echo "HPA-RESULT $name rc=$?"
 }
 
 # Memory the system has, in kB: MemFree + Cached once the page cache is
@@ -78,7 +80,10 @@ rc=$?
 echo "HPA-RESULT insmod rc=$rc"
 if [ $rc -eq 0 ]; then
 	if [ "$mode" = demo ]; then
-		for t in /demo/*; do run_one "demo/${t##*/}" "$t"; done
+		for t in /demo/*; do run_one "demo/${t##*/}" 600 "$t"; done
+	elif [ "$mode" = bench ]; then
+		# shellcheck disable=SC2046 # the benchmark's arguments, as words
+		run_one bench 3000 $(sed 's|^|/bench/|' /etc/bench)
 	else
 		run_tests loaded
 	fi

@@ -9,12 +9,18 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: scripts/vm-run.sh [-k SERIES]... [-t REGEX] [-p PARAMS] [--demo]
+                         [--bench 'PROGRAM ARGS'] [--append ARGS]
                          [--timeout SECONDS] [--no-build]
   -k SERIES     kernel series to boot: 6.1 or 6.12 (repeatable; default: both)
   -t REGEX      run only the guest tests whose path matches REGEX
                 (paths look like module/hpalloc_basic_test, lib/...)
-  -p PARAMS     module parameters for insmod (default: none)
+  -p PARAMS     module parameters for insmod, after the default
+                pages_1g=2:1 (HPA_GUEST_RESERVE= in the environment
+                replaces that default)
   --demo        run the demonstration program instead of the tests
+  --bench CMD   run one guest benchmark (build/guest-bench/, from
+                selftests/module/*_bench.c) with its arguments instead
+  --append ARGS more guest kernel command line (e.g. nokaslr)
   --timeout S   give up on a guest after S seconds (default 900)
   --no-build    don't run make for the selftests and library first
   --debug       boot with the kernel's debug checks that need no rebuild:
@@ -28,9 +34,12 @@ warned, or the guest kernel log has a BUG/WARNING/Oops/general protection/
 leak/Call Trace line.
 Guest: 2 CPUs in 2 sockets, node0 1 GiB + cpu0, node1 2 GiB + cpu1,
 node2 4 GiB without CPUs (a memory-only, CXL-like node).  Node 2 is the one
-with room for 1 GiB pages: its first GiB starts with a slab page and its
-last holds its own struct pages; the two between are free and aligned (two,
-because unmovable 2 MiB pool pages can fragment one of them for good).
+with room for 1 GiB pages: its first GiB starts with a slab page, its last
+holds its own struct pages, and of the two between one or both are free at
+boot (physical KASLR puts the kernel image anywhere, node 2 included; seen
+at 6.05 GiB).  The module is loaded with one 1 GiB page reserved there,
+before any test can fragment the node: tests that need a 1 GiB page take
+that one (or skip when it is not there), never one that luck left free.
 EOF
 }
 
@@ -38,6 +47,8 @@ series=()
 filter=
 params=
 mode=tests
+bench_cmd=
+append=
 timeout_s=900
 build_userspace=1
 cmdline_extra=
@@ -48,6 +59,8 @@ while [ $# -gt 0 ]; do
 	-t) filter=$2; shift 2 ;;
 	-p) params=$2; shift 2 ;;
 	--demo) mode=demo; shift ;;
+	--bench) mode=bench; bench_cmd=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--no-build) build_userspace=; shift ;;
 	--debug)
@@ -60,6 +73,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ ${#series[@]} -gt 0 ] || read -r -a series <<<"$HPA_KERNELS_DEFAULT"
+# The 1 GiB page the selftests use (hpa_reserved_1g_node()); -p comes after,
+# and insmod takes the last value of a parameter given twice.
+params="${HPA_GUEST_RESERVE-pages_1g=2:1}${params:+ $params}"
 
 deps_guest
 if [ -n "$build_userspace" ]; then
@@ -190,16 +206,19 @@ make_initramfs() {
 	install_ctl "$dir" "$root" "$rel" "$moddir"
 	if [ "$mode" = demo ]; then
 		cp -r "$HPA_BUILD/guest-demo" "$root/demo"
+	elif [ "$mode" = bench ]; then
+		cp -r "$HPA_BUILD/guest-bench" "$root/bench"
 	elif [ -d "$HPA_BUILD/guest-tests" ]; then
 		cp -r "$HPA_BUILD/guest-tests/." "$root/tests/"
 	fi
 	while IFS= read -r f; do
 		copy_with_libs "$f" "$root"
-	done < <(find "$root/tests" "$root/demo" -type f -perm -u+x 2>/dev/null)
+	done < <(find "$root/tests" "$root/demo" "$root/bench" -type f -perm -u+x 2>/dev/null)
 	printf '%s\n' "$filter" >"$root/etc/filter"
 	printf '%s\n' "$params" >"$root/etc/params"
 	printf '%s' "$fuzz_cfg" >"$root/etc/hpa-fuzz"
 	printf '%s\n' "$mode" >"$root/etc/mode"
+	printf '%s\n' "$bench_cmd" >"$root/etc/bench"
 	cp "$HPA_ROOT/scripts/guest-init.sh" "$root/init"
 	chmod +x "$root/init"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$dir/initramfs.cpio.gz"
@@ -224,7 +243,7 @@ boot() {
 		-numa node,nodeid=2,memdev=m2 \
 		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
 		-drive "file=$dir/disk.img,if=virtio,format=raw,cache=unsafe" \
-		-append "console=ttyS0,115200 panic=-1 rdinit=/init${cmdline_extra:+ $cmdline_extra}" \
+		-append "console=ttyS0,115200 panic=-1 rdinit=/init${cmdline_extra:+ $cmdline_extra}${append:+ $append}" \
 		-serial "file:$dir/console.log" -serial "file:$dir/tests.log" \
 		</dev/null || rc=$?
 	sleep 0.3

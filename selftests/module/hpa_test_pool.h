@@ -342,6 +342,27 @@ static inline long hpa_in_use_now(int ps)
 	}								\
 } while (0)
 
+/*
+ * A 1 GiB page at run time is luck: any unmovable page in every aligned
+ * GiB of a node rules it out.  A test that needs one uses the node whose
+ * 1 GiB pool had pages reserved at load (pages_1g=NODE:COUNT, which also
+ * sets the pool's min; scripts/vm-run.sh loads the module with it), and
+ * skips with HPA_NO_1G_RESERVED when there is none.  -1: none.
+ */
+#define HPA_NO_1G_RESERVED \
+	"no 1 GiB page reserved at load (insmod hpalloc.ko pages_1g=NODE:1)"
+
+static inline int hpa_reserved_1g_node(void)
+{
+	int nid;
+
+	for (nid = 0; nid < HPA_MAX_NODES; nid++)
+		if (hpa_pool_read(nid, 1, "min") > 0 &&
+		    hpa_pool_read(nid, 1, "total") > 0)
+			return nid;
+	return -1;
+}
+
 /* The local node's 2 MiB pool: where a LOCAL allocation on this CPU goes. */
 static inline int hpa_cpu_node(void)
 {

@@ -227,7 +227,8 @@ FIXTURE_VARIANT(pin) {
 
 /*
  * One buffer (two 2 MiB pages, one 1 GiB page, or a contiguous run of
- * 2 MiB pages), mapped.  The test guest has a free GiB on one node.
+ * 2 MiB pages), mapped.  A 1 GiB page comes from the node that has one
+ * reserved (scripts/vm-run.sh loads the module with pages_1g=).
  */
 static void pin_buffer_setup(struct __test_metadata *_metadata,
 			     FIXTURE_DATA(pin) *self,
@@ -235,6 +236,7 @@ static void pin_buffer_setup(struct __test_metadata *_metadata,
 {
 	struct hpalloc_alloc a;
 	int ret, nid = hpa_cpu_node();
+	uint64_t mask;
 
 	self->psz = hpa_psize_bytes(k->ps);
 	self->len = k->nr * self->psz;
@@ -246,15 +248,21 @@ static void pin_buffer_setup(struct __test_metadata *_metadata,
 	 */
 	if (k->contig && hpa_pool_read(nid, 0, "free") > 0)
 		SKIP(return, "node%d's 2M pool has free pages", nid);
+	mask = (1ULL << self->ver.nr_node_ids) - 1;
+	if (k->ps) {
+		int rnid = hpa_reserved_1g_node();
+
+		if (rnid < 0)
+			SKIP(return, HPA_NO_1G_RESERVED);
+		mask = 1ULL << rnid;
+	}
 	if (k->contig)
 		ret = hpa_alloc_full(self->fd, self->len, self->psz,
 				     HPALLOC_POLICY_BIND, 1ULL << nid,
 				     HPALLOC_ALLOC_CONTIG, &a);
 	else
 		ret = hpa_alloc_full(self->fd, self->len, self->psz,
-				     HPALLOC_POLICY_BIND,
-				     (1ULL << self->ver.nr_node_ids) - 1, 0,
-				     &a);
+				     HPALLOC_POLICY_BIND, mask, 0, &a);
 	ASSERT_EQ(0, ret) TH_LOG("%s buffer: %s", k->name, strerror(-ret));
 	self->off = a.offset;
 	self->nid = __builtin_ctzll(a.nodes);
