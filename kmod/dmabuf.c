@@ -218,7 +218,7 @@ static int hpa_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	/* the fault handler counts offsets from the buffer's handle */
 	vma->vm_pgoff += buf->pgoff;
 	hpa_buffer_get(buf);
-	hpa_vma_set_buffer(vma, buf, false);
+	hpa_vma_set_buffer(vma, buf);
 	return 0;
 }
 

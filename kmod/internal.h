@@ -178,8 +178,7 @@ void hpa_file_publish(struct hpa_file *hf, u32 id);
 void hpa_file_drop_pending(struct hpa_file *hf, u32 id);
 struct hpa_buffer *hpa_file_remove(struct hpa_file *hf, u64 offset);
 struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset);
-void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf,
-			bool pud_ok);
+void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf);
 
 /* ioctl.c */
 long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

@@ -22,19 +22,18 @@
 #include "compat.h"
 #include "internal.h"
 
-static const struct vm_operations_struct hpa_vm_ops;
-
 /*
  * The size of the entries a vma maps: the buffer's page size, except that
- * a dma-buf's mapping of 1 GiB pages uses 2 MiB entries.  mremap() cannot
- * move a huge PUD (see hpa_get_unmapped_area()), and a dma-buf's file has
- * no get_unmapped_area() of ours in which to refuse the move.
+ * a dma-buf's mapping (its file is the dma-buf's, not the device's) of
+ * 1 GiB pages uses 2 MiB entries.  mremap() cannot move a huge PUD (see
+ * hpa_get_unmapped_area()), and a dma-buf's file has no get_unmapped_area()
+ * of ours in which to refuse the move.
  */
 static unsigned int hpa_vma_order(struct vm_area_struct *vma)
 {
 	struct hpa_buffer *buf = vma->vm_private_data;
 
-	if (vma->vm_ops != &hpa_vm_ops)
+	if (vma->vm_file->f_op->mmap != hpa_mmap)
 		return min_t(unsigned int, buf->order, PMD_ORDER);
 	return buf->order;
 }
@@ -150,26 +149,13 @@ static const struct vm_operations_struct hpa_vm_ops = {
 	.pagesize = hpa_vm_pagesize,
 };
 
-/* A dma-buf's mapping: the same, with 2 MiB entries (hpa_vma_order()). */
-static const struct vm_operations_struct hpa_pmd_vm_ops = {
-	.open = hpa_vm_open,
-	.close = hpa_vm_close,
-	.may_split = hpa_vm_may_split,
-	.mremap = hpa_vm_mremap,
-	.mprotect = hpa_vm_mprotect,
-	.fault = hpa_vm_fault,
-	.huge_fault = HPALLOC_HUGE_FAULT,
-	.pagesize = hpa_vm_pagesize,
-};
-
 /*
  * Let a checked vma map buf; the vma owns the reference the caller took.
- * The device's mmap and the dma-buf's (pud_ok false) come here.
+ * The device's mmap and the dma-buf's come here.
  */
-void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf,
-			bool pud_ok)
+void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf)
 {
-	vma->vm_ops = pud_ok ? &hpa_vm_ops : &hpa_pmd_vm_ops;
+	vma->vm_ops = &hpa_vm_ops;
 	vma->vm_private_data = buf;
 	vm_flags_clear(vma, VM_MAYEXEC);
 	/* GUP may take pages only if they are compound (see compat.h) */
@@ -267,7 +253,7 @@ int hpa_mmap(struct file *file, struct vm_area_struct *vma)
 		}
 	}
 
-	hpa_vma_set_buffer(vma, buf, true);
+	hpa_vma_set_buffer(vma, buf);
 	return 0;
 }
 

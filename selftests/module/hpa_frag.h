@@ -28,6 +28,8 @@
 #include <unistd.h>
 #include <linux/mempolicy.h>
 
+#include "hpa_util.h"
+
 #define HPA_FRAG_CHUNK	(4UL << 20)
 #define HPA_GIB		(1UL << 30)
 
@@ -191,18 +193,6 @@ static inline int hpa_frag_fill(struct hpa_frag *f, int nid, size_t bytes,
 	return 0;
 }
 
-static inline uint64_t hpa_frag_block_size(void)
-{
-	char buf[64] = "";
-	FILE *f = fopen("/sys/devices/system/memory/block_size_bytes", "r");
-
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	return strtoull(buf, NULL, 16);
-}
 
 /* Does every memory block of [gib, gib + 1 GiB) belong to node nid? */
 static inline bool hpa_gib_in_node(int nid, uint64_t gib, uint64_t bsz)
@@ -283,7 +273,7 @@ static inline int hpa_gib_movable(int kflags, uint64_t gib)
  */
 static inline long hpa_frag_movable_gibs(int nid, long *node_gibs)
 {
-	uint64_t bsz = hpa_frag_block_size(), gib;
+	uint64_t bsz = hpa_memory_block_size(), gib;
 	long n = 0, all = 0;
 	int kflags;
 
