@@ -3,7 +3,8 @@
  * A program whose heap holds TOTAL bytes (default 2 MiB) in blocks of SIZE
  * bytes (default 100), written once; prints its peak resident set in KiB
  * ("maxrss_kib N", VmHWM: getrusage's ru_maxrss would include the shell
- * that forked it, whose peak carries over exec).  `footprint 0` is start-up alone; a third argument
+ * that forked it, whose peak carries over exec) and its anonymous resident
+ * memory ("anon_kib N", RssAnon).  `footprint 0` is start-up alone; a third argument
  * "keep" exits without freeing (what HPALLOC_STATS then shows is the heap).  A plain glibc-API
  * program: run-host.sh runs it under LD_PRELOAD and bounds the number.
  */
@@ -11,15 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long peak_rss_kib(void)
+/* A "Key:   N kB" line of /proc/self/status, in KiB; -1 if missing. */
+static long status_kib(const char *key)
 {
+	size_t len = strlen(key);
 	char line[256];
 	long kib = -1;
 	FILE *f = fopen("/proc/self/status", "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmHWM:", 6))
-			kib = strtol(line + 6, NULL, 10);
+		if (!strncmp(line, key, len))
+			kib = strtol(line + len, NULL, 10);
 	if (f)
 		fclose(f);
 	return kib;
@@ -43,7 +46,9 @@ int main(int argc, char **argv)
 			return 4;
 		memset(v[i], 1, (size_t)size);
 	}
-	printf("maxrss_kib %ld\n", peak_rss_kib());
+	printf("maxrss_kib %ld\n", status_kib("VmHWM:"));
+	/* what the allocator itself made resident, without shared library text */
+	printf("anon_kib %ld\n", status_kib("RssAnon:"));
 	if (argc > 3 && !strcmp(argv[3], "keep"))
 		return 0;
 	for (i = 0; i < n; i++)
