@@ -158,31 +158,34 @@ static void hpa_dmabuf_unmap(struct dma_buf_attachment *attach,
  * caches written back before it reads and invalidated before the CPU
  * reads what it wrote.
  */
-static int hpa_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
-				       enum dma_data_direction dir)
+static void hpa_dmabuf_sync(struct hpa_dmabuf *hd, enum dma_data_direction dir,
+			    bool for_cpu)
 {
-	struct hpa_dmabuf *hd = dmabuf->priv;
 	struct hpa_dmabuf_attachment *a;
 
 	mutex_lock(&hd->lock);
-	list_for_each_entry(a, &hd->attachments, node)
-		if (a->mapped)
+	list_for_each_entry(a, &hd->attachments, node) {
+		if (!a->mapped)
+			continue;
+		if (for_cpu)
 			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, dir);
+		else
+			dma_sync_sgtable_for_device(a->dev, &a->sgt, dir);
+	}
 	mutex_unlock(&hd->lock);
+}
+
+static int hpa_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
+				       enum dma_data_direction dir)
+{
+	hpa_dmabuf_sync(dmabuf->priv, dir, true);
 	return 0;
 }
 
 static int hpa_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
 				     enum dma_data_direction dir)
 {
-	struct hpa_dmabuf *hd = dmabuf->priv;
-	struct hpa_dmabuf_attachment *a;
-
-	mutex_lock(&hd->lock);
-	list_for_each_entry(a, &hd->attachments, node)
-		if (a->mapped)
-			dma_sync_sgtable_for_device(a->dev, &a->sgt, dir);
-	mutex_unlock(&hd->lock);
+	hpa_dmabuf_sync(dmabuf->priv, dir, false);
 	return 0;
 }
 
@@ -197,17 +200,11 @@ static int hpa_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	struct hpa_buffer *buf = hd->buf;
 	unsigned long ps = PAGE_SIZE << buf->order;
 	unsigned long len = vma->vm_end - vma->vm_start;
+	int ret;
 
-	if (!(vma->vm_flags & VM_MAYSHARE)) {
-		pr_info_ratelimited("%s: private dma-buf mapping refused: use MAP_SHARED\n",
-				    current->comm);
-		return -EINVAL;
-	}
-	if (vma->vm_flags & VM_EXEC) {
-		pr_info_ratelimited("%s: PROT_EXEC dma-buf mapping refused\n",
-				    current->comm);
-		return -EPERM;
-	}
+	ret = hpa_vma_check_flags(vma);
+	if (ret)
+		return ret;
 	if (!IS_ALIGNED(vma->vm_start, ps) || !IS_ALIGNED(len, ps) ||
 	    !IS_ALIGNED((u64)vma->vm_pgoff << PAGE_SHIFT, ps)) {
 		pr_info_ratelimited("%s: dma-buf mapping %#lx+%#lx at offset %#llx is not aligned to %lu kB pages\n",

@@ -178,6 +178,7 @@ void hpa_file_publish(struct hpa_file *hf, u32 id);
 void hpa_file_drop_pending(struct hpa_file *hf, u32 id);
 struct hpa_buffer *hpa_file_remove(struct hpa_file *hf, u64 offset);
 struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset);
+int hpa_vma_check_flags(struct vm_area_struct *vma);
 void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf);
 
 /* ioctl.c */

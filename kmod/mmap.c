@@ -164,18 +164,11 @@ void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf)
 }
 
 /*
- * mmap at offset 0 makes a buffer of 2 MiB pages on the caller's node, as
- * big as the mapping; any other offset maps (part of) a buffer made by
- * HPALLOC_IOC_ALLOC on this open file.
+ * What every mapping of a buffer (the device's or a dma-buf's) must be:
+ * shared, not executable, and able to take huge faults.
  */
-int hpa_mmap(struct file *file, struct vm_area_struct *vma)
+int hpa_vma_check_flags(struct vm_area_struct *vma)
 {
-	struct hpa_file *hf = file->private_data;
-	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
-	unsigned long len = vma->vm_end - vma->vm_start;
-	struct hpa_buffer *buf;
-	unsigned long ps;
-
 	if (!(vma->vm_flags & VM_MAYSHARE)) {
 		pr_info_ratelimited("%s: private mapping refused: use MAP_SHARED\n",
 				    current->comm);
@@ -201,6 +194,27 @@ int hpa_mmap(struct file *file, struct vm_area_struct *vma)
 				    current->comm);
 		return -EINVAL;
 	}
+
+	return 0;
+}
+
+/*
+ * mmap at offset 0 makes a buffer of 2 MiB pages on the caller's node, as
+ * big as the mapping; any other offset maps (part of) a buffer made by
+ * HPALLOC_IOC_ALLOC on this open file.
+ */
+int hpa_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct hpa_file *hf = file->private_data;
+	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	unsigned long len = vma->vm_end - vma->vm_start;
+	struct hpa_buffer *buf;
+	unsigned long ps;
+	int ret;
+
+	ret = hpa_vma_check_flags(vma);
+	if (ret)
+		return ret;
 
 	if (off == 0) {
 		struct hpa_alloc_req req = {
