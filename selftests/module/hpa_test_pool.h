@@ -373,6 +373,14 @@ static inline int hpa_cpu_node(void)
 	return node;
 }
 
+/* The module's overcommit parameter (take pages beyond the pools). */
+#define HPA_OVERCOMMIT_PARAM	"/sys/module/hpalloc/parameters/overcommit"
+
+static inline int hpa_set_overcommit(bool on)
+{
+	return hpa_write_long(HPA_OVERCOMMIT_PARAM, on);
+}
+
 /* ---- the system's memory ----------------------------------------------- */
 
 /* Sum of "<key> <value>" fields named key in a file, 0 if none. */

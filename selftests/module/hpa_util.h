@@ -9,12 +9,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -193,6 +196,71 @@ static inline long hpa_smaps_kernel_page_kb(const void *addr)
 	}
 	fclose(f);
 	return kb;
+}
+
+/* Pass fds over a socket (SCM_RIGHTS), with a word of data. */
+static inline int hpa_send_fd(int sock, int fd, uint64_t word)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &word, .iov_len = sizeof(word) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == sizeof(word) ? 0 : -errno;
+}
+
+static inline int hpa_recv_fd(int sock, uint64_t *word)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = word, .iov_len = sizeof(*word) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != sizeof(*word))
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static sigjmp_buf hpa_touch_jmp;
+
+static inline void hpa_touch_jump(int sig)
+{
+	siglongjmp(hpa_touch_jmp, sig);
+}
+
+/*
+ * The signal a read of addr raises in this very process, 0 if none.  Not
+ * in a child as touch_signal() does: a stale TLB entry of ours would not
+ * show in a child's fresh address space.
+ */
+static inline int hpa_touch_here(volatile char *addr)
+{
+	struct sigaction sa = { .sa_handler = hpa_touch_jump }, segv, bus;
+	volatile int sig;
+
+	sigaction(SIGSEGV, &sa, &segv);
+	sigaction(SIGBUS, &sa, &bus);
+	sig = sigsetjmp(hpa_touch_jmp, 1);
+	if (!sig)
+		(void)*addr;
+	sigaction(SIGSEGV, &segv, NULL);
+	sigaction(SIGBUS, &bus, NULL);
+	return sig;
 }
 
 #endif /* HPA_UTIL_H */

@@ -698,43 +698,6 @@ TEST_F(abi, query_phys_needs_cap_sys_rawio)
 	EXPECT_EQ(0, hpa_free(self->fd, off));
 }
 
-static int send_fd(int sock, int fd, uint64_t off)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = &off, .iov_len = sizeof(off) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &mh, 0) == sizeof(off) ? 0 : -1;
-}
-
-static int recv_fd(int sock, uint64_t *off)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = off, .iov_len = sizeof(*off) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &mh, 0) != sizeof(*off))
-		return -1;
-	c = CMSG_FIRSTHDR(&mh);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 /*
  * The other confused deputy: a file opened by a process without
  * CAP_SYS_RAWIO (here one that dropped it, and one in a user namespace,
@@ -766,10 +729,10 @@ TEST_F(abi, query_phys_needs_privileged_opener)
 			cfd = open(HPALLOC_DEVICE, O_RDWR);
 			if (cfd < 0 || hpa_alloc(cfd, SZ_2M, 0, &off))
 				_exit(3);
-			_exit(send_fd(sv[1], cfd, off) ? 4 : 0);
+			_exit(hpa_send_fd(sv[1], cfd, off) ? 4 : 0);
 		}
 		close(sv[1]);
-		fd = recv_fd(sv[0], &off);
+		fd = hpa_recv_fd(sv[0], &off);
 		close(sv[0]);
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
 		if (how == 1 && WEXITSTATUS(status) == 2) {

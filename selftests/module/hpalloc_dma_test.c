@@ -20,29 +20,6 @@
 #include "hpa_util.h"
 #include "hpa_test_pool.h"
 
-static sigjmp_buf touch_jmp;
-
-static void touch_jump(int sig)
-{
-	siglongjmp(touch_jmp, sig);
-}
-
-/* The signal a read of addr raises in this process, 0 if none. */
-static int touch_here(volatile char *addr)
-{
-	struct sigaction sa = { .sa_handler = touch_jump }, segv;
-	volatile int sig;
-
-	sigaction(SIGSEGV, &sa, &segv);
-	sig = sigsetjmp(touch_jmp, 1);
-	if (!sig)
-		(void)*addr;
-	sigaction(SIGSEGV, &segv, NULL);
-	return sig;
-}
-
-#define OVERCOMMIT "/sys/module/hpalloc/parameters/overcommit"
-
 FIXTURE(dma) {
 	int fd;
 	int nid;		/* node the test's buffers come from */
@@ -63,16 +40,6 @@ FIXTURE_VARIANT_ADD(dma, p2m) {
 FIXTURE_VARIANT_ADD(dma, p1g) {
 	.page_size = HPALLOC_PAGE_SIZE_1G, .ps = 1,
 };
-
-static int set_overcommit(bool on)
-{
-	FILE *f = fopen(OVERCOMMIT, "w");
-
-	if (!f)
-		return -1;
-	fputs(on ? "Y\n" : "N\n", f);
-	return fclose(f);
-}
 
 FIXTURE_SETUP(dma)
 {
@@ -112,7 +79,7 @@ FIXTURE_SETUP(dma)
 
 FIXTURE_TEARDOWN(dma)
 {
-	set_overcommit(true);
+	hpa_set_overcommit(true);
 	if (self->fd >= 0)
 		close(self->fd);
 	HPA_EXPECT_POOLS_BACK(self);
@@ -161,7 +128,7 @@ TEST_F(dma, contig_alloc_waits_for_zeroing)
 	}
 	wait_free(nid, ps_i, n);
 	ASSERT_EQ(n, hpa_pool_read(nid, ps_i, "free"));
-	ASSERT_EQ(0, set_overcommit(false));
+	ASSERT_EQ(0, hpa_set_overcommit(false));
 
 	/* take every page of the pool, dirty them, give them back */
 	ASSERT_EQ(0, hpa_alloc_full(self->fd, n * ps, ps, HPALLOC_POLICY_BIND,
@@ -196,7 +163,7 @@ TEST_F(dma, contig_alloc_waits_for_zeroing)
 		EXPECT_EQ(0, hpa_free(self->fd, a.offset));
 	}
 	/* put the pool back even after a failure: later tests need it */
-	set_overcommit(true);
+	hpa_set_overcommit(true);
 	wait_free(nid, ps_i, n);
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "target", target0));
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "min", min0));
@@ -399,7 +366,7 @@ TEST_F(dma, dmabuf_mmap_huge_and_outlives_handle)
 		dst = (char *)(((uintptr_t)hole + ps - 1) & ~(ps - 1));
 		q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 		ASSERT_EQ(dst, q) TH_LOG("mremap: %s", strerror(errno));
-		EXPECT_EQ(SIGSEGV, touch_here(p));
+		EXPECT_EQ(SIGSEGV, hpa_touch_here(p));
 		p = q;
 		munmap(hole, (size_t)(dst - hole));
 		munmap(dst + len, (size_t)(hole + 2 * len - (dst + len)));
@@ -410,44 +377,6 @@ TEST_F(dma, dmabuf_mmap_huge_and_outlives_handle)
 	EXPECT_EQ(1, p[len - 4096 + 8]);
 	EXPECT_EQ(0, munmap(p, len));
 	/* and the pools come back (the fixture's teardown checks them) */
-}
-
-/* Pass fds over a socket (SCM_RIGHTS), with a word of data. */
-static int send_fd(int sock, int fd, uint64_t word)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = &word, .iov_len = sizeof(word) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == sizeof(word) ? 0 : -errno;
-}
-
-static int recv_fd(int sock, uint64_t *word)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = word, .iov_len = sizeof(*word) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != sizeof(*word))
-		return -1;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
 }
 
 /*
@@ -487,13 +416,13 @@ TEST_F(dma, second_process_maps_at_same_address)
 			q[i] = 0x1000000000000000ULL + i;
 		if (export_dmabuf(fd, a.offset, HPALLOC_EXPORT_WRITE, &efd))
 			_exit(3);
-		if (send_fd(sv[1], efd, (uintptr_t)q))
+		if (hpa_send_fd(sv[1], efd, (uintptr_t)q))
 			_exit(4);
 		/* exit with everything still open and mapped */
 		_exit(0);
 	}
 	close(sv[1]);
-	dfd = recv_fd(sv[0], &addr);
+	dfd = hpa_recv_fd(sv[0], &addr);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));

@@ -19,7 +19,6 @@
 #include "hpa_util.h"
 #include "hpa_test_pool.h"
 
-#define OVERCOMMIT_PARAM "/sys/module/hpalloc/parameters/overcommit"
 
 static int open_dev(void)
 {
@@ -90,33 +89,6 @@ static int touch_signal(volatile char *addr, bool write)
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
-static sigjmp_buf touch_jmp;
-
-static void touch_jump(int sig)
-{
-	siglongjmp(touch_jmp, sig);
-}
-
-/*
- * The signal a read of addr raises in this very process, 0 if none.  Not
- * in a child as touch_signal() does: a stale TLB entry of ours would not
- * show in a child's fresh address space.
- */
-static int touch_here(volatile char *addr)
-{
-	struct sigaction sa = { .sa_handler = touch_jump }, segv, bus;
-	volatile int sig;
-
-	sigaction(SIGSEGV, &sa, &segv);
-	sigaction(SIGBUS, &sa, &bus);
-	sig = sigsetjmp(touch_jmp, 1);
-	if (!sig)
-		(void)*addr;
-	sigaction(SIGSEGV, &segv, NULL);
-	sigaction(SIGBUS, &bus, NULL);
-	return sig;
-}
-
 /* ---- 2 MiB cases ------------------------------------------------------ */
 
 FIXTURE(life) {
@@ -147,7 +119,6 @@ FIXTURE_SETUP(life)
 	ASSERT_TRUE(self->have_pools) TH_LOG("no pool counters in sysfs");
 }
 
-static int set_overcommit(bool on);
 
 FIXTURE_TEARDOWN(life)
 {
@@ -157,7 +128,7 @@ FIXTURE_TEARDOWN(life)
 		hpa_pool_write(self->restore_nid, 0, "target",
 			       self->restore_target - 1);
 		if (self->restore_overcommit)
-			set_overcommit(self->restore_overcommit > 0);
+			hpa_set_overcommit(self->restore_overcommit > 0);
 	}
 }
 
@@ -691,15 +662,10 @@ TEST_F_TIMEOUT(life, threads_alloc_map_free, 120)
 
 /* ---- running the pool dry ------------------------------------------------ */
 
-static int set_overcommit(bool on)
-{
-	return hpa_write_long(OVERCOMMIT_PARAM, on);
-}
-
 static bool overcommit_on(void)
 {
 	char buf[8] = "";
-	int fd = open(OVERCOMMIT_PARAM, O_RDONLY);
+	int fd = open(HPA_OVERCOMMIT_PARAM, O_RDONLY);
 
 	if (fd < 0)
 		return false;
@@ -734,12 +700,12 @@ TEST_F_TIMEOUT(life, pool_exhaustion_then_recovery, 90)
 	ASSERT_LE(0, nid);
 	target0 = hpa_pool_read(nid, 0, "target");
 	fail0 = hpa_pool_read(nid, 0, "failures");
-	if (target0 < 0 || access(OVERCOMMIT_PARAM, W_OK))
+	if (target0 < 0 || access(HPA_OVERCOMMIT_PARAM, W_OK))
 		SKIP(return, "no writable pool target / overcommit parameter");
 	self->restore_nid = nid;
 	self->restore_overcommit = overcommit_on() ? 1 : -1;
 	self->restore_target = target0 + 1;
-	ASSERT_EQ(0, set_overcommit(false));
+	ASSERT_EQ(0, hpa_set_overcommit(false));
 	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", target0 + want));
 	ASSERT_EQ(target0 + want, hpa_pool_read(nid, 0, "target"));
 	hpa_pools_quiesce(20000);
@@ -775,7 +741,7 @@ TEST_F_TIMEOUT(life, pool_exhaustion_then_recovery, 90)
 	}
 	hpa_pools_quiesce(20000);
 	EXPECT_EQ(0, hpa_pool_write(nid, 0, "target", target0));
-	EXPECT_EQ(0, set_overcommit(self->restore_overcommit > 0));
+	EXPECT_EQ(0, hpa_set_overcommit(self->restore_overcommit > 0));
 	self->restore_target = 0;
 	self->restore_overcommit = 0;
 	HPA_EXPECT_POOLS_BACK(self);
@@ -1019,13 +985,13 @@ TEST_F(life_ps, mremap_move_old_address_faults)
 		EXPECT_EQ(MAP_FAILED, q);
 	} else {
 		ASSERT_EQ(dst, q) TH_LOG("mremap move: %s", strerror(errno));
-		EXPECT_EQ(SIGSEGV, touch_here(self->p));
+		EXPECT_EQ(SIGSEGV, hpa_touch_here(self->p));
 		self->p = q;
 		EXPECT_EQ(0, check(self->p, psz, psz, 100 + variant->ps));
 	}
 	EXPECT_EQ(0, hpa_free(self->fd, self->off));
 	ASSERT_EQ(0, munmap(self->p, psz));
-	EXPECT_EQ(SIGSEGV, touch_here(self->p));
+	EXPECT_EQ(SIGSEGV, hpa_touch_here(self->p));
 	self->p = MAP_FAILED;
 	munmap(hole, 2 * psz);
 	HPA_EXPECT_POOLS_BACK(self);

@@ -18,7 +18,6 @@
 #include "hpa_util.h"
 #include "hpa_test_pool.h"
 
-#define OVERCOMMIT "/sys/module/hpalloc/parameters/overcommit"
 
 FIXTURE(pool) {
 	int fd;
@@ -101,16 +100,6 @@ static void *map_buf(int fd, uint64_t off, size_t len)
 	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 }
 
-
-static int set_overcommit(bool on)
-{
-	FILE *f = fopen(OVERCOMMIT, "w");
-
-	if (!f)
-		return -1;
-	fputs(on ? "Y\n" : "N\n", f);
-	return fclose(f);
-}
 
 /* Buffers go back through a worker: wait until the pool has n free. */
 static void wait_free(int nid, int ps, long n)
@@ -598,7 +587,7 @@ TEST_F(pool, exhaustion_then_recovery)
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "min", target0 + 2));
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "target", target0 + 2));
 	ASSERT_EQ(target0 + 2, hpa_pool_read(nid, ps_i, "target"));
-	ASSERT_EQ(0, set_overcommit(false));
+	ASSERT_EQ(0, hpa_set_overcommit(false));
 	ret = hpa_alloc_full(self->fd, (target0 + 3) * ps, ps,
 			     HPALLOC_POLICY_BIND, bind, 0, NULL);
 	EXPECT_EQ(-ENOMEM, ret);
@@ -607,16 +596,16 @@ TEST_F(pool, exhaustion_then_recovery)
 	EXPECT_EQ(0, ret);
 	EXPECT_EQ(-ENOMEM, hpa_alloc_full(self->fd, ps, ps,
 					  HPALLOC_POLICY_BIND, bind, 0, NULL));
-	ASSERT_EQ(0, set_overcommit(true));
+	ASSERT_EQ(0, hpa_set_overcommit(true));
 	/* close frees them all; the pool is usable again */
 	close(self->fd);
 	wait_free(nid, ps_i, target0 + 2);
 	self->fd = open("/dev/hpalloc", O_RDWR);
 	ASSERT_LE(0, self->fd);
-	set_overcommit(false);
+	hpa_set_overcommit(false);
 	ret = hpa_alloc_full(self->fd, (target0 + 2) * ps, ps,
 			     HPALLOC_POLICY_BIND, bind, 0, NULL);
-	set_overcommit(true);
+	hpa_set_overcommit(true);
 	EXPECT_EQ(0, ret) TH_LOG("node%d: free %ld in_use %ld zeroing %ld target %ld failures %ld",
 				 nid, hpa_pool_read(nid, ps_i, "free"),
 				 hpa_pool_read(nid, ps_i, "in_use"),
@@ -680,10 +669,10 @@ TEST_F(pool, recycled_pages_are_zero)
 	/* the shrinker must not take the pages we look at */
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "min", target0 + n));
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "target", target0 + n));
-	ASSERT_EQ(0, set_overcommit(false));
+	ASSERT_EQ(0, hpa_set_overcommit(false));
 	ASSERT_EQ(0, hpa_alloc_full(self->fd, (target0 + n) * ps, ps,
 				    HPALLOC_POLICY_BIND, bind, 0, &a));
-	set_overcommit(true);
+	hpa_set_overcommit(true);
 	p = map_buf(self->fd, a.offset, (target0 + n) * ps);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < (target0 + n) * ps / 8; i += 512)
@@ -692,10 +681,10 @@ TEST_F(pool, recycled_pages_are_zero)
 	EXPECT_EQ(0, hpa_free(self->fd, a.offset));
 	wait_free(nid, ps_i, target0 + n);
 	EXPECT_EQ(target0 + n, hpa_pool_read(nid, ps_i, "free"));
-	ASSERT_EQ(0, set_overcommit(false));
+	ASSERT_EQ(0, hpa_set_overcommit(false));
 	ASSERT_EQ(0, hpa_alloc_full(self->fd, (target0 + n) * ps, ps,
 				    HPALLOC_POLICY_BIND, bind, 0, &a));
-	set_overcommit(true);
+	hpa_set_overcommit(true);
 	p = map_buf(self->fd, a.offset, (target0 + n) * ps);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < (target0 + n) * ps / 8; i += 512)
