@@ -105,8 +105,13 @@ static void wait_free(int nid, int ps, long n)
  * finds it being zeroed and must wait for it, as a plain ALLOC does,
  * instead of failing with ENOMEM.  A 1 GiB pool uses the page reserved at
  * load: the node may have no second free GiB to grow by.
+ *
+ * The test waits for up to four zeroings of the whole pool (wait_free
+ * allows each 30 s): a 1 GiB page takes seconds to clear under TCG, and
+ * several times that when the host's CPUs are busy, so the harness's
+ * default 30 s for the whole test is too short; 180 s covers the waits.
  */
-TEST_F(dma, contig_alloc_waits_for_zeroing)
+TEST_F_TIMEOUT(dma, contig_alloc_waits_for_zeroing, 180)
 {
 	size_t ps = variant->page_size, i;
 	int nid = self->nid, ps_i = variant->ps;

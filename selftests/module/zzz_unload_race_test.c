@@ -9,6 +9,7 @@
  * loaded as it found it (same parameters).
  */
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -78,7 +79,24 @@ static void writer(int seed)
 	}
 }
 
-TEST(unload_while_resizing_gives_every_page_back)
+FIXTURE(unload) {
+};
+
+FIXTURE_SETUP(unload)
+{
+}
+
+FIXTURE_TEARDOWN(unload)
+{
+}
+
+/*
+ * Every load with the guest's parameters reserves (and clears) a 1 GiB
+ * page, and every unload may wait up to 10 s for the writers: five loads
+ * and four unloads take minutes, not the harness's default 30 s, when the
+ * host's CPUs are busy.
+ */
+TEST_F_TIMEOUT(unload, unload_while_resizing_gives_every_page_back, 300)
 {
 	long before, after;
 	int round, i, ret;
@@ -106,8 +124,11 @@ TEST(unload_while_resizing_gives_every_page_back)
 		for (i = 0; i < WRITERS; i++) {
 			pids[i] = fork();
 			ASSERT_LE(0, pids[i]);
-			if (pids[i] == 0)
+			if (pids[i] == 0) {
+				/* a test killed by its timeout takes them along */
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				writer(i);
+			}
 		}
 		/* unload at a different point of the writers' work each time */
 		usleep(100000 + round * 150000);
