@@ -36,6 +36,12 @@ __thread struct hpa_heap *hpa_tls_heap
 #define HEAP_EXITED	((struct hpa_heap *)1)
 
 uint64_t hpa_empty_word;
+/*
+ * Set at start-up, before any unit map entry: in metadata memory, where
+ * the first segment header comes right after it (in .bss it would move
+ * the start-up variables after it onto one more page).
+ */
+struct hpa_page *hpa_no_page;
 uint64_t hpa_free_cookie = 0x9e3779b97f4a7c15ULL;
 struct hpa_heap *hpa_all_heaps;
 struct hpa_lock hpa_heaps_lock = HPA_LOCK_INIT;
@@ -144,6 +150,15 @@ void hpa_heaps_init(void)
 	const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
 	uint64_t x;
 
+	if (!hpa_no_page) {
+		hpa_lock(&header_lock);
+		hpa_no_page = meta_alloc(&header_meta, sizeof(*hpa_no_page));
+		hpa_unlock(&header_lock);
+		if (!hpa_no_page)
+			hpa_fatal("no memory for the library's metadata\n");
+		/* Never a thread's heap: free takes it to the remote path. */
+		hpa_no_page->heap = (struct hpa_heap *)hpa_no_page;
+	}
 	/* AT_RANDOM: 16 bytes the kernel gives every process. */
 	if (r) {
 		memcpy(&x, r, sizeof(x));
@@ -309,12 +324,17 @@ void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg)
 		hpa_heap_page_emptied(h, pg);
 }
 
-void hpa_heap_free_remote(struct hpa_page *pg, void *p)
+void hpa_heap_free_remote(void *p, struct hpa_page *pg)
 {
 	struct hpa_block *b = p, *old;
 	struct hpa_heap *h = pg->heap;
 	struct hpa_page *top;
 
+	if (HPA_UNLIKELY(pg == hpa_no_page)) {
+		/* Not in a page: a big block, or not a block at all. */
+		hpa_free_other(p);
+		return;
+	}
 	if (hpa_page_block_index(pg, p) < 0)
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
 	/*
@@ -410,8 +430,8 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 		/* Read next first: freeing b may release its segment. */
 		struct hpa_block *next = b->next;
 
-		hpa_heap_free_local(h, hpa_arena.pages[((uintptr_t)b -
-				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT], b);
+		hpa_heap_free_local(h, hpa_unit_page(((uintptr_t)b -
+				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT), b);
 		b = next;
 	}
 }
@@ -421,7 +441,7 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
  * the caller's data happens to hold the cookie.  Find out for sure: in the
  * class's cache once remote frees are in, or free in its page's bitmap.
  */
-void hpa_heap_free_suspect(struct hpa_page *pg, struct hpa_block *b)
+void hpa_heap_free_suspect(struct hpa_block *b, struct hpa_page *pg)
 {
 	struct hpa_block *c;
 	long idx;

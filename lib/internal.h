@@ -248,17 +248,20 @@ struct hpa_arena {
 	uint64_t *used;		/* bit per chunk: VA taken */
 	struct hpa_chunk *map;	/* entry per chunk */
 	/*
-	 * Entry per 64 KiB unit: the live page the unit belongs to, NULL for
-	 * anything else (free units, big blocks, DMA buffers, free VA).  free
-	 * finds a block's page with one load, no chunk map or segment.
+	 * Entry per 64 KiB unit: the live page the unit belongs to, as its
+	 * distance from hpa_no_page, so 0 for anything else (free units, big
+	 * blocks, DMA buffers, free VA); read and written with
+	 * hpa_unit_page() and hpa_unit_page_set().  free finds a block's page
+	 * with one load, no chunk map or segment.
 	 */
-	struct hpa_page **pages;
+	uintptr_t *pages;
 	size_t low_hint;	/* segments grow up from the bottom */
 	size_t high_hint;	/* huge runs come from the top half */
 	struct hpa_lock lock;
 };
 
-extern struct hpa_arena hpa_arena;
+/* Hidden here too, so the fast paths address it directly, not via GOT. */
+extern struct hpa_arena hpa_arena __attribute__((visibility("hidden")));
 
 /* Smallest reservation: a few segments and big blocks (ulimit -v 32M). */
 #define HPA_RESERVE_MIN	(8 * HPA_MiB)
@@ -278,6 +281,29 @@ static inline bool hpa_in_arena(const void *p)
 static inline size_t hpa_chunk_index(const void *p)
 {
 	return ((uintptr_t)p - (uintptr_t)hpa_arena.base) >> HPA_CHUNK_SHIFT;
+}
+
+/*
+ * What a unit map entry of 0 reads as: a page with no blocks that no heap
+ * owns (its heap is itself, never a thread's heap), so free goes from the
+ * unit map entry straight to the owner check, without a NULL test, and
+ * takes it to hpa_heap_free_remote(), which sends it on to
+ * hpa_free_other().  Set at start-up (heap.c).
+ */
+extern struct hpa_page *hpa_no_page __attribute__((visibility("hidden")));
+
+/* The live page of unit u of the reservation; hpa_no_page if none. */
+static inline __attribute__((always_inline)) struct hpa_page *
+hpa_unit_page(size_t u)
+{
+	return (struct hpa_page *)((uintptr_t)hpa_no_page +
+				   hpa_arena.pages[u]);
+}
+
+/* pg NULL: the unit is in no page. */
+static inline void hpa_unit_page_set(size_t u, struct hpa_page *pg)
+{
+	hpa_arena.pages[u] = pg ? (uintptr_t)pg - (uintptr_t)hpa_no_page : 0;
 }
 
 static inline void *hpa_chunk_addr(size_t idx)
@@ -384,9 +410,8 @@ struct hpa_page {
 	struct hpa_heap *heap;			/* owner */
 	struct hpa_class_list *cl;		/* &heap->cls[cls] */
 	uint64_t cookie;			/* hpa_free_cookie */
+	uint64_t blocks;	/* 64 bits: free compares it to a register */
 	uint32_t block_size;
-	uint32_t blocks;
-	uint32_t span;				/* blocks * block_size */
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
 
@@ -440,23 +465,33 @@ static inline bool hpa_segment_empty(const struct hpa_segment *seg)
 }
 
 /*
- * Block index of p in pg; -1 if p is not a block start.  With
- * M = ceil(2^44 / size), off < 2^21 and size <= 2^20, off * M is
- * q * 2^44 + (less than 2^21) when off = q * size, and has one of bits
- * 21..43 set otherwise (r * 2^44 / size >= 2^24 for a remainder r >= 1):
- * one multiply gives the index and tells a block start from the inside of
- * a block, with no division and no multiply back.
+ * Block index of p, which must lie in one of pg's units, or a number
+ * >= pg->blocks if p is not a block start (inside a block, past the last
+ * one).  With M = ceil(2^44 / size), off < 2^21 and size <= 2^20, off * M
+ * is q * 2^44 + (less than 2^21) when off = q * size, and has one of bits
+ * 21..43 set otherwise (r * 2^44 / size >= 2^24 for a remainder r >= 1),
+ * so off >= blocks * size gives q >= blocks.  Shifted right by 21,
+ * a block start is q << 23 with the low 23 bits clear; rotated right by 23
+ * more, it is q, and any set low bit lands in bits 41..63, far above any
+ * block count: one multiply, a shift, a rotate and one compare tell a
+ * block start in the page from anything else, with no division.
  */
-static inline long hpa_page_block_index(const struct hpa_page *pg,
-					const void *p)
+static inline __attribute__((always_inline)) uint64_t
+hpa_page_block_rot(const struct hpa_page *pg, const void *p)
 {
 	uint64_t t = (((uintptr_t)p - (uintptr_t)pg->start) *
 		      pg->div_magic) >> 21;
-	uint64_t idx = t >> 23;
 
-	if ((t & ((1U << 23) - 1)) || idx >= pg->blocks)
-		return -1;
-	return (long)idx;
+	return (t >> 23) | (t << 41);
+}
+
+/* Block index of p in pg; -1 if p is not a block start. */
+static inline long hpa_page_block_index(const struct hpa_page *pg,
+					const void *p)
+{
+	uint64_t idx = hpa_page_block_rot(pg, p);
+
+	return idx < pg->blocks ? (long)idx : -1;
 }
 
 static inline struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg,
@@ -545,17 +580,63 @@ static inline struct hpa_heap *hpa_heap_get(void)
 }
 
 void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls);
-void hpa_heap_free_remote(struct hpa_page *pg, void *p);
+/* p first: free keeps it in the register it came in. */
+void hpa_heap_free_remote(void *p, struct hpa_page *pg);
 void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heaps_lock_all(void);
 void hpa_heaps_unlock_all(void);
 
-static inline void hpa_count_add(_Atomic uint64_t *c, int64_t d)
+/*
+ * Counters only their owner thread writes and others read (hpa_stats):
+ * relaxed atomics.  A relaxed load and store of the sum is what the owner
+ * needs, but compilers do not fuse atomic accesses, so on x86-64 it is one
+ * read-modify-write instruction without a lock prefix instead of a load,
+ * an add and a store (readers see the old or the new value, as with the
+ * store).  Under TSan the C11 accesses, which it can see.
+ */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define HPA_OWNER_RMW	1
+#endif
+
+static inline __attribute__((always_inline)) void
+hpa_count_add(_Atomic uint64_t *c, int64_t d)
 {
+#ifdef HPA_OWNER_RMW
+	__asm__("addq %1, %0" : "+m"(*(uint64_t *)c) : "er"(d) : "cc");
+#else
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
 			      + (uint64_t)d, memory_order_relaxed);
+#endif
+}
+
+static inline __attribute__((always_inline)) void
+hpa_count32_inc(_Atomic uint32_t *c)
+{
+#ifdef HPA_OWNER_RMW
+	__asm__("incl %0" : "+m"(*(uint32_t *)c) : : "cc");
+#else
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+			      + 1, memory_order_relaxed);
+#endif
+}
+
+/* Decrement; true when the counter reaches 0. */
+static inline __attribute__((always_inline)) bool
+hpa_count32_dec(_Atomic uint32_t *c)
+{
+#ifdef HPA_OWNER_RMW
+	bool zero;
+
+	__asm__("decl %0" : "+m"(*(uint32_t *)c), "=@ccz"(zero));
+	return zero;
+#else
+	uint32_t v = atomic_load_explicit(c, memory_order_relaxed) - 1;
+
+	atomic_store_explicit(c, v, memory_order_relaxed);
+	return v == 0;
+#endif
 }
 
 /* Take the lowest free block of word, the value of *cl->word (not 0). */
@@ -585,9 +666,7 @@ hpa_heap_alloc_cl(struct hpa_heap *h, struct hpa_class_list *cl)
 	if (HPA_LIKELY(b)) {
 		cl->cache = b->next;
 		b->tag = 0;
-		atomic_store_explicit(&cl->cache_room, atomic_load_explicit(
-			&cl->cache_room, memory_order_relaxed) + 1,
-			memory_order_relaxed);
+		hpa_count32_inc(&cl->cache_room);
 		return b;
 	}
 	word = *cl->word;
@@ -648,21 +727,18 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 
 void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			  uint32_t keep);
-void hpa_heap_free_suspect(struct hpa_page *pg, struct hpa_block *b);
+void hpa_heap_free_suspect(struct hpa_block *b, struct hpa_page *pg);
 
 /* Push b onto its class's free cache; the older half out when it is full. */
 static inline __attribute__((always_inline)) void
 hpa_heap_cache_push(struct hpa_page *pg, struct hpa_block *b)
 {
 	struct hpa_class_list *cl = pg->cl;
-	uint32_t room;
 
 	b->next = cl->cache;
 	b->tag = pg->cookie;
 	cl->cache = b;
-	room = atomic_load_explicit(&cl->cache_room, memory_order_relaxed) - 1;
-	atomic_store_explicit(&cl->cache_room, room, memory_order_relaxed);
-	if (HPA_UNLIKELY(!room))
+	if (HPA_UNLIKELY(hpa_count32_dec(&cl->cache_room)))
 		hpa_heap_cache_flush(pg->heap, cl, cl->cache_max / 2);
 }
 
@@ -673,15 +749,12 @@ hpa_heap_cache_push(struct hpa_page *pg, struct hpa_block *b)
 static inline __attribute__((always_inline)) void
 hpa_heap_free_cached(struct hpa_page *pg, void *p)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)pg->start;
 	struct hpa_block *b = p;
 
-	/* hpa_page_block_index() without the index: see there. */
-	if (HPA_UNLIKELY(off >= pg->span ||
-			 ((off * pg->div_magic) & (((1ULL << 23) - 1) << 21))))
+	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= pg->blocks))
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
 	if (HPA_UNLIKELY(b->tag == pg->cookie)) {
-		hpa_heap_free_suspect(pg, b);
+		hpa_heap_free_suspect(b, pg);
 		return;
 	}
 	hpa_heap_cache_push(pg, b);
@@ -757,8 +830,10 @@ static inline struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 
 /*
  * The free fast path: a block in a live page (one load from the unit map).
- * False when p is anything else (NULL, a big block, not ours):
- * hpa_free_other() then.
+ * False when p is outside the reservation (NULL, not ours): the caller's
+ * hpa_free_other() then.  In the reservation but in no page (a big block,
+ * a bad pointer), hpa_no_page takes it to hpa_free_other() through
+ * hpa_heap_free_remote().
  */
 static inline __attribute__((always_inline)) bool hpa_free_small(void *p)
 {
@@ -767,13 +842,11 @@ static inline __attribute__((always_inline)) bool hpa_free_small(void *p)
 
 	if (HPA_UNLIKELY(off >= hpa_arena.size))
 		return false;
-	pg = hpa_arena.pages[off >> HPA_UNIT_SHIFT];
-	if (HPA_UNLIKELY(!pg))
-		return false;
+	pg = hpa_unit_page(off >> HPA_UNIT_SHIFT);
 	if (HPA_LIKELY(pg->heap == hpa_tls_heap))
 		hpa_heap_free_cached(pg, p);
 	else
-		hpa_heap_free_remote(pg, p);
+		hpa_heap_free_remote(p, pg);
 	return true;
 }
 

@@ -415,21 +415,26 @@ HPA_EXPORT void sym(void *p, ##__VA_ARGS__)				\
 }
 
 /*
- * operator delete, delete[]: plain, sized (size_t), nothrow, aligned
- * (std::align_val_t), sized and aligned, aligned and nothrow.
+ * operator delete, delete[]: plain, sized (size_t), aligned
+ * (std::align_val_t), sized and aligned are other names of free,
+ * free_sized and free_aligned_sized, whose types they have (a delete of
+ * its own would be a jump to the same code, one instruction more per
+ * delete); nothrow and aligned nothrow have their own code.
  */
-DELETE_OPERATOR(_ZdlPv)
-DELETE_OPERATOR(_ZdaPv)
-DELETE_OPERATOR(_ZdlPvm, size_t size __attribute__((unused)))
-DELETE_OPERATOR(_ZdaPvm, size_t size __attribute__((unused)))
+HPA_EXPORT void _ZdlPv(void *p) LIBC_ALIAS(free);
+HPA_EXPORT void _ZdaPv(void *p) LIBC_ALIAS(free);
+HPA_EXPORT void _ZdlPvm(void *p, size_t size) LIBC_ALIAS(free_sized);
+HPA_EXPORT void _ZdaPvm(void *p, size_t size) LIBC_ALIAS(free_sized);
+HPA_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al)
+	LIBC_ALIAS(free_sized);
+HPA_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al)
+	LIBC_ALIAS(free_sized);
+HPA_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t size, size_t al)
+	LIBC_ALIAS(free_aligned_sized);
+HPA_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t size, size_t al)
+	LIBC_ALIAS(free_aligned_sized);
 DELETE_OPERATOR(_ZdlPvRKSt9nothrow_t, const void *nt __attribute__((unused)))
 DELETE_OPERATOR(_ZdaPvRKSt9nothrow_t, const void *nt __attribute__((unused)))
-DELETE_OPERATOR(_ZdlPvSt11align_val_t, size_t al __attribute__((unused)))
-DELETE_OPERATOR(_ZdaPvSt11align_val_t, size_t al __attribute__((unused)))
-DELETE_OPERATOR(_ZdlPvmSt11align_val_t, size_t size __attribute__((unused)),
-		size_t al __attribute__((unused)))
-DELETE_OPERATOR(_ZdaPvmSt11align_val_t, size_t size __attribute__((unused)),
-		size_t al __attribute__((unused)))
 DELETE_OPERATOR(_ZdlPvSt11align_val_tRKSt9nothrow_t,
 		size_t al __attribute__((unused)),
 		const void *nt __attribute__((unused)))

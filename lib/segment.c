@@ -24,12 +24,11 @@ void hpa_segment_init(struct hpa_segment *seg, char *base,
 	seg->node = node;
 }
 
-/* The arena's unit map entry of unit u of seg. */
-static struct hpa_page **unit_map(struct hpa_segment *seg, unsigned int u)
+/* The reservation's unit number of unit u of seg, for the unit map. */
+static size_t unit_index(const struct hpa_segment *seg, unsigned int u)
 {
-	return &hpa_arena.pages[(((uintptr_t)seg->base -
-				  (uintptr_t)hpa_arena.base) >>
-				 HPA_UNIT_SHIFT) + u];
+	return (((uintptr_t)seg->base - (uintptr_t)hpa_arena.base) >>
+		HPA_UNIT_SHIFT) + u;
 }
 
 static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
@@ -48,7 +47,6 @@ static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
 	pg->block_size = c->size;
 	pg->div_magic = ((1ULL << 44) + c->size - 1) / c->size;
 	pg->blocks = c->blocks;
-	pg->span = c->blocks * c->size;
 	pg->cookie = hpa_free_cookie;
 	pg->cls = (uint8_t)cls;
 	pg->units = (uint8_t)units;
@@ -67,7 +65,7 @@ struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
 		seg->free_units &= ~(mask << s);
 		for (u = s; u < s + k; u++) {
 			seg->unit_page[u] = &seg->pages[s];
-			unit_map(seg, u)[0] = &seg->pages[s];
+			hpa_unit_page_set(unit_index(seg, u), &seg->pages[s]);
 		}
 		page_init(&seg->pages[s], seg->base + ((size_t)s <<
 			  HPA_UNIT_SHIFT), cls, k);
@@ -84,7 +82,7 @@ void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg)
 
 	for (u = s; u < s + pg->units; u++) {
 		seg->unit_page[u] = NULL;
-		unit_map(seg, u)[0] = NULL;
+		hpa_unit_page_set(unit_index(seg, u), NULL);
 	}
 	seg->free_units |= mask << s;
 	pg->units = 0;

@@ -175,7 +175,9 @@ cg() {
 			ir = $1; gsub(",", "", ir); fn = $3; sub(/^.*:/, "", fn)
 			if ($3 ~ /bench\.c|\/elf\/|dl-/ || $0 ~ /ld-linux|\/bench\]/)
 				next
-			if (fn ~ /free|_Zdl|_Zda|cache_flush|suspect/) fr += ir
+			# demangled C++ names have spaces: "operator delete(...)"
+			if (fn ~ /free|_Zdl|_Zda|cache_flush|suspect/ ||
+			    $0 ~ /operator delete/) fr += ir
 			else ma += ir
 		}
 		END { print a, k ".cg_malloc", ma / ops, "ir"

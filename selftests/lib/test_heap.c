@@ -203,6 +203,78 @@ static void double_free_remote_then_local(void *arg)
 	hpa_free(p);
 }
 
+/*
+ * The first address past the last block of a page whose blocks leave a
+ * tail in its last unit: a multiple of the block size from the page's
+ * start, so only the bound on the block index tells it from a block.
+ */
+static char *past_last_block(void)
+{
+	size_t size;
+
+	for (size = 48; size <= 1024; size += 16) {
+		char *p = hpa_malloc(size);
+		struct hpa_page *pg = hpa_unit_page(((uintptr_t)p -
+				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT);
+		size_t end = (size_t)pg->blocks * pg->block_size;
+
+		if (pg->block_size == size &&
+		    end < ((size_t)pg->units << HPA_UNIT_SHIFT))
+			return pg->start + end;
+	}
+	return NULL;
+}
+
+static void free_past_last_block(void *arg)
+{
+	(void)arg;
+	hpa_free(past_last_block());
+}
+
+static void free_past_last_block_remote(void *arg)
+{
+	pthread_t t;
+
+	(void)arg;
+	pthread_create(&t, NULL, free_it, past_last_block());
+	pthread_join(t, NULL);
+}
+
+/* A unit of a live segment that is in no page (unit map entry 0). */
+static void free_unit_in_no_page(void *arg)
+{
+	char *p = hpa_malloc(32);
+	size_t u = ((uintptr_t)p - (uintptr_t)hpa_arena.base) >>
+		   HPA_UNIT_SHIFT;
+	size_t last = u | (HPA_UNITS - 1);
+
+	(void)arg;
+	while (last > u && hpa_unit_page(last) != hpa_no_page)
+		last--;
+	if (last == u)
+		return;		/* no such unit: the test sees no abort */
+	hpa_free(hpa_arena.base + (last << HPA_UNIT_SHIFT));
+}
+
+TEST_F(heap, frees_of_what_is_no_block_are_caught)
+{
+	char buf[1024];
+
+	ASSERT_NE(NULL, past_last_block());
+	EXPECT_EQ(SIGABRT, run_child(free_past_last_block, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "not the start of a block"))
+		TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(free_past_last_block_remote, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "not the start of a block"))
+		TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(free_unit_in_no_page, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "not an allocated block"))
+		TH_LOG("%s", buf);
+}
+
 /* The caller's data may hold the cookie: not a double free. */
 TEST_F(heap, cookie_in_user_data_is_no_double_free)
 {
