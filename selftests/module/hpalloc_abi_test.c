@@ -123,6 +123,8 @@ TEST_F(abi, version_unknown_flags)
 	int bit;
 
 	for (bit = 0; bit < 32; bit++) {
+		if ((1U << bit) & HPALLOC_VERSION_VALID)
+			continue;
 		memset(&v, 0, sizeof(v));
 		v.flags = 1U << bit;
 		EXPECT_EQ(-EINVAL, hpa_ioctl(self->fd, HPALLOC_IOC_VERSION, &v))
@@ -432,9 +434,13 @@ TEST_F(abi, free_bad_flags_keeps_buffer)
 
 	ASSERT_EQ(0, hpa_alloc(self->fd, SZ_2M, 0, &off));
 	for (bit = 0; bit < 32; bit++) {
-		f = (struct hpalloc_free){ .offset = off, .flags = 1U << bit };
-		EXPECT_EQ(-EINVAL, hpa_ioctl(self->fd, HPALLOC_IOC_FREE, &f))
-			TH_LOG("flags bit %d", bit);
+		if (!((1U << bit) & HPALLOC_FREE_VALID)) {
+			f = (struct hpalloc_free){ .offset = off,
+						   .flags = 1U << bit };
+			EXPECT_EQ(-EINVAL,
+				  hpa_ioctl(self->fd, HPALLOC_IOC_FREE, &f))
+				TH_LOG("flags bit %d", bit);
+		}
 		f = (struct hpalloc_free){ .offset = off, .reserved = 1U << bit };
 		EXPECT_EQ(-EINVAL, hpa_ioctl(self->fd, HPALLOC_IOC_FREE, &f))
 			TH_LOG("reserved bit %d", bit);
