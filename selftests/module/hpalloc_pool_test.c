@@ -712,8 +712,14 @@ TEST_F(pool, memlock_limit)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct rlimit rl = { 3 * SZ_2M, 3 * SZ_2M };
+		struct hpalloc_alloc ra = {
+			.size = 2 * ps,
+			.page_size = variant->page_size,
+			.policy = T_POLICY,
+			.nodemask = T_MASK,
+		};
 		uint64_t a, b;
-		void *p;
+		void *p, *ro;
 
 		if (hpa_drop_cap(CAP_IPC_LOCK) || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(10);
@@ -729,6 +735,22 @@ TEST_F(pool, memlock_limit)
 			_exit(14);
 		if (T_ALLOC(2 * ps, &b))
 			_exit(15);
+		/*
+		 * An ALLOC whose answer cannot be written back undoes its
+		 * buffer before it returns: the retry right after fits.
+		 */
+		if (dev_free(self->fd, b))
+			_exit(16);
+		ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ro == MAP_FAILED)
+			_exit(17);
+		memcpy(ro, &ra, sizeof(ra));
+		if (mprotect(ro, 4096, PROT_READ) ||
+		    hpa_ioctl(self->fd, HPALLOC_IOC_ALLOC, ro) != -EFAULT)
+			_exit(18);
+		if (T_ALLOC(2 * ps, &b))
+			_exit(19);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
