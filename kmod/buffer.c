@@ -23,19 +23,12 @@ static void hpa_buffer_release_pages(struct hpa_buffer *buf)
 	unsigned int i;
 
 	if (buf->flags & HPA_BUF_PRIVATE_RANGE) {
-		struct hpa_pool *pool;
-		unsigned long nr_base;
+		struct page *first = buf->pages[0];
 
-		if (!buf->nr_pages || !buf->pages[0])
-			return;
-		pool = hpa_pool_get(page_to_nid(buf->pages[0]), buf->size);
-		nr_base = (unsigned long)buf->nr_pages << buf->order;
-		/* counted until the page allocator has the range back */
-		hpa_free_range(buf->pages[0], nr_base,
-			       buf->flags & HPA_BUF_PINNABLE);
-		spin_lock(&pool->lock);
-		pool->nr_in_use -= buf->nr_pages;
-		spin_unlock(&pool->lock);
+		hpa_pool_release_range(hpa_pool_of(page_to_nid(first),
+						   buf->size),
+				       first, buf->nr_pages,
+				       buf->flags & HPA_BUF_PINNABLE);
 		return;
 	}
 	for (i = 0; i < buf->nr_pages; i++) {
@@ -43,7 +36,7 @@ static void hpa_buffer_release_pages(struct hpa_buffer *buf)
 
 		if (!page)
 			break;
-		hpa_pool_give_back(hpa_pool_get(page_to_nid(page), buf->size),
+		hpa_pool_give_back(hpa_pool_of(page_to_nid(page), buf->size),
 				   page);
 	}
 }
@@ -130,7 +123,7 @@ static int hpa_local_node(void)
 
 static struct page *hpa_take_on_node(int nid, enum hpa_size size)
 {
-	struct hpa_pool *pool = hpa_pool_get(nid, size);
+	struct hpa_pool *pool = hpa_pool_of(nid, size);
 
 	return pool ? hpa_pool_take(pool) : NULL;
 }
@@ -198,7 +191,7 @@ static int hpa_contig_nodes(const struct hpa_alloc_req *req, int *nids)
 
 static void hpa_note_failure(int nid, enum hpa_size size)
 {
-	struct hpa_pool *pool = hpa_pool_get(nid, size);
+	struct hpa_pool *pool = hpa_pool_of(nid, size);
 
 	if (pool)
 		hpa_pool_note_failure(pool);
@@ -264,7 +257,7 @@ static int hpa_buffer_try_contig(struct hpa_buffer *buf,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		struct hpa_pool *pool = hpa_pool_get(nids[i], req->size);
+		struct hpa_pool *pool = hpa_pool_of(nids[i], req->size);
 
 		if (!pool)
 			continue;
@@ -276,7 +269,7 @@ static int hpa_buffer_try_contig(struct hpa_buffer *buf,
 		}
 	}
 	for (i = 0; i < n && READ_ONCE(hpa_overcommit); i++) {
-		struct hpa_pool *pool = hpa_pool_get(nids[i], req->size);
+		struct hpa_pool *pool = hpa_pool_of(nids[i], req->size);
 		struct page *first;
 		bool compound = false;
 		unsigned int j;
@@ -285,8 +278,7 @@ static int hpa_buffer_try_contig(struct hpa_buffer *buf,
 			continue;
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		first = hpa_alloc_range(nids[i], req->size, req->nr_pages,
-					&compound);
+		first = hpa_pool_take_range(pool, req->nr_pages, &compound);
 		if (!first)
 			continue;
 		for (j = 0; j < req->nr_pages; j++)
@@ -295,10 +287,6 @@ static int hpa_buffer_try_contig(struct hpa_buffer *buf,
 		buf->flags |= HPA_BUF_PRIVATE_RANGE;
 		if (compound)
 			buf->flags |= HPA_BUF_PINNABLE;
-		spin_lock(&pool->lock);
-		pool->nr_in_use += req->nr_pages;
-		pool->allocs += req->nr_pages;
-		spin_unlock(&pool->lock);
 		hpa_pool_note_contig(pool, false);
 		return 0;
 	}
@@ -326,8 +314,8 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		for (i = 0; i < n; i++) {
-			struct hpa_pool *pool = hpa_pool_get(nids[i],
-							     req->size);
+			struct hpa_pool *pool = hpa_pool_of(nids[i],
+							    req->size);
 
 			if (pool && hpa_pool_wait_for_zeroing(pool))
 				waited = true;
@@ -336,7 +324,7 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 			break;
 	}
 	if (n) {
-		struct hpa_pool *pool = hpa_pool_get(nids[0], req->size);
+		struct hpa_pool *pool = hpa_pool_of(nids[0], req->size);
 
 		if (pool) {
 			hpa_pool_note_contig(pool, true);
@@ -346,10 +334,28 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 	return ret;
 }
 
+/*
+ * Undo the first nr takes of hpa_buffer_fill(): pages no one has seen go
+ * straight back to their pools, for a retry to find, with no worker.
+ */
+static void hpa_buffer_untake(struct hpa_buffer *buf, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		struct page *page = buf->pages[i];
+
+		hpa_pool_untake(hpa_pool_of(page_to_nid(page), buf->size), page);
+		buf->pages[i] = NULL;
+	}
+}
+
+/* All of the buffer's pages, or none (and -errno). */
 static int hpa_buffer_fill(struct hpa_buffer *buf,
 			   const struct hpa_alloc_req *req)
 {
 	unsigned int i;
+	int ret = 0;
 
 	if (req->contig)
 		return hpa_buffer_fill_contig(buf, req);
@@ -357,14 +363,20 @@ static int hpa_buffer_fill(struct hpa_buffer *buf,
 	if (hpa_pool_pages_pinnable(req->size))
 		buf->flags |= HPA_BUF_PINNABLE;
 	for (i = 0; i < req->nr_pages; i++) {
-		if (fatal_signal_pending(current))
-			return -EINTR;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		buf->pages[i] = hpa_take_page(req, i);
-		if (!buf->pages[i])
-			return -ENOMEM;
+		if (!buf->pages[i]) {
+			ret = -ENOMEM;
+			break;
+		}
 		cond_resched();
 	}
-	return 0;
+	if (ret)
+		hpa_buffer_untake(buf, i);
+	return ret;
 }
 
 /* Is [pages] one physical range, in order? */
@@ -398,35 +410,25 @@ struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req)
 	buf->size = req->size;
 	buf->order = hpa_size_order(req->size);
 	buf->nr_pages = req->nr_pages;
-	atomic_long_inc(&hpa_nr_buffers);
 
 	ret = hpa_buffer_charge(buf);
 	if (ret)
 		goto free_buffer;
 	ret = hpa_buffer_fill(buf, req);
 	if (ret)
-		goto release_pages;
+		goto uncharge;
 
 	for (i = 0; i < buf->nr_pages; i++)
 		buf->nodes |= BIT_ULL(page_to_nid(buf->pages[i]) & 63);
 	if (hpa_buffer_is_contig(buf))
 		buf->flags |= HPA_BUF_CONTIG;
+	atomic_long_inc(&hpa_nr_buffers);
 	return buf;
 
-release_pages:
-	/* pages no one has seen go straight back, for a retry to find */
-	if (!(buf->flags & HPA_BUF_PRIVATE_RANGE)) {
-		for (i = 0; i < buf->nr_pages && buf->pages[i]; i++) {
-			struct page *page = buf->pages[i];
-
-			hpa_pool_untake(hpa_pool_get(page_to_nid(page),
-						     buf->size), page);
-			buf->pages[i] = NULL;
-		}
-	}
+	/* nothing here was seen by anyone: undone at once, in reverse */
+uncharge:
 	hpa_buffer_uncharge(buf);
 free_buffer:
 	kvfree(buf);
-	atomic_long_dec(&hpa_nr_buffers);
 	return ERR_PTR(ret);
 }

@@ -6,7 +6,6 @@
 #ifndef _HPALLOC_INTERNAL_H
 #define _HPALLOC_INTERNAL_H
 
-#include <linux/kobject.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
@@ -34,11 +33,18 @@ static inline unsigned long hpa_size_bytes(enum hpa_size size)
 	return PAGE_SIZE << hpa_size_order(size);
 }
 
+/* The name of a size in sysfs and in messages. */
+static inline const char *hpa_size_name(enum hpa_size size)
+{
+	return size == HPA_1G ? "1G" : "2M";
+}
+
 /*
  * One pool per (node with memory, page size).  Every page it accounts for is
  * in exactly one of: free (zeroed, ready), in use (owned by a buffer), or
  * zeroing (freed by a buffer, waiting to be zeroed, or still pinned by
- * someone else).  total = free + in_use + zeroing.
+ * someone else).  total = free + in_use + zeroing.  Only pool.c takes the
+ * lock or edits the counters; everyone else goes through its functions.
  */
 struct hpa_pool {
 	int nid;
@@ -82,8 +88,24 @@ struct hpa_pool {
 	struct mutex resize_lock;	/* one grower / shrinker via sysfs */
 	struct work_struct zero_work;
 	struct delayed_work pinned_work;
-	struct kobject kobj;
 };
+
+/* A pool's counters at one moment, for sysfs. */
+struct hpa_pool_stats {
+	unsigned long total, free, in_use, zeroing;
+	unsigned long allocs, failures, contig_requests, contig_failures;
+	unsigned long shrinker_released, zeroed;
+	unsigned long ranges_tried, ranges_unmovable, ranges_pinned;
+	unsigned long ranges_busy, ranges_own_2m, released_for_1g;
+};
+
+/* What one search for a contiguous range saw, for the pool's counters. */
+struct hpa_scan {
+	unsigned long tried, unmovable, pinned, busy, own_2m;
+};
+
+/* Ranges up to this size can be freed of the node's own 2 MiB pages. */
+#define HPA_OWN_SLOTS		(1U << (PUD_ORDER - PMD_ORDER))
 
 /* Pages of a buffer that came as one private contiguous range. */
 #define HPA_BUF_CONTIG		BIT(0)	/* physically contiguous */
@@ -127,33 +149,55 @@ struct hpa_alloc_req {
 	bool contig;
 };
 
-/* main.c */
+/* params.c */
 extern bool hpa_overcommit;
 extern bool hpa_phys_group_access;
+int hpa_params_parse(void);
+unsigned long hpa_param_initial_pages(int nid, enum hpa_size size);
+
+/* main.c */
 extern atomic_long_t hpa_nr_buffers;
 extern struct workqueue_struct *hpa_wq;
 
 /* pool.c */
-struct hpa_pool *hpa_pool_get(int nid, enum hpa_size size);
-int hpa_pools_init(void);
-void hpa_pools_exit(void);
+int hpa_pools_create(void);
+bool hpa_pools_destroy(void);
+struct hpa_pool *hpa_pool_of(int nid, enum hpa_size size);
 struct page *hpa_pool_take(struct hpa_pool *pool);
-bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool);
-void hpa_pool_give_back(struct hpa_pool *pool, struct page *page);
 void hpa_pool_untake(struct hpa_pool *pool, struct page *page);
+void hpa_pool_give_back(struct hpa_pool *pool, struct page *page);
 int hpa_pool_take_contig(struct hpa_pool *pool, unsigned int nr,
 			 struct page **pages);
-struct page *hpa_alloc_range(int nid, enum hpa_size size, unsigned int nr,
-			     bool *compound);
-void hpa_free_range(struct page *page, unsigned long nr_base, bool compound);
-bool hpa_page_pinned(struct page *page, unsigned long nr_base, bool compound);
+struct page *hpa_pool_take_range(struct hpa_pool *pool, unsigned int nr,
+				 bool *compound);
+void hpa_pool_release_range(struct hpa_pool *pool, struct page *first,
+			    unsigned int nr, bool compound);
+bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool);
+unsigned long hpa_pool_nr_ready(struct hpa_pool *pool);
+unsigned int hpa_pool_own_in_range(struct hpa_pool *small, unsigned long pfn,
+				   unsigned long nr, unsigned long *own);
+unsigned long hpa_pool_release_in_range(struct hpa_pool *small,
+					unsigned long pfn, unsigned long nr);
 int hpa_pool_resize(struct hpa_pool *pool, unsigned long target);
 void hpa_pool_set_min(struct hpa_pool *pool, unsigned long min);
-void hpa_pools_hide(void);
-bool hpa_pools_check_leaks(void);
+void hpa_pool_read_stats(struct hpa_pool *pool, struct hpa_pool_stats *st);
 void hpa_pool_note_contig(struct hpa_pool *pool, bool failed);
 void hpa_pool_note_failure(struct hpa_pool *pool);
+
+/* pages.c */
+struct page *hpa_pages_alloc_2m(int nid);
+struct page *hpa_pages_alloc_range(int nid, enum hpa_size size,
+				   unsigned int nr, bool *compound,
+				   struct hpa_scan *scan);
+void hpa_pages_free(struct page *page, unsigned long nr_base, bool compound);
+void hpa_pages_zero(struct page *page, unsigned long nr);
+bool hpa_pages_pinned(struct page *page, unsigned long nr_base,
+		      bool compound);
+bool hpa_range_clearable(unsigned long pfn, unsigned long nr,
+			 const unsigned long *own);
 unsigned long hpa_node_capacity(int nid, enum hpa_size size);
+long hpa_node_release_seq(int nid);
+bool hpa_pages_all_returned(void);
 
 /* buffer.c */
 struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req);
@@ -168,6 +212,8 @@ int hpa_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long hpa_get_unmapped_area(struct file *file, unsigned long addr,
 				    unsigned long len, unsigned long pgoff,
 				    unsigned long flags);
+int hpa_vma_check_flags(struct vm_area_struct *vma);
+void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf);
 
 /* file.c */
 int hpa_open(struct inode *inode, struct file *file);
@@ -178,8 +224,6 @@ void hpa_file_publish(struct hpa_file *hf, u32 id);
 void hpa_file_drop_pending(struct hpa_file *hf, u32 id);
 struct hpa_buffer *hpa_file_remove(struct hpa_file *hf, u64 offset);
 struct hpa_buffer *hpa_file_lookup(struct hpa_file *hf, u64 offset);
-int hpa_vma_check_flags(struct vm_area_struct *vma);
-void hpa_vma_set_buffer(struct vm_area_struct *vma, struct hpa_buffer *buf);
 
 /* ioctl.c */
 long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
@@ -188,9 +232,7 @@ long hpa_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 struct file *hpa_dmabuf_export(struct hpa_buffer *buf, unsigned int flags);
 
 /* sysfs.c */
-int hpa_sysfs_init(void);
-void hpa_sysfs_exit(void);
-const struct kobj_type *hpa_sysfs_pool_ktype(void);
-struct kobject *hpa_sysfs_node_dir(int nid);
+int hpa_sysfs_add(void);
+void hpa_sysfs_remove(void);
 
 #endif /* _HPALLOC_INTERNAL_H */

@@ -75,7 +75,7 @@ static int hpa_ioc_version(struct file *file, struct hpa_ioctl_call *c)
 {
 	struct hpalloc_version *v = &c->k.version;
 
-	if (v->flags)
+	if (v->flags & ~HPALLOC_VERSION_VALID)
 		return -EINVAL;
 	memset(v, 0, sizeof(*v));
 	v->api = HPALLOC_API_VERSION;
@@ -199,7 +199,7 @@ static int hpa_ioc_free(struct file *file, struct hpa_ioctl_call *c)
 	struct hpalloc_free *f = &c->k.free;
 	struct hpa_buffer *buf;
 
-	if (f->flags || f->reserved)
+	if (f->flags & ~HPALLOC_FREE_VALID || f->reserved)
 		return -EINVAL;
 	if (!hpa_offset_is_handle(f->offset))
 		return -EINVAL;

@@ -15,16 +15,6 @@
 #include "compat.h"
 #include "internal.h"
 
-bool hpa_overcommit = true;
-module_param_named(overcommit, hpa_overcommit, bool, 0644);
-MODULE_PARM_DESC(overcommit,
-		 "Take pages from the page allocator when a pool is empty (default: Y)");
-
-bool hpa_phys_group_access;
-module_param_named(phys_group_access, hpa_phys_group_access, bool, 0644);
-MODULE_PARM_DESC(phys_group_access,
-		 "Let anyone who can open the device read physical addresses, not only CAP_SYS_RAWIO (default: N)");
-
 atomic_long_t hpa_nr_buffers = ATOMIC_LONG_INIT(0);
 struct workqueue_struct *hpa_wq;
 
@@ -46,32 +36,38 @@ static struct miscdevice hpa_misc = {
 	.mode = 0666,
 };
 
+/*
+ * Up in the order things depend on each other, and down in the reverse
+ * order: the pools exist before their sysfs directories, and those before
+ * the device that reaches the pools; on the way down no open file, mapping
+ * or sysfs write can reach a pool once it is destroyed.
+ */
 static int __init hpa_init(void)
 {
 	int ret;
 
+	ret = hpa_params_parse();
+	if (ret)
+		return ret;
 	hpa_wq = alloc_workqueue("hpalloc", WQ_UNBOUND, 0);
 	if (!hpa_wq)
 		return -ENOMEM;
-	ret = hpa_sysfs_init();
+	ret = hpa_pools_create();
 	if (ret)
 		goto destroy_wq;
-	ret = hpa_pools_init();
-	if (ret)
-		goto remove_sysfs;
-	ret = misc_register(&hpa_misc);
+	ret = hpa_sysfs_add();
 	if (ret)
 		goto destroy_pools;
+	ret = misc_register(&hpa_misc);
+	if (ret)
+		goto remove_sysfs;
 	pr_info("version %s loaded\n", HPALLOC_VERSION);
 	return 0;
 
-destroy_pools:
-	hpa_pools_hide();
-	hpa_pools_exit();
-	flush_workqueue(hpa_wq);
-	hpa_pools_check_leaks();
 remove_sysfs:
-	hpa_sysfs_exit();
+	hpa_sysfs_remove();
+destroy_pools:
+	hpa_pools_destroy();
 destroy_wq:
 	destroy_workqueue(hpa_wq);
 	return ret;
@@ -82,14 +78,12 @@ static void __exit hpa_exit(void)
 	bool leak;
 
 	misc_deregister(&hpa_misc);
-	hpa_pools_hide();
-	hpa_pools_exit();
-	flush_workqueue(hpa_wq);
+	hpa_sysfs_remove();
+	/* the module cannot go while a file or a mapping holds a buffer */
 	if (atomic_long_read(&hpa_nr_buffers))
 		pr_err("leak: %ld buffers still alive\n",
 		       atomic_long_read(&hpa_nr_buffers));
-	leak = hpa_pools_check_leaks();
-	hpa_sysfs_exit();
+	leak = hpa_pools_destroy();
 	destroy_workqueue(hpa_wq);
 	if (!leak)
 		pr_info("unloaded\n");

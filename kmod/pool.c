@@ -1,53 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Per-node pools of 2 MiB and 1 GiB pages.
- *
- * 2 MiB pages are order-9 compound pages from the buddy allocator, 1 GiB
- * pages are found by scanning a node's zones for a free, aligned range that
- * alloc_contig_range() can take (migrating movable pages away), as the
- * kernel's own run-time gigantic pages are.  A page that comes back from a
+ * Per-node pools of 2 MiB and 1 GiB pages: their lists and counters, the
+ * workers, resizing and the shrinker.  The pages themselves come from and
+ * go back to the page source (pages.c).  A page that comes back from a
  * buffer is zeroed by a worker before it is handed out again, so faults
  * never wait for clear_page(), and a page that someone else still holds a
  * reference on (a GUP pin: O_DIRECT, vmsplice ...) is neither zeroed nor
- * reused until that reference goes.
+ * reused until that reference goes.  The pool is the only one that edits
+ * its counters; buffers take and give back pages or ranges through it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bsearch.h>
-#include <linux/highmem.h>
 #include <linux/mm.h>
-#include <linux/mmzone.h>
-#include <linux/module.h>
 #include <linux/nodemask.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
-#include <linux/swap.h>
-#include <linux/vmstat.h>
 
 #include "compat.h"
 #include "internal.h"
 
 static struct hpa_pool *hpa_pools[MAX_NUMNODES][HPA_NR_SIZES];
-static unsigned long hpa_initial[HPA_NR_SIZES][MAX_NUMNODES];
 static struct shrinker *hpa_shrinker;
-/* base pages taken from the page allocator and not given back yet */
-static atomic_long_t hpa_pages_held = ATOMIC_LONG_INIT(0);
-/* Ranges given back to the page allocator per node, for hpa_pool_take() */
-static atomic_long_t hpa_node_released[MAX_NUMNODES];
 
 static void hpa_pool_release_page(struct hpa_pool *pool, struct page *page);
 
-static char *pages_2m;
-module_param(pages_2m, charp, 0444);
-MODULE_PARM_DESC(pages_2m,
-		 "2 MiB pages to put in each node's pool at load: NODE:COUNT[,NODE:COUNT...]");
-static char *pages_1g;
-module_param(pages_1g, charp, 0444);
-MODULE_PARM_DESC(pages_1g,
-		 "1 GiB pages to put in each node's pool at load: NODE:COUNT[,NODE:COUNT...]");
-
-struct hpa_pool *hpa_pool_get(int nid, enum hpa_size size)
+struct hpa_pool *hpa_pool_of(int nid, enum hpa_size size)
 {
 	if (nid < 0 || nid >= MAX_NUMNODES || size >= HPA_NR_SIZES)
 		return NULL;
@@ -60,117 +39,11 @@ static unsigned long hpa_pool_total(const struct hpa_pool *pool)
 }
 
 /*
- * "0:64,1:64" -> hpa_initial[size][0] = 64, [1] = 64.  Every node named must
- * have memory; anything else fails the load with a message saying why.
- */
-static int hpa_parse_counts(const char *name, const char *val,
-			    enum hpa_size size)
-{
-	char *buf, *cur, *item;
-	int ret = 0;
-
-	if (!val || !*val)
-		return 0;
-	buf = kstrdup(val, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	cur = buf;
-	while ((item = strsep(&cur, ",")) != NULL) {
-		char *count_str = strchr(item, ':');
-		unsigned int nid;
-		unsigned long count;
-
-		if (!count_str) {
-			pr_err("%s=%s: \"%s\" is not NODE:COUNT\n",
-			       name, val, item);
-			ret = -EINVAL;
-			break;
-		}
-		*count_str++ = '\0';
-		if (kstrtouint(item, 10, &nid) ||
-		    kstrtoul(count_str, 10, &count)) {
-			pr_err("%s=%s: \"%s:%s\" is not NODE:COUNT in decimal\n",
-			       name, val, item, count_str);
-			ret = -EINVAL;
-			break;
-		}
-		if (nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY)) {
-			pr_err("%s=%s: node %u has no memory\n", name, val,
-			       nid);
-			ret = -EINVAL;
-			break;
-		}
-		if (count > (totalram_pages() >> hpa_size_order(size))) {
-			pr_err("%s=%s: %lu pages is more than the machine has\n",
-			       name, val, count);
-			ret = -EINVAL;
-			break;
-		}
-		hpa_initial[size][nid] = count;
-	}
-	kfree(buf);
-	return ret;
-}
-
-/* A 2 MiB page: one order-9 compound page from this node only. */
-static struct page *hpa_alloc_2m(int nid)
-{
-	gfp_t gfp = GFP_HIGHUSER | __GFP_THISNODE | __GFP_COMP | __GFP_ZERO |
-		    __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
-	struct page *page = alloc_pages_node(nid, gfp, PMD_ORDER);
-
-	if (page)
-		atomic_long_add(1UL << PMD_ORDER, &hpa_pages_held);
-	return page;
-}
-
-/*
- * Could [pfn, pfn + nr) be taken by alloc_contig_range()?  A quick look that
- * avoids the cost of trying ranges with pages that never move.
- */
-static bool hpa_range_looks_free(struct zone *zone, unsigned long pfn,
-				 unsigned long nr, unsigned long *bad_pfn)
-{
-	unsigned long end = pfn + nr;
-
-	for (; pfn < end; pfn++) {
-		struct page *page = pfn_to_online_page(pfn);
-
-		if (!page || page_zone(page) != zone || PageReserved(page) ||
-		    PageHuge(page) || PageSlab(page) || PageTable(page)) {
-			*bad_pfn = pfn;
-			return false;
-		}
-	}
-	return true;
-}
-
-/* Attempts on one range whose obstacles are movable pages, before giving up. */
-#define HPA_CONTIG_TRIES	3
-
-/* Why a range alloc_contig_range() refused could not be had. */
-enum hpa_range_state {
-	HPA_RANGE_MOVABLE,	/* only free and movable pages: try again */
-	HPA_RANGE_OWN_2M,	/* ... and free pages of the node's 2 MiB pool */
-	HPA_RANGE_PINNED,	/* a movable page someone has pinned */
-	HPA_RANGE_UNMOVABLE,	/* a page that never moves */
-};
-
-/* What one search for a range saw, added to the pool's counters after. */
-struct hpa_scan {
-	unsigned long tried, unmovable, pinned, busy, own_2m;
-};
-
-/* Ranges up to this size can be freed of the pool's own 2 MiB pages. */
-#define HPA_OWN_SLOTS		(1U << (PUD_ORDER - PMD_ORDER))
-
-/*
  * Mark in own[] (one bit per 2 MiB of the range starting at pfn) the free
  * pages of the 2 MiB pool that lie in the range.  Returns how many.
  */
-static unsigned int hpa_pool_own_in_range(struct hpa_pool *small,
-					  unsigned long pfn, unsigned long nr,
-					  unsigned long *own)
+unsigned int hpa_pool_own_in_range(struct hpa_pool *small, unsigned long pfn,
+				   unsigned long nr, unsigned long *own)
 {
 	unsigned int n = 0;
 	struct page *page;
@@ -190,54 +63,12 @@ static unsigned int hpa_pool_own_in_range(struct hpa_pool *small,
 }
 
 /*
- * After alloc_contig_range() refused [pfn, pfn + nr): look at every page
- * to say why.  A racy look (pages come and go), good for counting and for
- * deciding whether another attempt can help.
- */
-static enum hpa_range_state hpa_range_state(struct zone *zone,
-					    unsigned long pfn,
-					    unsigned long nr,
-					    const unsigned long *own)
-{
-	unsigned long start = pfn, end = pfn + nr;
-	bool pinned = false, saw_own = false;
-
-	for (; pfn < end; pfn++) {
-		struct page *page = pfn_to_online_page(pfn);
-		struct folio *folio;
-
-		if (!page || page_zone(page) != zone)
-			return HPA_RANGE_UNMOVABLE;
-		if (own && IS_ALIGNED(pfn - start, 1UL << PMD_ORDER) &&
-		    test_bit((pfn - start) >> PMD_ORDER, own)) {
-			saw_own = true;
-			pfn += (1UL << PMD_ORDER) - 1;
-			continue;
-		}
-		if (!page_ref_count(page))
-			continue;	/* free, or the tail of a free block */
-		folio = page_folio(page);
-		if (folio_test_lru(folio) || __folio_test_movable(folio)) {
-			if (folio_test_lru(folio) &&
-			    folio_maybe_dma_pinned(folio))
-				pinned = true;
-			continue;
-		}
-		return HPA_RANGE_UNMOVABLE;
-	}
-	if (pinned)
-		return HPA_RANGE_PINNED;
-	return saw_own ? HPA_RANGE_OWN_2M : HPA_RANGE_MOVABLE;
-}
-
-/*
  * Give the 2 MiB pool's free pages in [pfn, pfn + nr) back to the page
  * allocator, so that the range can become a 1 GiB page: above the pool's
  * minimum only, and its target falls with them as with the shrinker.
  */
-static unsigned long hpa_pool_release_in_range(struct hpa_pool *small,
-					       unsigned long pfn,
-					       unsigned long nr)
+unsigned long hpa_pool_release_in_range(struct hpa_pool *small,
+					unsigned long pfn, unsigned long nr)
 {
 	struct page *page, *next;
 	unsigned long n = 0;
@@ -266,63 +97,6 @@ static unsigned long hpa_pool_release_in_range(struct hpa_pool *small,
 	return n;
 }
 
-/*
- * Try to take [pfn, pfn + nr_base), a range that looks free.  Movable
- * pages that do not migrate at once (locked, under writeback, in another
- * CPU's LRU batch) get HPA_CONTIG_TRIES attempts; the node's own free
- * 2 MiB pool pages are given up for the range.  Returns 0 or -errno.
- */
-static int hpa_take_range(struct zone *zone, unsigned long pfn,
-			  unsigned long nr_base, gfp_t gfp,
-			  struct hpa_pool *small, struct hpa_scan *scan)
-{
-	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
-	bool use_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER;
-	unsigned int busy = 0, released = 0;
-	int ret;
-
-	for (;;) {
-		enum hpa_range_state state;
-
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		scan->tried++;
-		ret = alloc_contig_range(pfn, pfn + nr_base, MIGRATE_MOVABLE,
-					 gfp);
-		if (!ret || ret == -EINTR)
-			return ret;
-		if (use_own && !hpa_pool_own_in_range(small, pfn, nr_base, own))
-			use_own = false;
-		state = hpa_range_state(zone, pfn, nr_base,
-					use_own ? own : NULL);
-		switch (state) {
-		case HPA_RANGE_UNMOVABLE:
-			scan->unmovable++;
-			return ret;
-		case HPA_RANGE_PINNED:
-			scan->pinned++;
-			return ret;
-		case HPA_RANGE_OWN_2M:
-			/* none to give (the 2 MiB pool is at its min) */
-			if (released == HPA_CONTIG_TRIES ||
-			    !hpa_pool_release_in_range(small, pfn, nr_base)) {
-				scan->unmovable++;
-				return ret;
-			}
-			if (!released++)
-				scan->own_2m++;
-			break;
-		case HPA_RANGE_MOVABLE:
-			if (++busy == HPA_CONTIG_TRIES) {
-				scan->busy++;
-				return ret;
-			}
-			cond_resched();
-			break;
-		}
-	}
-}
-
 static void hpa_pool_note_scan(struct hpa_pool *pool,
 			       const struct hpa_scan *scan)
 {
@@ -333,221 +107,6 @@ static void hpa_pool_note_scan(struct hpa_pool *pool,
 	pool->ranges_busy += scan->busy;
 	pool->ranges_own_2m += scan->own_2m;
 	spin_unlock(&pool->lock);
-}
-
-/* The two passes of a search: see hpa_alloc_contig_node(). */
-enum hpa_search_pass {
-	HPA_PASS_FREE,		/* ranges without free 2 MiB pool pages */
-	HPA_PASS_OWN,		/* ranges with some: given up for the range */
-	HPA_NR_PASSES
-};
-
-/* Does the pass look at [pfn, pfn + nr_base)?  Only one of them does. */
-static bool hpa_pass_wants(enum hpa_search_pass pass, struct hpa_pool *small,
-			   unsigned long pfn, unsigned long nr_base)
-{
-	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
-	bool has_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER &&
-		       hpa_pool_own_in_range(small, pfn, nr_base, own);
-
-	return has_own == (pass == HPA_PASS_OWN);
-}
-
-/* One pass over one zone; returns the range taken, or NULL (*err set). */
-static struct page *hpa_search_zone(struct zone *zone, unsigned long nr_base,
-				    unsigned long align_base, gfp_t gfp,
-				    struct hpa_pool *small,
-				    enum hpa_search_pass pass,
-				    struct hpa_scan *scan, int *err)
-{
-	unsigned long end = zone_end_pfn(zone);
-	unsigned long pfn = ALIGN(zone->zone_start_pfn, align_base);
-
-	*err = 0;
-	while (pfn + nr_base <= end) {
-		unsigned long bad = 0;
-		int ret;
-
-		if (!hpa_range_looks_free(zone, pfn, nr_base, &bad)) {
-			if (pass == HPA_PASS_FREE)
-				scan->unmovable++;
-			pfn = ALIGN(bad + 1, align_base);
-			cond_resched();
-			continue;
-		}
-		if (hpa_pass_wants(pass, small, pfn, nr_base)) {
-			ret = hpa_take_range(zone, pfn, nr_base, gfp, small,
-					     scan);
-			if (!ret)
-				return pfn_to_page(pfn);
-			if (ret == -EINTR) {
-				*err = ret;
-				return NULL;
-			}
-		}
-		pfn += align_base;
-		cond_resched();
-	}
-	return NULL;
-}
-
-/*
- * Take nr_base physically contiguous base pages from node nid, aligned to
- * align_base (a power of two), for pool (whose counters say what the search
- * saw).  Ranges that hold free pages of the node's 2 MiB pool are looked at
- * only after every other range failed: a 2 MiB page is given up for a
- * range only when no range can be had without.  *compound says whether the
- * range came back as one compound folio (see compat.h).  May sleep a long
- * time: stops on a fatal signal.
- */
-static struct page *hpa_alloc_contig_node(struct hpa_pool *pool,
-					  unsigned long nr_base,
-					  unsigned long align_base,
-					  bool *compound)
-{
-	int nid = pool->nid;
-	pg_data_t *pgdat = NODE_DATA(nid);
-	bool want_comp = HPALLOC_CONTIG_COMPOUND && is_power_of_2(nr_base) &&
-			 align_base >= nr_base;
-	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
-	struct hpa_pool *small = NULL;
-	struct hpa_scan scan = { };
-	struct page *found = NULL;
-	int pass, z, err = 0;
-
-	if (pool->size != HPA_2M)
-		small = hpa_pool_get(nid, HPA_2M);
-	if (want_comp)
-		gfp |= HPALLOC_CONTIG_GFP_COMP;
-	for (pass = 0; pass < HPA_NR_PASSES && !found && !err; pass++) {
-		for (z = 0; z < MAX_NR_ZONES && !found && !err; z++) {
-			struct zone *zone = &pgdat->node_zones[z];
-
-			if (!populated_zone(zone) || zone_is_zone_device(zone))
-				continue;
-			found = hpa_search_zone(zone, nr_base, align_base, gfp,
-						small, pass, &scan, &err);
-		}
-	}
-	if (found) {
-		*compound = want_comp;
-		atomic_long_add(nr_base, &hpa_pages_held);
-	}
-	hpa_pool_note_scan(pool, &scan);
-	if (!found && !err)
-		pr_info_ratelimited("node%d: no free %lu MiB range: %lu attempts; ranges given up: %lu unmovable, %lu pinned, %lu busy\n",
-				    nid, nr_base >> (20 - PAGE_SHIFT),
-				    scan.tried, scan.unmovable, scan.pinned,
-				    scan.busy);
-	return found;
-}
-
-/* Clear nr base pages starting at page; they may be non-compound. */
-static void hpa_zero_range(struct page *page, unsigned long nr)
-{
-	unsigned long pfn = page_to_pfn(page);
-	unsigned long i;
-
-	for (i = 0; i < nr; i++) {
-		clear_highpage(pfn_to_page(pfn + i));
-		if ((i & 511) == 511)
-			cond_resched();
-	}
-}
-
-struct page *hpa_alloc_range(int nid, enum hpa_size size, unsigned int nr,
-			     bool *compound)
-{
-	unsigned long nr_base = (unsigned long)nr << hpa_size_order(size);
-	unsigned long align = 1UL << hpa_size_order(size);
-	struct hpa_pool *pool = hpa_pool_get(nid, size);
-	struct page *page;
-
-	if (!pool)
-		return NULL;
-	if (is_power_of_2(nr_base))
-		align = nr_base;
-	page = hpa_alloc_contig_node(pool, nr_base, align, compound);
-	/* the allocator zeroes the range only when init_on_alloc is set */
-	if (page && !want_init_on_alloc(0))
-		hpa_zero_range(page, nr_base);
-	return page;
-}
-
-/* Give a page or range back to the page allocator. */
-void hpa_free_range(struct page *page, unsigned long nr_base, bool compound)
-{
-	atomic_long_sub(nr_base, &hpa_pages_held);
-	int nid = page_to_nid(page);
-
-	if (compound)
-		put_page(page);
-	else
-		free_contig_range(page_to_pfn(page), nr_base);
-	atomic_long_inc(&hpa_node_released[nid]);
-}
-
-/* Does anyone but us hold a reference on this page or range? */
-bool hpa_page_pinned(struct page *page, unsigned long nr_base, bool compound)
-{
-	unsigned long pfn = page_to_pfn(page);
-	unsigned long i;
-
-	if (compound)
-		return page_ref_count(page) != 1;
-	for (i = 0; i < nr_base; i++)
-		if (page_ref_count(pfn_to_page(pfn + i)) != 1)
-			return true;
-	return false;
-}
-
-/* A node counter; node_page_state() is not exported. */
-static unsigned long hpa_node_stat(pg_data_t *pgdat, enum node_stat_item item)
-{
-	long x = atomic_long_read(&pgdat->vm_stat[item]);
-
-	return x < 0 ? 0 : x;
-}
-
-/*
- * Base pages node nid could give at most: its free memory plus what reclaim
- * could free there (page cache, reclaimable slab, and anonymous memory when
- * there is swap to put it in).
- */
-static unsigned long hpa_node_obtainable(int nid)
-{
-	pg_data_t *pgdat = NODE_DATA(nid);
-	unsigned long n;
-	int z;
-
-	n = hpa_node_stat(pgdat, NR_ACTIVE_FILE) +
-	    hpa_node_stat(pgdat, NR_INACTIVE_FILE) +
-	    hpa_node_stat(pgdat, NR_SLAB_RECLAIMABLE_B);
-	if (get_nr_swap_pages() > 0)
-		n += hpa_node_stat(pgdat, NR_ACTIVE_ANON) +
-		     hpa_node_stat(pgdat, NR_INACTIVE_ANON);
-	for (z = 0; z < MAX_NR_ZONES; z++)
-		n += zone_page_state(&pgdat->node_zones[z], NR_FREE_PAGES);
-	return n;
-}
-
-/*
- * The most pages of this size an allocation could get on node nid: the
- * pool's free pages and those being zeroed, and, with overcommit, what the
- * node could give.  An upper bound, cheap to compute, so that a request
- * far beyond it is refused at once instead of draining the node first.
- */
-unsigned long hpa_node_capacity(int nid, enum hpa_size size)
-{
-	struct hpa_pool *pool = hpa_pool_get(nid, size);
-	unsigned long n;
-
-	if (!pool)
-		return 0;
-	n = READ_ONCE(pool->nr_free) + READ_ONCE(pool->nr_zeroing);
-	if (READ_ONCE(hpa_overcommit))
-		n += hpa_node_obtainable(nid) >> pool->order;
-	return n;
 }
 
 /* A request the pool could not serve (refused early, or nothing left). */
@@ -564,18 +123,65 @@ static bool hpa_pool_compound(const struct hpa_pool *pool)
 	return pool->size == HPA_2M || HPALLOC_CONTIG_COMPOUND;
 }
 
+/* Free and being zeroed: what the pool could hand out without a search. */
+unsigned long hpa_pool_nr_ready(struct hpa_pool *pool)
+{
+	return READ_ONCE(pool->nr_free) + READ_ONCE(pool->nr_zeroing);
+}
+
+/* nr contiguous pages from the page source, its search counted here. */
+static struct page *hpa_pool_alloc_range(struct hpa_pool *pool,
+					 unsigned int nr, bool *compound)
+{
+	struct hpa_scan scan = { };
+	struct page *page;
+
+	page = hpa_pages_alloc_range(pool->nid, pool->size, nr, compound,
+				     &scan);
+	hpa_pool_note_scan(pool, &scan);
+	return page;
+}
+
 static struct page *hpa_pool_alloc_page(struct hpa_pool *pool)
 {
 	bool compound;
 
 	if (pool->size == HPA_2M)
-		return hpa_alloc_2m(pool->nid);
-	return hpa_alloc_range(pool->nid, HPA_1G, 1, &compound);
+		return hpa_pages_alloc_2m(pool->nid);
+	return hpa_pool_alloc_range(pool, 1, &compound);
 }
 
 static void hpa_pool_release_page(struct hpa_pool *pool, struct page *page)
 {
-	hpa_free_range(page, 1UL << pool->order, hpa_pool_compound(pool));
+	hpa_pages_free(page, 1UL << pool->order, hpa_pool_compound(pool));
+}
+
+/*
+ * A buffer's private range: nr physically contiguous pages straight from
+ * the page source, counted in use until hpa_pool_release_range().
+ */
+struct page *hpa_pool_take_range(struct hpa_pool *pool, unsigned int nr,
+				 bool *compound)
+{
+	struct page *page = hpa_pool_alloc_range(pool, nr, compound);
+
+	if (!page)
+		return NULL;
+	spin_lock(&pool->lock);
+	pool->nr_in_use += nr;
+	pool->allocs += nr;
+	spin_unlock(&pool->lock);
+	return page;
+}
+
+/* The range goes back as a whole, counted until the allocator has it. */
+void hpa_pool_release_range(struct hpa_pool *pool, struct page *first,
+			    unsigned int nr, bool compound)
+{
+	hpa_pages_free(first, (unsigned long)nr << pool->order, compound);
+	spin_lock(&pool->lock);
+	pool->nr_in_use -= nr;
+	spin_unlock(&pool->lock);
 }
 
 /* A zeroed page off the free list, or NULL. */
@@ -606,7 +212,7 @@ static bool hpa_pool_releasing(struct hpa_pool *pool)
 	struct hpa_pool *small = NULL;
 
 	if (pool->size == HPA_1G)
-		small = hpa_pool_get(pool->nid, HPA_2M);
+		small = hpa_pool_of(pool->nid, HPA_2M);
 	return READ_ONCE(pool->nr_zeroing) ||
 	       (small && READ_ONCE(small->nr_zeroing));
 }
@@ -615,7 +221,7 @@ static void hpa_pool_wait_releasing(struct hpa_pool *pool)
 {
 	flush_work(&pool->zero_work);
 	if (pool->size == HPA_1G)
-		flush_work(&hpa_pool_get(pool->nid, HPA_2M)->zero_work);
+		flush_work(&hpa_pool_of(pool->nid, HPA_2M)->zero_work);
 }
 
 /* Wait for the node's pages on their way out; false if there were none. */
@@ -641,7 +247,6 @@ bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool)
  */
 struct page *hpa_pool_take(struct hpa_pool *pool)
 {
-	atomic_long_t *released = &hpa_node_released[pool->nid];
 	struct page *page;
 	int tries;
 
@@ -652,7 +257,7 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 		page = hpa_pool_take_free(pool);
 		if (page)
 			return page;
-		seq = atomic_long_read(released);
+		seq = hpa_node_release_seq(pool->nid);
 		releasing = hpa_pool_releasing(pool);
 		if (READ_ONCE(hpa_overcommit))
 			page = hpa_pool_alloc_page(pool);
@@ -667,7 +272,7 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 			break;
 		if (releasing || hpa_pool_releasing(pool))
 			hpa_pool_wait_releasing(pool);
-		else if (atomic_long_read(released) == seq)
+		else if (hpa_node_release_seq(pool->nid) == seq)
 			break;
 	}
 	hpa_pool_note_failure(pool);
@@ -808,7 +413,7 @@ static void hpa_pool_zero_worker(struct work_struct *work)
 		surplus = hpa_pool_total(pool) > pool->target;
 		/* put_page() is safe with pins: they free the folio later */
 		if (!(surplus && compound) &&
-		    hpa_page_pinned(page, nr_base, compound)) {
+		    hpa_pages_pinned(page, nr_base, compound)) {
 			list_add_tail(&page->lru, &pool->pinned_list);
 			spin_unlock(&pool->lock);
 			pinned_any = true;
@@ -820,7 +425,7 @@ static void hpa_pool_zero_worker(struct work_struct *work)
 			continue;
 		}
 
-		hpa_zero_range(page, nr_base);
+		hpa_pages_zero(page, nr_base);
 
 		/* the target may have fallen while we were zeroing */
 		spin_lock(&pool->lock);
@@ -892,16 +497,9 @@ static bool hpa_gib_clearable(struct hpa_pool *pool, unsigned long pfn)
 {
 	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
 	unsigned long nr = 1UL << PUD_ORDER;
-	struct page *page = pfn_to_online_page(pfn);
-	struct zone *zone;
 
-	if (!page)
-		return false;
-	zone = page_zone(page);
-	if (pfn + nr > zone_end_pfn(zone))
-		return false;
 	hpa_pool_own_in_range(pool, pfn, nr, own);
-	return hpa_range_state(zone, pfn, nr, own) <= HPA_RANGE_OWN_2M;
+	return hpa_range_clearable(pfn, nr, own);
 }
 
 /*
@@ -1030,6 +628,28 @@ void hpa_pool_set_min(struct hpa_pool *pool, unsigned long min)
 	spin_unlock(&pool->lock);
 }
 
+void hpa_pool_read_stats(struct hpa_pool *pool, struct hpa_pool_stats *st)
+{
+	spin_lock(&pool->lock);
+	st->total = hpa_pool_total(pool);
+	st->free = pool->nr_free;
+	st->in_use = pool->nr_in_use;
+	st->zeroing = pool->nr_zeroing;
+	st->allocs = pool->allocs;
+	st->failures = pool->failures;
+	st->contig_requests = pool->contig_requests;
+	st->contig_failures = pool->contig_failures;
+	st->shrinker_released = pool->shrinker_released;
+	st->zeroed = pool->zeroed;
+	st->ranges_tried = pool->ranges_tried;
+	st->ranges_unmovable = pool->ranges_unmovable;
+	st->ranges_pinned = pool->ranges_pinned;
+	st->ranges_busy = pool->ranges_busy;
+	st->ranges_own_2m = pool->ranges_own_2m;
+	st->released_for_1g = pool->released_for_1g;
+	spin_unlock(&pool->lock);
+}
+
 /* Free pages above the pool's minimum, in base pages. */
 static unsigned long hpa_pool_reclaimable(struct hpa_pool *pool)
 {
@@ -1048,7 +668,7 @@ static unsigned long hpa_shrink_count(struct shrinker *s,
 	int size;
 
 	for (size = 0; size < HPA_NR_SIZES; size++) {
-		struct hpa_pool *pool = hpa_pool_get(sc->nid, size);
+		struct hpa_pool *pool = hpa_pool_of(sc->nid, size);
 
 		if (pool)
 			n += hpa_pool_reclaimable(pool);
@@ -1064,7 +684,7 @@ static unsigned long hpa_shrink_scan(struct shrinker *s,
 
 	/* 2 MiB pages first: a 1 GiB page is dear to get back */
 	for (size = 0; size < HPA_NR_SIZES && freed < sc->nr_to_scan; size++) {
-		struct hpa_pool *pool = hpa_pool_get(sc->nid, size);
+		struct hpa_pool *pool = hpa_pool_of(sc->nid, size);
 
 		while (pool && freed < sc->nr_to_scan) {
 			struct page *page = NULL;
@@ -1108,12 +728,12 @@ static struct hpa_pool *hpa_pool_new(int nid, enum hpa_size size)
 	return pool;
 }
 
-/* Drain a pool at unload; says whether anything was still out. */
+/* Drain a pool at unload and free it; says whether anything was out. */
 static bool hpa_pool_destroy(struct hpa_pool *pool)
 {
 	bool compound = hpa_pool_compound(pool);
 	unsigned long nr_base = 1UL << pool->order;
-	const char *name = pool->size == HPA_1G ? "1G" : "2M";
+	const char *name = hpa_size_name(pool->size);
 	struct page *page, *next;
 	bool leak = false;
 
@@ -1129,7 +749,7 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 	list_splice_tail_init(&pool->pinned_list, &pool->dirty_list);
 	list_for_each_entry_safe(page, next, &pool->dirty_list, lru) {
 		list_del_init(&page->lru);
-		if (!compound && hpa_page_pinned(page, nr_base, false)) {
+		if (!compound && hpa_pages_pinned(page, nr_base, false)) {
 			pr_err("leak: node%d %s page pfn %#lx still referenced\n",
 			       pool->nid, name, page_to_pfn(page));
 			leak = true;
@@ -1150,31 +770,25 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 		       pool->nr_zeroing);
 		leak = true;
 	}
-	kobject_put(&pool->kobj);
+	mutex_destroy(&pool->resize_lock);
+	kfree(pool);
 	return leak;
 }
 
 /*
- * Take the pools' sysfs directories away before the pools go: removing
- * them waits for target/min writes in progress, and none starts after.
- * A resize racing the drain at unload would add pages no one frees.
+ * Stop the shrinker, let the zeroing workers finish, drain every pool back
+ * to the page allocator and free it.  Nothing may reach a pool any more
+ * (no open file, no mapping, no sysfs directory).  Says whether anything
+ * was still out: a page in use, still pinned, or not given back.
  */
-void hpa_pools_hide(void)
+bool hpa_pools_destroy(void)
 {
-	int nid, size;
-
-	for (nid = 0; nid < MAX_NUMNODES; nid++)
-		for (size = 0; size < HPA_NR_SIZES; size++)
-			if (hpa_pools[nid][size])
-				kobject_del(&hpa_pools[nid][size]->kobj);
-}
-
-bool hpa_pools_check_leaks(void)
-{
-	long held;
 	bool leak = false;
 	int nid, size;
 
+	hpalloc_shrinker_destroy(hpa_shrinker);
+	hpa_shrinker = NULL;
+	flush_workqueue(hpa_wq);
 	for (nid = 0; nid < MAX_NUMNODES; nid++) {
 		for (size = 0; size < HPA_NR_SIZES; size++) {
 			if (!hpa_pools[nid][size])
@@ -1183,53 +797,26 @@ bool hpa_pools_check_leaks(void)
 			hpa_pools[nid][size] = NULL;
 		}
 	}
-	held = atomic_long_read(&hpa_pages_held);
-	if (held) {
-		pr_err("leak: %ld pages (%ld MiB) taken from the page allocator were not given back\n",
-		       held, held >> (20 - PAGE_SHIFT));
+	if (!hpa_pages_all_returned())
 		leak = true;
-	}
 	return leak;
 }
 
-static const char *const hpa_size_dir[HPA_NR_SIZES] = {
-	[HPA_2M] = "2M",
-	[HPA_1G] = "1G",
-};
-
-int hpa_pools_init(void)
+/*
+ * A pool for every node with memory and every page size, filled as the
+ * pages_2m/pages_1g parameters ask (a node that cannot give them all gets
+ * what it has, and says so), then the shrinker.
+ */
+int hpa_pools_create(void)
 {
-	int nid, size, ret;
-
-	ret = hpa_parse_counts("pages_2m", pages_2m, HPA_2M);
-	if (ret)
-		return ret;
-	ret = hpa_parse_counts("pages_1g", pages_1g, HPA_1G);
-	if (ret)
-		return ret;
+	int nid, size;
 
 	for_each_node_state(nid, N_MEMORY) {
-		struct kobject *node_dir = hpa_sysfs_node_dir(nid);
-
-		if (!node_dir) {
-			ret = -ENOMEM;
-			goto destroy_pools;
-		}
 		for (size = 0; size < HPA_NR_SIZES; size++) {
 			struct hpa_pool *pool = hpa_pool_new(nid, size);
 
-			if (!pool) {
-				ret = -ENOMEM;
+			if (!pool)
 				goto destroy_pools;
-			}
-			ret = kobject_init_and_add(&pool->kobj,
-						   hpa_sysfs_pool_ktype(),
-						   node_dir, "%s",
-						   hpa_size_dir[size]);
-			if (ret) {
-				kobject_put(&pool->kobj);
-				goto destroy_pools;
-			}
 			hpa_pools[nid][size] = pool;
 		}
 	}
@@ -1237,7 +824,7 @@ int hpa_pools_init(void)
 	for_each_node_state(nid, N_MEMORY) {
 		for (size = 0; size < HPA_NR_SIZES; size++) {
 			struct hpa_pool *pool = hpa_pools[nid][size];
-			unsigned long want = hpa_initial[size][nid];
+			unsigned long want = hpa_param_initial_pages(nid, size);
 
 			if (!want)
 				continue;
@@ -1245,25 +832,18 @@ int hpa_pools_init(void)
 			hpa_pool_resize(pool, want);
 			if (pool->target < want)
 				pr_warn("node%d %s: got %lu of %lu pages\n", nid,
-					hpa_size_dir[size], pool->target, want);
+					hpa_size_name(size), pool->target,
+					want);
 		}
 	}
 
 	hpa_shrinker = hpalloc_shrinker_create(hpa_shrink_count,
 					       hpa_shrink_scan);
-	if (!hpa_shrinker) {
-		ret = -ENOMEM;
+	if (!hpa_shrinker)
 		goto destroy_pools;
-	}
 	return 0;
 
 destroy_pools:
-	hpa_pools_check_leaks();
-	return ret;
-}
-
-void hpa_pools_exit(void)
-{
-	hpalloc_shrinker_destroy(hpa_shrinker);
-	hpa_shrinker = NULL;
+	hpa_pools_destroy();
+	return -ENOMEM;
 }

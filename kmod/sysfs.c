@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* /sys/kernel/hpalloc/node<N>/<size>/: pool sizes and statistics. */
+/*
+ * /sys/kernel/hpalloc/node<N>/<size>/: pool sizes and statistics.  A view
+ * of the pools: a directory holds a pointer to its pool and nothing else,
+ * and is removed (which waits for the reads and writes in progress) before
+ * the pools go.  It never frees a pool.
+ */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kobject.h>
@@ -10,45 +15,49 @@
 
 #include "internal.h"
 
+/* One pool's directory. */
+struct hpa_pool_dir {
+	struct kobject kobj;
+	struct hpa_pool *pool;
+};
+
 static struct kobject *hpa_root;
 static struct kobject *hpa_node_dirs[MAX_NUMNODES];
+static struct hpa_pool_dir *hpa_pool_dirs[MAX_NUMNODES][HPA_NR_SIZES];
 
 static struct hpa_pool *to_pool(struct kobject *kobj)
 {
-	return container_of(kobj, struct hpa_pool, kobj);
+	return container_of(kobj, struct hpa_pool_dir, kobj)->pool;
 }
 
-/* Read-only counters: one value per file, read under the pool lock. */
-#define HPA_POOL_COUNTER(name, expr)					\
+/* Read-only counters: one value per file, from one consistent snapshot. */
+#define HPA_POOL_COUNTER(name, field)					\
 static ssize_t name##_show(struct kobject *kobj,			\
 			   struct kobj_attribute *attr, char *buf)	\
 {									\
-	struct hpa_pool *pool = to_pool(kobj);				\
-	unsigned long v;						\
+	struct hpa_pool_stats st;					\
 									\
-	spin_lock(&pool->lock);						\
-	v = (expr);							\
-	spin_unlock(&pool->lock);					\
-	return sysfs_emit(buf, "%lu\n", v);				\
+	hpa_pool_read_stats(to_pool(kobj), &st);			\
+	return sysfs_emit(buf, "%lu\n", st.field);			\
 }									\
 static struct kobj_attribute name##_attr = __ATTR_RO(name)
 
-HPA_POOL_COUNTER(total, pool->nr_free + pool->nr_in_use + pool->nr_zeroing);
-HPA_POOL_COUNTER(free, pool->nr_free);
-HPA_POOL_COUNTER(in_use, pool->nr_in_use);
-HPA_POOL_COUNTER(zeroing, pool->nr_zeroing);
-HPA_POOL_COUNTER(allocs, pool->allocs);
-HPA_POOL_COUNTER(failures, pool->failures);
-HPA_POOL_COUNTER(contig_requests, pool->contig_requests);
-HPA_POOL_COUNTER(contig_failures, pool->contig_failures);
-HPA_POOL_COUNTER(shrinker_released, pool->shrinker_released);
-HPA_POOL_COUNTER(zeroed, pool->zeroed);
-HPA_POOL_COUNTER(ranges_tried, pool->ranges_tried);
-HPA_POOL_COUNTER(ranges_unmovable, pool->ranges_unmovable);
-HPA_POOL_COUNTER(ranges_pinned, pool->ranges_pinned);
-HPA_POOL_COUNTER(ranges_busy, pool->ranges_busy);
-HPA_POOL_COUNTER(ranges_own_2m, pool->ranges_own_2m);
-HPA_POOL_COUNTER(released_for_1g, pool->released_for_1g);
+HPA_POOL_COUNTER(total, total);
+HPA_POOL_COUNTER(free, free);
+HPA_POOL_COUNTER(in_use, in_use);
+HPA_POOL_COUNTER(zeroing, zeroing);
+HPA_POOL_COUNTER(allocs, allocs);
+HPA_POOL_COUNTER(failures, failures);
+HPA_POOL_COUNTER(contig_requests, contig_requests);
+HPA_POOL_COUNTER(contig_failures, contig_failures);
+HPA_POOL_COUNTER(shrinker_released, shrinker_released);
+HPA_POOL_COUNTER(zeroed, zeroed);
+HPA_POOL_COUNTER(ranges_tried, ranges_tried);
+HPA_POOL_COUNTER(ranges_unmovable, ranges_unmovable);
+HPA_POOL_COUNTER(ranges_pinned, ranges_pinned);
+HPA_POOL_COUNTER(ranges_busy, ranges_busy);
+HPA_POOL_COUNTER(ranges_own_2m, ranges_own_2m);
+HPA_POOL_COUNTER(released_for_1g, released_for_1g);
 
 static ssize_t target_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
@@ -118,23 +127,18 @@ static struct attribute *hpa_pool_attrs[] = {
 };
 ATTRIBUTE_GROUPS(hpa_pool);
 
-static void hpa_pool_kobj_release(struct kobject *kobj)
+static void hpa_pool_dir_release(struct kobject *kobj)
 {
-	kfree(to_pool(kobj));
+	kfree(container_of(kobj, struct hpa_pool_dir, kobj));
 }
 
-static const struct kobj_type hpa_pool_ktype = {
-	.release = hpa_pool_kobj_release,
+static const struct kobj_type hpa_pool_dir_ktype = {
+	.release = hpa_pool_dir_release,
 	.sysfs_ops = &kobj_sysfs_ops,
 	.default_groups = hpa_pool_groups,
 };
 
-const struct kobj_type *hpa_sysfs_pool_ktype(void)
-{
-	return &hpa_pool_ktype;
-}
-
-struct kobject *hpa_sysfs_node_dir(int nid)
+static struct kobject *hpa_node_dir(int nid)
 {
 	char name[16];
 
@@ -145,17 +149,78 @@ struct kobject *hpa_sysfs_node_dir(int nid)
 	return hpa_node_dirs[nid];
 }
 
-int hpa_sysfs_init(void)
+/* node<N>/<size>/ for one pool. */
+static int hpa_sysfs_add_pool(struct hpa_pool *pool)
 {
-	hpa_root = kobject_create_and_add("hpalloc", kernel_kobj);
-	return hpa_root ? 0 : -ENOMEM;
+	struct kobject *node_dir = hpa_node_dir(pool->nid);
+	struct hpa_pool_dir *dir;
+	int ret;
+
+	if (!node_dir)
+		return -ENOMEM;
+	dir = kzalloc(sizeof(*dir), GFP_KERNEL);
+	if (!dir)
+		return -ENOMEM;
+	dir->pool = pool;
+	ret = kobject_init_and_add(&dir->kobj, &hpa_pool_dir_ktype, node_dir,
+				   "%s", hpa_size_name(pool->size));
+	if (ret) {
+		kobject_put(&dir->kobj);
+		return ret;
+	}
+	hpa_pool_dirs[pool->nid][pool->size] = dir;
+	return 0;
 }
 
-void hpa_sysfs_exit(void)
+/*
+ * kobject_del() returns once no show or store runs on the directory and
+ * none can start: after it, the pool may go, whenever the kobject itself
+ * is released.
+ */
+static void hpa_sysfs_remove_pool(int nid, enum hpa_size size)
 {
-	int nid;
+	struct hpa_pool_dir *dir = hpa_pool_dirs[nid][size];
+
+	if (!dir)
+		return;
+	hpa_pool_dirs[nid][size] = NULL;
+	kobject_del(&dir->kobj);
+	kobject_put(&dir->kobj);
+}
+
+/* /sys/kernel/hpalloc/ with a directory for every pool there is. */
+int hpa_sysfs_add(void)
+{
+	int nid, size, ret;
+
+	hpa_root = kobject_create_and_add("hpalloc", kernel_kobj);
+	if (!hpa_root)
+		return -ENOMEM;
+	for_each_node_state(nid, N_MEMORY) {
+		for (size = 0; size < HPA_NR_SIZES; size++) {
+			struct hpa_pool *pool = hpa_pool_of(nid, size);
+
+			if (!pool)
+				continue;
+			ret = hpa_sysfs_add_pool(pool);
+			if (ret)
+				goto remove_dirs;
+		}
+	}
+	return 0;
+
+remove_dirs:
+	hpa_sysfs_remove();
+	return ret;
+}
+
+void hpa_sysfs_remove(void)
+{
+	int nid, size;
 
 	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		for (size = 0; size < HPA_NR_SIZES; size++)
+			hpa_sysfs_remove_pool(nid, size);
 		kobject_put(hpa_node_dirs[nid]);
 		hpa_node_dirs[nid] = NULL;
 	}

@@ -44,7 +44,7 @@ static inline int hpa_version(int fd, struct hpalloc_version *v)
 	return hpa_ioctl(fd, HPALLOC_IOC_VERSION, v);
 }
 
-static inline int hpa_alloc_full(int fd, uint64_t size, uint32_t page_size,
+static inline int dev_alloc_full(int fd, uint64_t size, uint32_t page_size,
 				 uint32_t policy, uint64_t nodemask,
 				 uint32_t flags, struct hpalloc_alloc *out)
 {
@@ -63,11 +63,11 @@ static inline int hpa_alloc_full(int fd, uint64_t size, uint32_t page_size,
 }
 
 /* A buffer on the local node; its handle in *offset. */
-static inline int hpa_alloc(int fd, uint64_t size, uint32_t page_size,
+static inline int dev_alloc(int fd, uint64_t size, uint32_t page_size,
 			    uint64_t *offset)
 {
 	struct hpalloc_alloc a;
-	int ret = hpa_alloc_full(fd, size, page_size, HPALLOC_POLICY_LOCAL, 0,
+	int ret = dev_alloc_full(fd, size, page_size, HPALLOC_POLICY_LOCAL, 0,
 				 0, &a);
 
 	if (!ret && offset)
@@ -75,7 +75,7 @@ static inline int hpa_alloc(int fd, uint64_t size, uint32_t page_size,
 	return ret;
 }
 
-static inline int hpa_free(int fd, uint64_t offset)
+static inline int dev_free(int fd, uint64_t offset)
 {
 	struct hpalloc_free f = { .offset = offset };
 

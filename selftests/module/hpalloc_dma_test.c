@@ -64,11 +64,11 @@ FIXTURE_SETUP(dma)
 
 		if (hpa_pool_read(nid, variant->ps, "total") < 0)
 			continue;
-		if (hpa_alloc_full(self->fd, variant->page_size,
+		if (dev_alloc_full(self->fd, variant->page_size,
 				   variant->page_size, HPALLOC_POLICY_BIND,
 				   1ULL << nid, HPALLOC_ALLOC_CONTIG, &a))
 			continue;
-		hpa_free(self->fd, a.offset);
+		dev_free(self->fd, a.offset);
 		self->nid = nid;
 	}
 	if (self->nid < 0)
@@ -136,18 +136,18 @@ TEST_F_TIMEOUT(dma, contig_alloc_waits_for_zeroing, 180)
 	ASSERT_EQ(0, hpa_set_overcommit(false));
 
 	/* take every page of the pool, dirty them, give them back */
-	ASSERT_EQ(0, hpa_alloc_full(self->fd, n * ps, ps, HPALLOC_POLICY_BIND,
+	ASSERT_EQ(0, dev_alloc_full(self->fd, n * ps, ps, HPALLOC_POLICY_BIND,
 				    bind, 0, &a));
 	p = map_buf(self->fd, a.offset, n * ps);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < n * ps / 8; i += 4096 / 8)
 		p[i] = 0x5a5a5a5a5a5a5a5aULL;
 	ASSERT_EQ(0, munmap(p, n * ps));
-	ASSERT_EQ(0, hpa_free(self->fd, a.offset));
+	ASSERT_EQ(0, dev_free(self->fd, a.offset));
 
 	for (round = 0; round < 2; round++) {
 		/* the one page asked for at once, while it is being zeroed */
-		ret = hpa_alloc_full(self->fd, ps, ps, HPALLOC_POLICY_BIND,
+		ret = dev_alloc_full(self->fd, ps, ps, HPALLOC_POLICY_BIND,
 				     bind, HPALLOC_ALLOC_CONTIG, &a);
 		EXPECT_EQ(0, ret) TH_LOG("round %d: free %ld zeroing %ld",
 					 round, hpa_pool_read(nid, ps_i, "free"),
@@ -165,7 +165,7 @@ TEST_F_TIMEOUT(dma, contig_alloc_waits_for_zeroing, 180)
 		}
 		if (p != MAP_FAILED)
 			EXPECT_EQ(0, munmap(p, ps));
-		EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+		EXPECT_EQ(0, dev_free(self->fd, a.offset));
 	}
 	/* put the pool back even after a failure: later tests need it */
 	hpa_set_overcommit(true);
@@ -223,7 +223,7 @@ static int make_filled(struct __test_metadata *_metadata, int fd, int nid,
 	size_t i;
 	int ret;
 
-	ret = hpa_alloc_full(fd, n * ps, ps, HPALLOC_POLICY_BIND, 1ULL << nid,
+	ret = dev_alloc_full(fd, n * ps, ps, HPALLOC_POLICY_BIND, 1ULL << nid,
 			     0, &a);
 	if (ret)
 		return ret;
@@ -290,7 +290,7 @@ TEST_F(dma, export_bad_arguments)
 	EXPECT_EQ(-1, fcntl(dfd, F_GETFD));
 	EXPECT_EQ(EBADF, errno);
 	munmap(ro, 4096);
-	EXPECT_EQ(0, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
 }
 
 /*
@@ -322,7 +322,7 @@ TEST_F(dma, dmabuf_mmap_huge_and_outlives_handle)
 	EXPECT_EQ((off_t)len, lseek(dfd, 0, SEEK_END));
 	ASSERT_EQ(0, export_dmabuf(self->fd, off, 0, &rofd));
 	EXPECT_EQ(O_RDONLY, fcntl(rofd, F_GETFL) & O_ACCMODE);
-	EXPECT_EQ(0, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
 	close(self->fd);
 	self->fd = -1;
 	EXPECT_EQ(in_use0 + n, hpa_pool_read(self->nid, variant->ps,
@@ -411,7 +411,7 @@ TEST_F(dma, second_process_maps_at_same_address)
 		size_t i;
 
 		close(sv[0]);
-		if (fd < 0 || hpa_alloc_full(fd, len, ps, HPALLOC_POLICY_BIND,
+		if (fd < 0 || dev_alloc_full(fd, len, ps, HPALLOC_POLICY_BIND,
 					     1ULL << self->nid, 0, &a))
 			_exit(1);
 		q = map_buf(fd, a.offset, len);
@@ -555,7 +555,7 @@ TEST_F(dma, vgem_imports_dmabuf)
 		SKIP(return, "no vgem DRM device (module vgem not loaded)");
 	ASSERT_EQ(0, make_filled(_metadata, self->fd, self->nid, ps, n, &off));
 	ASSERT_EQ(0, export_dmabuf(self->fd, off, HPALLOC_EXPORT_WRITE, &dfd));
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	ASSERT_EQ(0, fstat(dfd, &st));
 	if (dmabuf_attached(st.st_ino) == -2)
 		TH_LOG("no debugfs: attachments not checked from outside");

@@ -37,7 +37,7 @@ __attribute__((constructor)) static void exec_image(void)
 
 	if (!env)
 		return;
-	ret = hpa_alloc(atoi(env), LIMIT_8M, 0, &off);
+	ret = dev_alloc(atoi(env), LIMIT_8M, 0, &off);
 	_exit(ret == -ENOMEM ? 0 : ret ? 2 : 1);
 }
 
@@ -107,7 +107,7 @@ TEST_F_TIMEOUT(esc, memlock_follows_buffer_after_exit, 120)
 			if (c < 0)
 				_exit(11);
 			if (c == 0) {
-				int ret = hpa_alloc(self->fd, LIMIT_8M, 0, &off);
+				int ret = dev_alloc(self->fd, LIMIT_8M, 0, &off);
 
 				_exit(ret == 0 ? 0 : ret == -ENOMEM ? 1 : 2);
 			}
@@ -125,9 +125,9 @@ TEST_F_TIMEOUT(esc, memlock_follows_buffer_after_exit, 120)
 		if (got != 1 || refused != 5)
 			_exit(20 + got);
 		/* the one that fit is handle 1; freeing it frees the charge */
-		if (hpa_free(self->fd, 1ULL << HPALLOC_HANDLE_SHIFT))
+		if (dev_free(self->fd, 1ULL << HPALLOC_HANDLE_SHIFT))
 			_exit(13);
-		if (hpa_alloc(self->fd, LIMIT_8M, 0, &off))
+		if (dev_alloc(self->fd, LIMIT_8M, 0, &off))
 			_exit(14);
 		_exit(0);
 	}
@@ -153,7 +153,7 @@ TEST_F_TIMEOUT(esc, memlock_follows_buffer_across_exec, 120)
 
 		if (fd < 0 || become_limited_nobody())
 			_exit(10);
-		if (hpa_alloc(fd, LIMIT_8M, 0, &off))
+		if (dev_alloc(fd, LIMIT_8M, 0, &off))
 			_exit(11);
 		snprintf(env, sizeof(env), EXEC_ENV "=%d", fd);
 		execve("/proc/self/exe", argv, envp);
@@ -233,10 +233,10 @@ TEST_F_TIMEOUT(esc, failed_alloc_undoes_only_its_own_handle, 60)
 	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
 
 	/* the stalled ALLOC made handle 1 of this fresh file */
-	EXPECT_EQ(-ENOENT, hpa_free(self->fd, 1ULL << HPALLOC_HANDLE_SHIFT));
+	EXPECT_EQ(-ENOENT, dev_free(self->fd, 1ULL << HPALLOC_HANDLE_SHIFT));
 	EXPECT_EQ(-ENOENT, hpa_query(self->fd, 1ULL << HPALLOC_HANDLE_SHIFT,
 				     0, NULL, 0, NULL));
-	ASSERT_EQ(0, hpa_alloc(self->fd, SZ_2M, 0, &other));
+	ASSERT_EQ(0, dev_alloc(self->fd, SZ_2M, 0, &other));
 
 	/* let the copy fail: the page goes, the retried fault finds nothing */
 	ASSERT_EQ(0, munmap(page, psz));
@@ -246,8 +246,8 @@ TEST_F_TIMEOUT(esc, failed_alloc_undoes_only_its_own_handle, 60)
 
 	EXPECT_EQ(0, hpa_query(self->fd, other, 0, NULL, 0, NULL))
 		TH_LOG("the failed ALLOC's undo removed another buffer's handle");
-	EXPECT_EQ(0, hpa_free(self->fd, other));
-	EXPECT_EQ(-ENOENT, hpa_free(self->fd, 1ULL << HPALLOC_HANDLE_SHIFT));
+	EXPECT_EQ(0, dev_free(self->fd, other));
+	EXPECT_EQ(-ENOENT, dev_free(self->fd, 1ULL << HPALLOC_HANDLE_SHIFT));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 

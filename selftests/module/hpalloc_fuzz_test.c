@@ -265,7 +265,7 @@ static void op_alloc(uint64_t *s)
 
 static void op_free(uint64_t *s)
 {
-	int ret = hpa_free(P->fd, pick_handle(s));
+	int ret = dev_free(P->fd, pick_handle(s));
 
 	if (!ok_err(ret))
 		note_unexpected("FREE", ret);
@@ -703,7 +703,7 @@ TEST_F_TIMEOUT(fuzz, random_sequences_leave_nothing_behind, 900)
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) ||
 		    hpa_drop_cap(CAP_IPC_LOCK))
 			_exit(1);
-		_exit(hpa_alloc(self->fd, MEMLOCK_LIMIT, 0, &off) ? 2 : 0);
+		_exit(dev_alloc(self->fd, MEMLOCK_LIMIT, 0, &off) ? 2 : 0);
 	}
 	ASSERT_EQ(pid[0], waitpid(pid[0], &st, 0));
 	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("memlock charge left behind");

@@ -139,11 +139,11 @@ TEST_F(life, free_while_mapped_keeps_data)
 	uint64_t off;
 	char *p, *q;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, len, SZ_2M, 1);
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	/* The handle is gone, the mapping and its pages are not. */
 	q = map_buf(self->fd, off, len);
 	EXPECT_EQ(MAP_FAILED, q);
@@ -162,7 +162,7 @@ TEST_F(life, unmap_keeps_buffer_until_free)
 	uint64_t off;
 	char *p;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, len, SZ_2M, 3);
@@ -171,7 +171,7 @@ TEST_F(life, unmap_keeps_buffer_until_free)
 	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_EQ(0, check(p, len, SZ_2M, 3));
 	ASSERT_EQ(0, munmap(p, len));
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -181,7 +181,7 @@ TEST_F(life, two_mappings_one_buffer)
 	uint64_t off;
 	char *p, *q, *r;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	q = map_buf(self->fd, off, len);
 	/* the second page alone */
@@ -193,7 +193,7 @@ TEST_F(life, two_mappings_one_buffer)
 	EXPECT_EQ(0, check(q, len, SZ_2M, 4));
 	EXPECT_EQ(0, memcmp(p + SZ_2M, r, SZ_2M));
 	ASSERT_EQ(0, munmap(p, len));
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	EXPECT_EQ(0, check(q, len, SZ_2M, 4));
 	ASSERT_EQ(0, munmap(q, len));
 	EXPECT_EQ(0, check(r, SZ_2M, SZ_2M, 4 + SZ_2M / 8));
@@ -207,7 +207,7 @@ TEST_F(life, map_outside_buffer_refused)
 	uint64_t off;
 	void *p;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, 2 * SZ_2M, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, 2 * SZ_2M, 0, &off));
 	p = map_buf(self->fd, off, 3 * SZ_2M);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(ENXIO, errno);
@@ -221,7 +221,7 @@ TEST_F(life, map_outside_buffer_refused)
 		 off);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(EINVAL, errno);
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -231,7 +231,7 @@ TEST_F(life, close_releases_handles)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, hpa_alloc(self->fd, (i + 1) * SZ_2M, 0, &off));
+		ASSERT_EQ(0, dev_alloc(self->fd, (i + 1) * SZ_2M, 0, &off));
 	}
 	close(self->fd);
 	self->fd = -1;
@@ -244,7 +244,7 @@ TEST_F(life, close_while_mapped)
 	uint64_t off;
 	char *p;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, SZ_2M, SZ_2M, 5);
@@ -264,11 +264,11 @@ TEST_F(life, partial_munmap)
 	uint64_t off;
 	char *p;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, len, SZ_2M, 7);
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 
 	/* Not at a page boundary: refused, the mapping intact. */
 	EXPECT_EQ(-1, munmap(p + SZ_2M + 4096, 4096));
@@ -296,7 +296,7 @@ TEST_F(life, mremap_shrink)
 	uint64_t off;
 	char *p, *q;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, len, SZ_2M, 8);
@@ -308,7 +308,7 @@ TEST_F(life, mremap_shrink)
 	ASSERT_EQ(p, q) TH_LOG("mremap shrink: %s", strerror(errno));
 	EXPECT_EQ(0, check(p, 2 * SZ_2M, SZ_2M, 8));
 	EXPECT_EQ(SIGSEGV, touch_signal(p + 2 * SZ_2M, false));
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	ASSERT_EQ(0, munmap(p, 2 * SZ_2M));
 	HPA_EXPECT_POOLS_BACK(self);
 }
@@ -319,7 +319,7 @@ TEST_F(life, mremap_grow_refused)
 	uint64_t off;
 	char *p, *q;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, 4 * SZ_2M, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, 4 * SZ_2M, 0, &off));
 	p = map_buf(self->fd, off, 2 * SZ_2M);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, 2 * SZ_2M, SZ_2M, 9);
@@ -331,7 +331,7 @@ TEST_F(life, mremap_grow_refused)
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(0, check(p, 2 * SZ_2M, SZ_2M, 9));
 	ASSERT_EQ(0, munmap(p, 2 * SZ_2M));
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -342,7 +342,7 @@ TEST_F(life, mremap_move)
 	char *p, *q, *hole, *dst;
 	long f0;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, len, SZ_2M, 10);
@@ -364,7 +364,7 @@ TEST_F(life, mremap_move)
 	EXPECT_EQ(0, check(q, len, SZ_2M, 10));
 	/* still huge entries: at most one fault per page */
 	EXPECT_GE(2, hpa_minflt() - f0);
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	ASSERT_EQ(0, munmap(q, len));
 	munmap(hole, len + 2 * SZ_2M);
 	HPA_EXPECT_POOLS_BACK(self);
@@ -375,7 +375,7 @@ TEST_F(life, mprotect)
 	uint64_t off;
 	char *p;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, SZ_2M, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, SZ_2M, 0, &off));
 	p = map_buf(self->fd, off, SZ_2M);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, SZ_2M, SZ_2M, 11);
@@ -392,7 +392,7 @@ TEST_F(life, mprotect)
 	EXPECT_EQ(-1, mprotect(p, 4096, PROT_READ));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, munmap(p, SZ_2M));
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -408,7 +408,7 @@ TEST_F(life, madv_dontneed)
 	char *p;
 	int ret;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, len, SZ_2M, 13);
@@ -429,7 +429,7 @@ TEST_F(life, madv_dontneed)
 	EXPECT_EQ(0, check(p, len, SZ_2M, 13));
 	TH_LOG("MADV_DONTNEED: %s", ret ? "refused (EINVAL)" : "works");
 	ASSERT_EQ(0, munmap(p, len));
-	ASSERT_EQ(0, hpa_free(self->fd, off));
+	ASSERT_EQ(0, dev_free(self->fd, off));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -442,7 +442,7 @@ TEST_F(life, fork_shares_buffer)
 	char *p;
 	pid_t pid;
 
-	ASSERT_EQ(0, hpa_alloc(self->fd, len, 0, &off));
+	ASSERT_EQ(0, dev_alloc(self->fd, len, 0, &off));
 	p = map_buf(self->fd, off, len);
 	ASSERT_NE(MAP_FAILED, p);
 	fill(p, len, SZ_2M, 14);
@@ -452,7 +452,7 @@ TEST_F(life, fork_shares_buffer)
 		if (check(p, len, SZ_2M, 14))
 			_exit(1);
 		fill(p, len, SZ_2M, 15);
-		if (hpa_free(self->fd, off))
+		if (dev_free(self->fd, off))
 			_exit(2);
 		_exit(0);
 	}
@@ -461,7 +461,7 @@ TEST_F(life, fork_shares_buffer)
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("child: 1 = wrong data, 2 = FREE failed");
 	EXPECT_EQ(0, check(p, len, SZ_2M, 15));
-	EXPECT_EQ(-ENOENT, hpa_free(self->fd, off));
+	EXPECT_EQ(-ENOENT, dev_free(self->fd, off));
 	ASSERT_EQ(0, munmap(p, len));
 	HPA_EXPECT_POOLS_BACK(self);
 }
@@ -485,7 +485,7 @@ TEST_F(life, fork_parent_exits_first)
 		pid_t o;
 
 		close(pfd[0]);
-		if (hpa_alloc(self->fd, 2 * SZ_2M, 0, &off))
+		if (dev_alloc(self->fd, 2 * SZ_2M, 0, &off))
 			_exit(1);
 		a = map_buf(self->fd, off, 2 * SZ_2M);
 		b = map_buf(self->fd, 0, SZ_2M);
@@ -547,7 +547,7 @@ TEST_F(life, sigkill_with_mappings_and_handles)
 		if (fd < 0 || fd2 < 0)
 			_exit(1);
 		for (i = 0; i < 3; i++)
-			if (hpa_alloc(fd, (i + 1) * SZ_2M, 0, &off[i]))
+			if (dev_alloc(fd, (i + 1) * SZ_2M, 0, &off[i]))
 				_exit(2);
 		a = map_buf(fd, off[0], SZ_2M);
 		b = map_buf(fd, off[1], 2 * SZ_2M);	/* then FREEd */
@@ -557,7 +557,7 @@ TEST_F(life, sigkill_with_mappings_and_handles)
 		fill(a, SZ_2M, SZ_2M, 19);
 		fill(b, 2 * SZ_2M, SZ_2M, 20);
 		fill(z, SZ_2M, SZ_2M, 21);	/* one page never touched */
-		if (hpa_free(fd, off[1]))
+		if (dev_free(fd, off[1]))
 			_exit(4);
 		close(fd2);
 		if (write(pfd[1], "r", 1) != 1)
@@ -606,7 +606,7 @@ static void *alloc_worker(void *data)
 		int ret;
 
 		if (!plain) {
-			ret = hpa_alloc(fd, len, 0, &off);
+			ret = dev_alloc(fd, len, 0, &off);
 			if (ret) {
 				t->err = __LINE__;
 				t->err_errno = -ret;
@@ -622,7 +622,7 @@ static void *alloc_worker(void *data)
 		/* fresh pages are zero: nobody else's data */
 		if (p[0] || p[len / 16] || p[len / 8 - 1])
 			t->err = __LINE__;
-		if (!plain && hpa_free(fd, off))
+		if (!plain && dev_free(fd, off))
 			t->err = __LINE__;
 		fill(p, len, SZ_2M, seed);
 		sched_yield();
@@ -714,7 +714,7 @@ TEST_F_TIMEOUT(life, pool_exhaustion_then_recovery, 90)
 	ASSERT_GT(31, avail) TH_LOG("pool too big for this test");
 
 	for (n = 0; n <= avail; n++) {
-		int ret = hpa_alloc(self->fd, SZ_2M, 0, &off[n]);
+		int ret = dev_alloc(self->fd, SZ_2M, 0, &off[n]);
 
 		if (ret) {
 			EXPECT_EQ(-ENOMEM, ret);
@@ -731,13 +731,13 @@ TEST_F_TIMEOUT(life, pool_exhaustion_then_recovery, 90)
 
 	/* recovery: a freed page (once zeroed) can be had again */
 	if (n > 0) {
-		ASSERT_EQ(0, hpa_free(self->fd, off[--n]));
+		ASSERT_EQ(0, dev_free(self->fd, off[--n]));
 		hpa_pools_quiesce(20000);
-		EXPECT_EQ(0, hpa_alloc(self->fd, SZ_2M, 0, &off[n]));
+		EXPECT_EQ(0, dev_alloc(self->fd, SZ_2M, 0, &off[n]));
 		n++;
 	}
 	for (i = 0; i < n; i++) {
-		EXPECT_EQ(0, hpa_free(self->fd, off[i]));
+		EXPECT_EQ(0, dev_free(self->fd, off[i]));
 	}
 	hpa_pools_quiesce(20000);
 	EXPECT_EQ(0, hpa_pool_write(nid, 0, "target", target0));
@@ -754,7 +754,7 @@ TEST_F(life, node_exhaustion_enomem)
 	int ret;
 
 	/* node 0 has 1 GiB in the test guest; ask for 4 */
-	ret = hpa_alloc_full(self->fd, 4 * SZ_1G, 0, HPALLOC_POLICY_BIND, 1, 0,
+	ret = dev_alloc_full(self->fd, 4 * SZ_1G, 0, HPALLOC_POLICY_BIND, 1, 0,
 			     &a);
 	EXPECT_EQ(-ENOMEM, ret);
 	HPA_EXPECT_POOLS_BACK(self);
@@ -791,14 +791,14 @@ TEST_F_TIMEOUT(life, one_gib_page_at_run_time, 240)
 	 * node's only free GiB when the kernel image took the other one).
 	 */
 	for (i = 0; i < 4; i++) {
-		ret = hpa_alloc_full(self->fd, SZ_1G, HPALLOC_PAGE_SIZE_1G,
+		ret = dev_alloc_full(self->fd, SZ_1G, HPALLOC_PAGE_SIZE_1G,
 				     HPALLOC_POLICY_BIND, 1ULL << nid, 0, &a);
 		EXPECT_EQ(0, ret) TH_LOG("node%d, round %d: the GiB it just gave back",
 					 nid, i);
 		if (ret)
 			break;
 		EXPECT_EQ(1ULL << nid, a.nodes);
-		EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+		EXPECT_EQ(0, dev_free(self->fd, a.offset));
 	}
 	/* the search went through alloc_contig_range(), and counted it */
 	EXPECT_LT(tried0, hpa_pool_read(nid, 1, "ranges_tried"));
@@ -857,7 +857,7 @@ FIXTURE_SETUP(life_ps)
 	}
 	HPA_POOLS_SNAPSHOT(self);
 	ASSERT_TRUE(self->have_pools);
-	ret = hpa_alloc_full(self->fd, self->psz, self->psz,
+	ret = dev_alloc_full(self->fd, self->psz, self->psz,
 			     HPALLOC_POLICY_BIND, mask, 0, &a);
 	ASSERT_EQ(0, ret);
 	self->off = a.offset;
@@ -878,7 +878,7 @@ TEST_F(life_ps, free_then_unmap)
 {
 	long f0;
 
-	ASSERT_EQ(0, hpa_free(self->fd, self->off));
+	ASSERT_EQ(0, dev_free(self->fd, self->off));
 	f0 = hpa_minflt();
 	EXPECT_EQ(0, check(self->p, self->psz, self->psz, 100 + variant->ps));
 	EXPECT_GE(1, hpa_minflt() - f0);
@@ -905,7 +905,7 @@ TEST_F(life_ps, mprotect_readonly)
 		self->p[self->psz - 1] = 7;
 	}
 	EXPECT_EQ(0, touch_signal(self->p, true));
-	EXPECT_EQ(0, hpa_free(self->fd, self->off));
+	EXPECT_EQ(0, dev_free(self->fd, self->off));
 	ASSERT_EQ(0, munmap(self->p, self->psz));
 	self->p = MAP_FAILED;
 	HPA_EXPECT_POOLS_BACK(self);
@@ -950,7 +950,7 @@ TEST_F(life_ps, madv_dontneed_one_piece)
 	}
 	EXPECT_EQ(hpa_pools_sum(&self->pools0, variant->ps, HPA_C_IN_USE) + 1,
 		  hpa_in_use_now(variant->ps));
-	EXPECT_EQ(0, hpa_free(self->fd, self->off));
+	EXPECT_EQ(0, dev_free(self->fd, self->off));
 	ASSERT_EQ(0, munmap(self->p, self->psz));
 	self->p = MAP_FAILED;
 	HPA_EXPECT_POOLS_BACK(self);
@@ -989,7 +989,7 @@ TEST_F(life_ps, mremap_move_old_address_faults)
 		self->p = q;
 		EXPECT_EQ(0, check(self->p, psz, psz, 100 + variant->ps));
 	}
-	EXPECT_EQ(0, hpa_free(self->fd, self->off));
+	EXPECT_EQ(0, dev_free(self->fd, self->off));
 	ASSERT_EQ(0, munmap(self->p, psz));
 	EXPECT_EQ(SIGSEGV, hpa_touch_here(self->p));
 	self->p = MAP_FAILED;

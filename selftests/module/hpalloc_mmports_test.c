@@ -51,11 +51,11 @@ static uint64_t *map_new(int fd, size_t len, uint64_t *off)
 {
 	void *p;
 
-	if (hpa_alloc(fd, len, 0, off))
+	if (dev_alloc(fd, len, 0, off))
 		return NULL;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, *off);
 	if (p == MAP_FAILED) {
-		hpa_free(fd, *off);
+		dev_free(fd, *off);
 		return NULL;
 	}
 	return p;
@@ -64,7 +64,7 @@ static uint64_t *map_new(int fd, size_t len, uint64_t *off)
 static void unmap_free(int fd, void *p, size_t len, uint64_t off)
 {
 	munmap(p, len);
-	hpa_free(fd, off);
+	dev_free(fd, off);
 }
 
 /*

@@ -257,11 +257,11 @@ static void pin_buffer_setup(struct __test_metadata *_metadata,
 		mask = 1ULL << rnid;
 	}
 	if (k->contig)
-		ret = hpa_alloc_full(self->fd, self->len, self->psz,
+		ret = dev_alloc_full(self->fd, self->len, self->psz,
 				     HPALLOC_POLICY_BIND, 1ULL << nid,
 				     HPALLOC_ALLOC_CONTIG, &a);
 	else
-		ret = hpa_alloc_full(self->fd, self->len, self->psz,
+		ret = dev_alloc_full(self->fd, self->len, self->psz,
 				     HPALLOC_POLICY_BIND, mask, 0, &a);
 	ASSERT_EQ(0, ret) TH_LOG("%s buffer: %s", k->name, strerror(-ret));
 	self->off = a.offset;
@@ -319,7 +319,7 @@ static void drop_buffer(FIXTURE_DATA(pin) *self)
 {
 	munmap(self->p, self->len);
 	self->p = MAP_FAILED;
-	hpa_free(self->fd, self->off);
+	dev_free(self->fd, self->off);
 }
 
 /*
@@ -335,7 +335,7 @@ static int pinned_page_not_reused(int fd, int nid, uint64_t pinned_phys)
 		struct hpalloc_alloc a;
 		char *q;
 
-		if (hpa_alloc_full(fd, SZ_2M, 0, HPALLOC_POLICY_BIND,
+		if (dev_alloc_full(fd, SZ_2M, 0, HPALLOC_POLICY_BIND,
 				   1ULL << nid, 0, &a))
 			break;
 		offs[n] = a.offset;
@@ -348,7 +348,7 @@ static int pinned_page_not_reused(int fd, int nid, uint64_t pinned_phys)
 			munmap(q, SZ_2M);
 	}
 	for (i = 0; i < n; i++)
-		hpa_free(fd, offs[i]);
+		dev_free(fd, offs[i]);
 	return bad;
 }
 

@@ -82,7 +82,7 @@ static int t_alloc(int fd, int nid, size_t ps, uint64_t size, uint64_t *off)
 	struct hpalloc_alloc a;
 	int ret;
 
-	ret = hpa_alloc_full(fd, size, ps,
+	ret = dev_alloc_full(fd, size, ps,
 			     nid < 0 ? HPALLOC_POLICY_LOCAL : HPALLOC_POLICY_BIND,
 			     nid < 0 ? 0 : 1ULL << nid, 0, &a);
 	if (!ret && off)
@@ -130,7 +130,7 @@ TEST_F(pool, map_one_fault_per_page)
 	long flt;
 	char *p;
 
-	ASSERT_EQ(0, hpa_alloc_full(self->fd, len - 4096, ps, T_POLICY,
+	ASSERT_EQ(0, dev_alloc_full(self->fd, len - 4096, ps, T_POLICY,
 				    T_MASK, 0, &a));
 	EXPECT_EQ(len, a.alloc_size);
 	EXPECT_EQ(variant->nr, a.nr_pages);
@@ -149,7 +149,7 @@ TEST_F(pool, map_one_fault_per_page)
 	EXPECT_EQ(variant->nr, hpa_minflt() - flt);
 	EXPECT_EQ((long)(ps >> 10), hpa_smaps_kernel_page_kb(p));
 	EXPECT_EQ(0, munmap(p, len));
-	EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+	EXPECT_EQ(0, dev_free(self->fd, a.offset));
 }
 
 /* The contiguous flag: physical addresses one range, from outside too. */
@@ -162,7 +162,7 @@ TEST_F(pool, contig_buffer_is_contiguous)
 	struct hpalloc_alloc a;
 	char *p;
 
-	ASSERT_EQ(0, hpa_alloc_full(self->fd, n * ps, ps, T_POLICY, T_MASK,
+	ASSERT_EQ(0, dev_alloc_full(self->fd, n * ps, ps, T_POLICY, T_MASK,
 				    HPALLOC_ALLOC_CONTIG, &a));
 	ASSERT_EQ(0, hpa_query(self->fd, a.offset, HPALLOC_QUERY_PHYS, pi, n,
 			       &q));
@@ -184,7 +184,7 @@ TEST_F(pool, contig_buffer_is_contiguous)
 			EXPECT_EQ(pi[i].phys, seen);
 	}
 	EXPECT_EQ(0, munmap(p, n * ps));
-	EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+	EXPECT_EQ(0, dev_free(self->fd, a.offset));
 }
 
 /* BIND to each node with memory; INTERLEAVE over all of them. */
@@ -206,14 +206,14 @@ TEST_F(pool, placement_by_node_ranges)
 		n++;
 		if (variant->ps && nid != self->nid)
 			continue;	/* 1 GiB is slow under TCG: one node */
-		ASSERT_EQ(0, hpa_alloc_full(self->fd, ps, ps,
+		ASSERT_EQ(0, dev_alloc_full(self->fd, ps, ps,
 					    HPALLOC_POLICY_BIND, 1ULL << nid,
 					    0, &a)) TH_LOG("node %d", nid);
 		EXPECT_EQ(1ULL << nid, a.nodes);
 		ASSERT_EQ(1, hpa_buf_phys(self->fd, a.offset, 0) != 0);
 		EXPECT_EQ(nid, hpa_node_of_phys(hpa_buf_phys(self->fd,
 							     a.offset, 0)));
-		EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+		EXPECT_EQ(0, dev_free(self->fd, a.offset));
 	}
 	if (variant->ps || n < 2)
 		return;
@@ -225,7 +225,7 @@ TEST_F(pool, placement_by_node_ranges)
 		for (nid = 0; nid < 8; nid++)
 			if (mask & (1ULL << nid))
 				want[k++] = nid;
-		ASSERT_EQ(0, hpa_alloc_full(self->fd, 2 * n * ps, ps,
+		ASSERT_EQ(0, dev_alloc_full(self->fd, 2 * n * ps, ps,
 					    HPALLOC_POLICY_INTERLEAVE, mask, 0,
 					    &a));
 		EXPECT_EQ(mask, a.nodes);
@@ -235,7 +235,7 @@ TEST_F(pool, placement_by_node_ranges)
 			EXPECT_EQ(want[i % n], pi[i].node);
 			EXPECT_EQ(want[i % n], hpa_node_of_phys(pi[i].phys));
 		}
-		EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+		EXPECT_EQ(0, dev_free(self->fd, a.offset));
 	}
 }
 
@@ -247,17 +247,17 @@ TEST_F(pool, bad_ioctl_arguments)
 	struct hpalloc_query q = { .offset = 5ULL << HPALLOC_HANDLE_SHIFT };
 	char junk[64] = { 0 };
 
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, ps, ps, 0, 0, 0x80, &a));
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, ps, 4096, 0, 0, 0, &a));
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, 0, ps, 0, 0, 0, &a));
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, ps, ps, 99, 0, 0, &a));
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, ps, ps, 0, 1, 0, &a));
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, ps, ps,
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, ps, ps, 0, 0, 0x80, &a));
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, ps, 4096, 0, 0, 0, &a));
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, 0, ps, 0, 0, 0, &a));
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, ps, ps, 99, 0, 0, &a));
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, ps, ps, 0, 1, 0, &a));
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, ps, ps,
 					  HPALLOC_POLICY_BIND, 0, 0, &a));
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, ps, ps,
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, ps, ps,
 					  HPALLOC_POLICY_BIND, 1ULL << 63, 0,
 					  &a));
-	EXPECT_EQ(-EINVAL, hpa_alloc_full(self->fd, 1ULL << 62, ps, 0, 0, 0,
+	EXPECT_EQ(-EINVAL, dev_alloc_full(self->fd, 1ULL << 62, ps, 0, 0, 0,
 					  &a));
 	EXPECT_EQ(-ENOENT, hpa_ioctl(self->fd, HPALLOC_IOC_FREE, &f));
 	f.offset = 4096;
@@ -295,12 +295,12 @@ TEST_F(pool, abi_struct_sizes)
 	ASSERT_EQ(0, hpa_ioctl(self->fd, cmd, &a));
 	EXPECT_NE(0, a.offset);
 	EXPECT_EQ(0, a.alloc_size);	/* not written: beyond the caller */
-	EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+	EXPECT_EQ(0, dev_free(self->fd, a.offset));
 
 	cmd = _IOC(_IOC_READ | _IOC_WRITE, HPALLOC_IOC_MAGIC, 1, sizeof(big));
 	ASSERT_EQ(0, hpa_ioctl(self->fd, cmd, &big));
 	EXPECT_EQ(ps, big.a.alloc_size);
-	EXPECT_EQ(0, hpa_free(self->fd, big.a.offset));
+	EXPECT_EQ(0, dev_free(self->fd, big.a.offset));
 	memset(&big, 0, sizeof(big));
 	big.a.size = ps;
 	big.a.page_size = ps;
@@ -341,7 +341,7 @@ TEST_F(pool, phys_needs_cap_sys_rawio)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_EQ(0, WEXITSTATUS(st));
-	EXPECT_EQ(0, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
 }
 
 /* A handle is private to its open file. */
@@ -361,7 +361,7 @@ TEST_F(pool, handle_scoped_to_open_file)
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(ENXIO, errno);
 	close(fd2);
-	EXPECT_EQ(0, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
 }
 
 /* The buffer lives while mapped after FREE and after close(). */
@@ -375,8 +375,8 @@ TEST_F(pool, buffer_outlives_handle_and_fd)
 	p = map_buf(self->fd, off, ps);
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 0x5a, 4096);
-	EXPECT_EQ(0, hpa_free(self->fd, off));
-	EXPECT_EQ(-ENOENT, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
+	EXPECT_EQ(-ENOENT, dev_free(self->fd, off));
 	close(self->fd);
 	self->fd = -1;
 	EXPECT_EQ(0x5a, p[4095]);
@@ -415,7 +415,7 @@ TEST_F(pool, munmap_mremap_mprotect_madvise)
 		n = 1;
 	}
 	EXPECT_EQ(0, munmap(p, n * ps));
-	EXPECT_EQ(0, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
 }
 
 /* A child killed while it holds mappings gives everything back. */
@@ -476,7 +476,7 @@ TEST_F(pool, fork_then_parent_unmaps)
 		_exit(p[100] == 42 && (p[ps - 1] = 3) == 3 ? 0 : 1);
 	}
 	EXPECT_EQ(0, munmap(p, ps));
-	EXPECT_EQ(0, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_EQ(0, WEXITSTATUS(st));
 }
@@ -534,7 +534,7 @@ static void *alloc_free_thread(void *p)
 		uint64_t off;
 		char *m;
 
-		if (hpa_alloc(t->fd, t->ps, t->ps, &off)) {
+		if (dev_alloc(t->fd, t->ps, t->ps, &off)) {
 			t->errors++;
 			continue;
 		}
@@ -545,7 +545,7 @@ static void *alloc_free_thread(void *p)
 			m[i] = 1;
 			munmap(m, t->ps);
 		}
-		if (hpa_free(t->fd, off))
+		if (dev_free(t->fd, off))
 			t->errors++;
 	}
 	return NULL;
@@ -588,13 +588,13 @@ TEST_F(pool, exhaustion_then_recovery)
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "target", target0 + 2));
 	ASSERT_EQ(target0 + 2, hpa_pool_read(nid, ps_i, "target"));
 	ASSERT_EQ(0, hpa_set_overcommit(false));
-	ret = hpa_alloc_full(self->fd, (target0 + 3) * ps, ps,
+	ret = dev_alloc_full(self->fd, (target0 + 3) * ps, ps,
 			     HPALLOC_POLICY_BIND, bind, 0, NULL);
 	EXPECT_EQ(-ENOMEM, ret);
-	ret = hpa_alloc_full(self->fd, (target0 + 2) * ps, ps,
+	ret = dev_alloc_full(self->fd, (target0 + 2) * ps, ps,
 			     HPALLOC_POLICY_BIND, bind, 0, NULL);
 	EXPECT_EQ(0, ret);
-	EXPECT_EQ(-ENOMEM, hpa_alloc_full(self->fd, ps, ps,
+	EXPECT_EQ(-ENOMEM, dev_alloc_full(self->fd, ps, ps,
 					  HPALLOC_POLICY_BIND, bind, 0, NULL));
 	ASSERT_EQ(0, hpa_set_overcommit(true));
 	/* close frees them all; the pool is usable again */
@@ -603,7 +603,7 @@ TEST_F(pool, exhaustion_then_recovery)
 	self->fd = open("/dev/hpalloc", O_RDWR);
 	ASSERT_LE(0, self->fd);
 	hpa_set_overcommit(false);
-	ret = hpa_alloc_full(self->fd, (target0 + 2) * ps, ps,
+	ret = dev_alloc_full(self->fd, (target0 + 2) * ps, ps,
 			     HPALLOC_POLICY_BIND, bind, 0, NULL);
 	hpa_set_overcommit(true);
 	EXPECT_EQ(0, ret) TH_LOG("node%d: free %ld in_use %ld zeroing %ld target %ld failures %ld",
@@ -632,7 +632,7 @@ TEST_F(pool, shrink_while_in_use)
 	if (variant->ps)
 		SKIP(return, "2 MiB pages show it faster");
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "target", target0 + 2));
-	ASSERT_EQ(0, hpa_alloc_full(self->fd, ps, ps, HPALLOC_POLICY_BIND,
+	ASSERT_EQ(0, dev_alloc_full(self->fd, ps, ps, HPALLOC_POLICY_BIND,
 				    1ULL << nid, 0, &a));
 	p = map_buf(self->fd, a.offset, ps);
 	ASSERT_NE(MAP_FAILED, p);
@@ -670,7 +670,7 @@ TEST_F(pool, recycled_pages_are_zero)
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "min", target0 + n));
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "target", target0 + n));
 	ASSERT_EQ(0, hpa_set_overcommit(false));
-	ASSERT_EQ(0, hpa_alloc_full(self->fd, (target0 + n) * ps, ps,
+	ASSERT_EQ(0, dev_alloc_full(self->fd, (target0 + n) * ps, ps,
 				    HPALLOC_POLICY_BIND, bind, 0, &a));
 	hpa_set_overcommit(true);
 	p = map_buf(self->fd, a.offset, (target0 + n) * ps);
@@ -678,11 +678,11 @@ TEST_F(pool, recycled_pages_are_zero)
 	for (i = 0; i < (target0 + n) * ps / 8; i += 512)
 		p[i] = 0xdeadbeefcafef00dULL;
 	EXPECT_EQ(0, munmap(p, (target0 + n) * ps));
-	EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+	EXPECT_EQ(0, dev_free(self->fd, a.offset));
 	wait_free(nid, ps_i, target0 + n);
 	EXPECT_EQ(target0 + n, hpa_pool_read(nid, ps_i, "free"));
 	ASSERT_EQ(0, hpa_set_overcommit(false));
-	ASSERT_EQ(0, hpa_alloc_full(self->fd, (target0 + n) * ps, ps,
+	ASSERT_EQ(0, dev_alloc_full(self->fd, (target0 + n) * ps, ps,
 				    HPALLOC_POLICY_BIND, bind, 0, &a));
 	hpa_set_overcommit(true);
 	p = map_buf(self->fd, a.offset, (target0 + n) * ps);
@@ -692,7 +692,7 @@ TEST_F(pool, recycled_pages_are_zero)
 			ASSERT_EQ(0, p[i]) TH_LOG("word %zu", i);
 		}
 	EXPECT_EQ(0, munmap(p, (target0 + n) * ps));
-	EXPECT_EQ(0, hpa_free(self->fd, a.offset));
+	EXPECT_EQ(0, dev_free(self->fd, a.offset));
 	wait_free(nid, ps_i, target0 + n);
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "target", target0));
 	ASSERT_EQ(0, hpa_pool_write(nid, ps_i, "min", min0));
@@ -712,8 +712,14 @@ TEST_F(pool, memlock_limit)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct rlimit rl = { 3 * SZ_2M, 3 * SZ_2M };
+		struct hpalloc_alloc ra = {
+			.size = 2 * ps,
+			.page_size = variant->page_size,
+			.policy = T_POLICY,
+			.nodemask = T_MASK,
+		};
 		uint64_t a, b;
-		void *p;
+		void *p, *ro;
 
 		if (hpa_drop_cap(CAP_IPC_LOCK) || setrlimit(RLIMIT_MEMLOCK, &rl))
 			_exit(10);
@@ -725,10 +731,26 @@ TEST_F(pool, memlock_limit)
 		if (p != MAP_FAILED || errno != ENOMEM)
 			_exit(13);
 		/* FREE of an unmapped buffer uncharges before it returns */
-		if (hpa_free(self->fd, a))
+		if (dev_free(self->fd, a))
 			_exit(14);
 		if (T_ALLOC(2 * ps, &b))
 			_exit(15);
+		/*
+		 * An ALLOC whose answer cannot be written back undoes its
+		 * buffer before it returns: the retry right after fits.
+		 */
+		if (dev_free(self->fd, b))
+			_exit(16);
+		ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ro == MAP_FAILED)
+			_exit(17);
+		memcpy(ro, &ra, sizeof(ra));
+		if (mprotect(ro, 4096, PROT_READ) ||
+		    hpa_ioctl(self->fd, HPALLOC_IOC_ALLOC, ro) != -EFAULT)
+			_exit(18);
+		if (T_ALLOC(2 * ps, &b))
+			_exit(19);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
@@ -763,7 +785,7 @@ TEST_F(pool, o_direct_read_into_buffer)
 	}
 	close(fd);
 	EXPECT_EQ(0, munmap(p, ps));
-	EXPECT_EQ(0, hpa_free(self->fd, off));
+	EXPECT_EQ(0, dev_free(self->fd, off));
 }
 
 /*
@@ -795,7 +817,7 @@ TEST(shrinker_releases_free_pages_above_min)
 	target0 = hpa_pool_read(nid, 0, "target");
 
 	/* a page in use, with data */
-	ASSERT_EQ(0, hpa_alloc_full(fd, SZ_2M, 0, HPALLOC_POLICY_BIND,
+	ASSERT_EQ(0, dev_alloc_full(fd, SZ_2M, 0, HPALLOC_POLICY_BIND,
 				    1ULL << nid, 0, &a));
 	p = map_buf(fd, a.offset, SZ_2M);
 	ASSERT_NE(MAP_FAILED, p);
@@ -830,7 +852,7 @@ TEST(shrinker_releases_free_pages_above_min)
 				TH_LOG("word %zu of the page in use", i);
 		}
 	EXPECT_EQ(0, munmap(p, SZ_2M));
-	EXPECT_EQ(0, hpa_free(fd, a.offset));
+	EXPECT_EQ(0, dev_free(fd, a.offset));
 	close(fd);
 	close(dc);
 	EXPECT_EQ(0, hpa_pool_write(nid, 0, "min", min0));

@@ -132,19 +132,19 @@ static void against_toucher(struct race *r, void (*b)(struct race *r))
 /* fault vs FREE: the handle goes and comes while the page is touched. */
 static void free_and_realloc(struct race *r)
 {
-	hpa_free(r->fd, r->off);
-	if (!hpa_alloc(r->fd, SZ_2M, 0, &r->off))
+	dev_free(r->fd, r->off);
+	if (!dev_alloc(r->fd, SZ_2M, 0, &r->off))
 		map_slot(r);
 }
 
 TEST_F_TIMEOUT(race, fault_vs_free, 60)
 {
-	ASSERT_EQ(0, hpa_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
+	ASSERT_EQ(0, dev_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
 	ASSERT_EQ(0, map_slot(&self->r));
 	against_toucher(&self->r, free_and_realloc);
 	TH_LOG("%ld touches, %ld FREE+ALLOC+mmap", self->r.a, self->r.b);
 	zap_slot(&self->r);
-	hpa_free(self->r.fd, self->r.off);
+	dev_free(self->r.fd, self->r.off);
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -157,12 +157,12 @@ static void unmap_and_map(struct race *r)
 
 TEST_F_TIMEOUT(race, fault_vs_munmap, 60)
 {
-	ASSERT_EQ(0, hpa_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
+	ASSERT_EQ(0, dev_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
 	ASSERT_EQ(0, map_slot(&self->r));
 	against_toucher(&self->r, unmap_and_map);
 	TH_LOG("%ld touches, %ld unmap+map", self->r.a, self->r.b);
 	zap_slot(&self->r);
-	EXPECT_EQ(0, hpa_free(self->r.fd, self->r.off));
+	EXPECT_EQ(0, dev_free(self->r.fd, self->r.off));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -181,7 +181,7 @@ static void close_and_reopen(struct race *r)
 
 TEST_F_TIMEOUT(race, fault_vs_close, 60)
 {
-	ASSERT_EQ(0, hpa_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
+	ASSERT_EQ(0, dev_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
 	ASSERT_EQ(0, map_slot(&self->r));
 	against_toucher(&self->r, close_and_reopen);
 	TH_LOG("%ld touches, %ld close+reopen+mmap", self->r.a, self->r.b);
@@ -200,7 +200,7 @@ static void *freer(void *arg)
 	struct free_side *f = arg;
 
 	while (!f->stop) {
-		hpa_free(f->r->fd, f->r->off);
+		dev_free(f->r->fd, f->r->off);
 		f->n++;
 	}
 	return NULL;
@@ -217,7 +217,7 @@ TEST_F_TIMEOUT(race, free_vs_mmap, 60)
 	while (hpa_now_ms() < end) {
 		uint64_t off;
 
-		if (hpa_alloc(self->r.fd, SZ_2M, 0, &off))
+		if (dev_alloc(self->r.fd, SZ_2M, 0, &off))
 			continue;
 		self->r.off = off;
 		if (map_slot(&self->r)) {
@@ -227,7 +227,7 @@ TEST_F_TIMEOUT(race, free_vs_mmap, 60)
 			self->r.area[0] = 1;
 			zap_slot(&self->r);
 		}
-		hpa_free(self->r.fd, off);
+		dev_free(self->r.fd, off);
 	}
 	f.stop = 1;
 	pthread_join(th, NULL);
@@ -242,7 +242,7 @@ TEST_F_TIMEOUT(race, fork_vs_munmap, 90)
 	long end = hpa_now_ms() + RACE_MS, forks = 0;
 	pthread_t th;
 
-	ASSERT_EQ(0, hpa_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
+	ASSERT_EQ(0, dev_alloc(self->r.fd, SZ_2M, 0, &self->r.off));
 	ASSERT_EQ(0, map_slot(&self->r));
 	self->r.stop = 0;
 	ASSERT_EQ(0, pthread_create(&th, NULL, toucher, &self->r));
@@ -266,7 +266,7 @@ TEST_F_TIMEOUT(race, fork_vs_munmap, 90)
 	pthread_join(th, NULL);
 	TH_LOG("%ld forks against remaps", forks);
 	zap_slot(&self->r);
-	EXPECT_EQ(0, hpa_free(self->r.fd, self->r.off));
+	EXPECT_EQ(0, dev_free(self->r.fd, self->r.off));
 	HPA_EXPECT_POOLS_BACK(self);
 }
 
@@ -283,7 +283,7 @@ TEST_F_TIMEOUT(race, exec_vs_free, 120)
 		pid_t pid;
 		int fd;
 
-		ASSERT_EQ(0, hpa_alloc(self->r.fd, SZ_2M, 0, &off));
+		ASSERT_EQ(0, dev_alloc(self->r.fd, SZ_2M, 0, &off));
 		fd = dup(self->r.fd);	/* inherited across exec */
 		ASSERT_LE(0, fd);
 		snprintf(env, sizeof(env), EXEC_ENV "=%d:%llu", fd,
@@ -296,7 +296,7 @@ TEST_F_TIMEOUT(race, exec_vs_free, 120)
 		}
 		close(fd);
 		usleep(i * 500);
-		hpa_free(self->r.fd, off);
+		dev_free(self->r.fd, off);
 		ASSERT_EQ(pid, waitpid(pid, NULL, 0));
 		execs++;
 	}
@@ -343,8 +343,8 @@ static void alloc_loop_against(struct race *r, void *(*side)(void *))
 	while (hpa_now_ms() < end) {
 		uint64_t off;
 
-		if (!hpa_alloc(r->fd, 2 * SZ_2M, 0, &off))
-			hpa_free(r->fd, off);
+		if (!dev_alloc(r->fd, 2 * SZ_2M, 0, &off))
+			dev_free(r->fd, off);
 		r->a++;
 	}
 	r->stop = 1;
@@ -385,7 +385,7 @@ TEST_F_TIMEOUT(race, sigkill_during_large_alloc, 180)
 			uint64_t off;
 
 			/* 512 MiB of pages the pools mostly do not have */
-			hpa_alloc(self->r.fd, 256 * SZ_2M, 0, &off);
+			dev_alloc(self->r.fd, 256 * SZ_2M, 0, &off);
 			_exit(0);
 		}
 		usleep(2000 + i * 15000);

@@ -34,9 +34,12 @@
  */
 #define HPALLOC_HANDLE_SHIFT	40
 
+/* hpalloc_version.flags: none defined yet */
+#define HPALLOC_VERSION_VALID	0U
+
 /* HPALLOC_IOC_VERSION: the handshake.  Nothing is read but flags. */
 struct hpalloc_version {
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: HPALLOC_VERSION_VALID bits only */
 	__u32 api;		/* out: HPALLOC_API_VERSION */
 	__u64 features;		/* out: HPALLOC_FEAT_* */
 	__u64 ioctls;		/* out: bit (1 << _IOC_NR(cmd)) per ioctl */
@@ -80,10 +83,13 @@ struct hpalloc_alloc {
 	__u32 reserved_out;	/* out: zero */
 };
 
+/* hpalloc_free.flags: none defined yet */
+#define HPALLOC_FREE_VALID	0U
+
 /* HPALLOC_IOC_FREE: drop the handle; the pages go when unmapped too. */
 struct hpalloc_free {
 	__u64 offset;		/* in: handle from HPALLOC_IOC_ALLOC */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: HPALLOC_FREE_VALID bits only */
 	__u32 reserved;		/* in: must be 0 */
 };
 

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The page source: where pool pages and private ranges come from and go
+ * back to.  2 MiB pages are order-9 compound pages from the buddy
+ * allocator; 1 GiB pages (and physically contiguous ranges of either size)
+ * are found by scanning a node's zones for a free, aligned range that
+ * alloc_contig_range() can take, migrating movable pages away, as the
+ * kernel's own run-time gigantic pages are.  Also here: zeroing, the check
+ * for references others hold on a page (GUP pins), and how much a node
+ * could still give.  No pool lists or counters live here.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
+#include <linux/nodemask.h>
+#include <linux/sched/signal.h>
+#include <linux/swap.h>
+#include <linux/vmstat.h>
+
+#include "compat.h"
+#include "internal.h"
+
+/* base pages taken from the page allocator and not given back yet */
+static atomic_long_t hpa_pages_held = ATOMIC_LONG_INIT(0);
+/* ranges given back to the page allocator per node, see hpa_pool_take() */
+static atomic_long_t hpa_node_released[MAX_NUMNODES];
+
+/* A 2 MiB page: one order-9 compound page from this node only, zeroed. */
+struct page *hpa_pages_alloc_2m(int nid)
+{
+	gfp_t gfp = GFP_HIGHUSER | __GFP_THISNODE | __GFP_COMP | __GFP_ZERO |
+		    __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	struct page *page = alloc_pages_node(nid, gfp, PMD_ORDER);
+
+	if (page)
+		atomic_long_add(1UL << PMD_ORDER, &hpa_pages_held);
+	return page;
+}
+
+/*
+ * Could [pfn, pfn + nr) be taken by alloc_contig_range()?  A quick look that
+ * avoids the cost of trying ranges with pages that never move.
+ */
+static bool hpa_range_looks_free(struct zone *zone, unsigned long pfn,
+				 unsigned long nr, unsigned long *bad_pfn)
+{
+	unsigned long end = pfn + nr;
+
+	for (; pfn < end; pfn++) {
+		struct page *page = pfn_to_online_page(pfn);
+
+		if (!page || page_zone(page) != zone || PageReserved(page) ||
+		    PageHuge(page) || PageSlab(page) || PageTable(page)) {
+			*bad_pfn = pfn;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Attempts on one range whose obstacles are movable pages, before giving up. */
+#define HPA_CONTIG_TRIES	3
+
+/* Why a range alloc_contig_range() refused could not be had. */
+enum hpa_range_state {
+	HPA_RANGE_MOVABLE,	/* only free and movable pages: try again */
+	HPA_RANGE_OWN_2M,	/* ... and free pages of the node's 2 MiB pool */
+	HPA_RANGE_PINNED,	/* a movable page someone has pinned */
+	HPA_RANGE_UNMOVABLE,	/* a page that never moves */
+};
+
+/*
+ * After alloc_contig_range() refused [pfn, pfn + nr): look at every page
+ * to say why.  A racy look (pages come and go), good for counting and for
+ * deciding whether another attempt can help.
+ */
+static enum hpa_range_state hpa_range_state(struct zone *zone,
+					    unsigned long pfn,
+					    unsigned long nr,
+					    const unsigned long *own)
+{
+	unsigned long start = pfn, end = pfn + nr;
+	bool pinned = false, saw_own = false;
+
+	for (; pfn < end; pfn++) {
+		struct page *page = pfn_to_online_page(pfn);
+		struct folio *folio;
+
+		if (!page || page_zone(page) != zone)
+			return HPA_RANGE_UNMOVABLE;
+		if (own && IS_ALIGNED(pfn - start, 1UL << PMD_ORDER) &&
+		    test_bit((pfn - start) >> PMD_ORDER, own)) {
+			saw_own = true;
+			pfn += (1UL << PMD_ORDER) - 1;
+			continue;
+		}
+		if (!page_ref_count(page))
+			continue;	/* free, or the tail of a free block */
+		folio = page_folio(page);
+		if (folio_test_lru(folio) || __folio_test_movable(folio)) {
+			if (folio_test_lru(folio) &&
+			    folio_maybe_dma_pinned(folio))
+				pinned = true;
+			continue;
+		}
+		return HPA_RANGE_UNMOVABLE;
+	}
+	if (pinned)
+		return HPA_RANGE_PINNED;
+	return saw_own ? HPA_RANGE_OWN_2M : HPA_RANGE_MOVABLE;
+}
+
+/*
+ * Try to take [pfn, pfn + nr_base), a range that looks free.  Movable
+ * pages that do not migrate at once (locked, under writeback, in another
+ * CPU's LRU batch) get HPA_CONTIG_TRIES attempts; the node's own free
+ * 2 MiB pool pages are given up for the range.  Returns 0 or -errno.
+ */
+static int hpa_take_range(struct zone *zone, unsigned long pfn,
+			  unsigned long nr_base, gfp_t gfp,
+			  struct hpa_pool *small, struct hpa_scan *scan)
+{
+	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
+	bool use_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER;
+	unsigned int busy = 0, released = 0;
+	int ret;
+
+	for (;;) {
+		enum hpa_range_state state;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		scan->tried++;
+		ret = alloc_contig_range(pfn, pfn + nr_base, MIGRATE_MOVABLE,
+					 gfp);
+		if (!ret || ret == -EINTR)
+			return ret;
+		if (use_own && !hpa_pool_own_in_range(small, pfn, nr_base, own))
+			use_own = false;
+		state = hpa_range_state(zone, pfn, nr_base,
+					use_own ? own : NULL);
+		switch (state) {
+		case HPA_RANGE_UNMOVABLE:
+			scan->unmovable++;
+			return ret;
+		case HPA_RANGE_PINNED:
+			scan->pinned++;
+			return ret;
+		case HPA_RANGE_OWN_2M:
+			/* none to give (the 2 MiB pool is at its min) */
+			if (released == HPA_CONTIG_TRIES ||
+			    !hpa_pool_release_in_range(small, pfn, nr_base)) {
+				scan->unmovable++;
+				return ret;
+			}
+			if (!released++)
+				scan->own_2m++;
+			break;
+		case HPA_RANGE_MOVABLE:
+			if (++busy == HPA_CONTIG_TRIES) {
+				scan->busy++;
+				return ret;
+			}
+			cond_resched();
+			break;
+		}
+	}
+}
+
+/* The two passes of a search: see hpa_alloc_contig_node(). */
+enum hpa_search_pass {
+	HPA_PASS_FREE,		/* ranges without free 2 MiB pool pages */
+	HPA_PASS_OWN,		/* ranges with some: given up for the range */
+	HPA_NR_PASSES
+};
+
+/* Does the pass look at [pfn, pfn + nr_base)?  Only one of them does. */
+static bool hpa_pass_wants(enum hpa_search_pass pass, struct hpa_pool *small,
+			   unsigned long pfn, unsigned long nr_base)
+{
+	DECLARE_BITMAP(own, HPA_OWN_SLOTS);
+	bool has_own = small && nr_base <= HPA_OWN_SLOTS << PMD_ORDER &&
+		       hpa_pool_own_in_range(small, pfn, nr_base, own);
+
+	return has_own == (pass == HPA_PASS_OWN);
+}
+
+/* One pass over one zone; returns the range taken, or NULL (*err set). */
+static struct page *hpa_search_zone(struct zone *zone, unsigned long nr_base,
+				    unsigned long align_base, gfp_t gfp,
+				    struct hpa_pool *small,
+				    enum hpa_search_pass pass,
+				    struct hpa_scan *scan, int *err)
+{
+	unsigned long end = zone_end_pfn(zone);
+	unsigned long pfn = ALIGN(zone->zone_start_pfn, align_base);
+
+	*err = 0;
+	while (pfn + nr_base <= end) {
+		unsigned long bad = 0;
+		int ret;
+
+		if (!hpa_range_looks_free(zone, pfn, nr_base, &bad)) {
+			if (pass == HPA_PASS_FREE)
+				scan->unmovable++;
+			pfn = ALIGN(bad + 1, align_base);
+			cond_resched();
+			continue;
+		}
+		if (hpa_pass_wants(pass, small, pfn, nr_base)) {
+			ret = hpa_take_range(zone, pfn, nr_base, gfp, small,
+					     scan);
+			if (!ret)
+				return pfn_to_page(pfn);
+			if (ret == -EINTR) {
+				*err = ret;
+				return NULL;
+			}
+		}
+		pfn += align_base;
+		cond_resched();
+	}
+	return NULL;
+}
+
+/*
+ * Take nr_base physically contiguous base pages from node nid, aligned to
+ * align_base (a power of two); what the search saw is added to *scan.
+ * Ranges that hold free pages of the node's 2 MiB pool are looked at only
+ * after every other range failed: a 2 MiB page is given up for a range
+ * only when no range can be had without.  *compound says whether the
+ * range came back as one compound folio (see compat.h).  May sleep a long
+ * time: stops on a fatal signal.
+ */
+static struct page *hpa_alloc_contig_node(int nid, enum hpa_size size,
+					  unsigned long nr_base,
+					  unsigned long align_base,
+					  bool *compound,
+					  struct hpa_scan *scan)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	bool want_comp = HPALLOC_CONTIG_COMPOUND && is_power_of_2(nr_base) &&
+			 align_base >= nr_base;
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	struct hpa_pool *small = NULL;
+	struct page *found = NULL;
+	int pass, z, err = 0;
+
+	if (size != HPA_2M)
+		small = hpa_pool_of(nid, HPA_2M);
+	if (want_comp)
+		gfp |= HPALLOC_CONTIG_GFP_COMP;
+	for (pass = 0; pass < HPA_NR_PASSES && !found && !err; pass++) {
+		for (z = 0; z < MAX_NR_ZONES && !found && !err; z++) {
+			struct zone *zone = &pgdat->node_zones[z];
+
+			if (!populated_zone(zone) || zone_is_zone_device(zone))
+				continue;
+			found = hpa_search_zone(zone, nr_base, align_base, gfp,
+						small, pass, scan, &err);
+		}
+	}
+	if (found) {
+		*compound = want_comp;
+		atomic_long_add(nr_base, &hpa_pages_held);
+	}
+	if (!found && !err)
+		pr_info_ratelimited("node%d: no free %lu MiB range: %lu attempts; ranges given up: %lu unmovable, %lu pinned, %lu busy\n",
+				    nid, nr_base >> (20 - PAGE_SHIFT),
+				    scan->tried, scan->unmovable, scan->pinned,
+				    scan->busy);
+	return found;
+}
+
+/* Clear nr base pages starting at page; they may be non-compound. */
+void hpa_pages_zero(struct page *page, unsigned long nr)
+{
+	unsigned long pfn = page_to_pfn(page);
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		clear_highpage(pfn_to_page(pfn + i));
+		if ((i & 511) == 511)
+			cond_resched();
+	}
+}
+
+/*
+ * nr physically contiguous, zeroed pages of this size from node nid, one
+ * range aligned to its own size when that is a power of two.  The search
+ * adds what it saw to *scan, for the pool's counters.
+ */
+struct page *hpa_pages_alloc_range(int nid, enum hpa_size size,
+				   unsigned int nr, bool *compound,
+				   struct hpa_scan *scan)
+{
+	unsigned long nr_base = (unsigned long)nr << hpa_size_order(size);
+	unsigned long align = 1UL << hpa_size_order(size);
+	struct page *page;
+
+	if (nid < 0 || nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY))
+		return NULL;
+	if (is_power_of_2(nr_base))
+		align = nr_base;
+	page = hpa_alloc_contig_node(nid, size, nr_base, align, compound,
+				     scan);
+	/* the allocator zeroes the range only when init_on_alloc is set */
+	if (page && !want_init_on_alloc(0))
+		hpa_pages_zero(page, nr_base);
+	return page;
+}
+
+/* Give a page or range back to the page allocator. */
+void hpa_pages_free(struct page *page, unsigned long nr_base, bool compound)
+{
+	int nid = page_to_nid(page);
+
+	atomic_long_sub(nr_base, &hpa_pages_held);
+	if (compound)
+		put_page(page);
+	else
+		free_contig_range(page_to_pfn(page), nr_base);
+	atomic_long_inc(&hpa_node_released[nid]);
+}
+
+/* Does anyone but us hold a reference on this page or range? */
+bool hpa_pages_pinned(struct page *page, unsigned long nr_base, bool compound)
+{
+	unsigned long pfn = page_to_pfn(page);
+	unsigned long i;
+
+	if (compound)
+		return page_ref_count(page) != 1;
+	for (i = 0; i < nr_base; i++)
+		if (page_ref_count(pfn_to_page(pfn + i)) != 1)
+			return true;
+	return false;
+}
+
+/* A node counter; node_page_state() is not exported. */
+static unsigned long hpa_node_stat(pg_data_t *pgdat, enum node_stat_item item)
+{
+	long x = atomic_long_read(&pgdat->vm_stat[item]);
+
+	return x < 0 ? 0 : x;
+}
+
+/*
+ * Base pages node nid could give at most: its free memory plus what reclaim
+ * could free there (page cache, reclaimable slab, and anonymous memory when
+ * there is swap to put it in).
+ */
+static unsigned long hpa_node_obtainable(int nid)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	unsigned long n;
+	int z;
+
+	n = hpa_node_stat(pgdat, NR_ACTIVE_FILE) +
+	    hpa_node_stat(pgdat, NR_INACTIVE_FILE) +
+	    hpa_node_stat(pgdat, NR_SLAB_RECLAIMABLE_B);
+	if (get_nr_swap_pages() > 0)
+		n += hpa_node_stat(pgdat, NR_ACTIVE_ANON) +
+		     hpa_node_stat(pgdat, NR_INACTIVE_ANON);
+	for (z = 0; z < MAX_NR_ZONES; z++)
+		n += zone_page_state(&pgdat->node_zones[z], NR_FREE_PAGES);
+	return n;
+}
+
+/*
+ * The most pages of this size an allocation could get on node nid: the
+ * pool's free pages and those being zeroed, and, with overcommit, what the
+ * node could give.  An upper bound, cheap to compute, so that a request
+ * far beyond it is refused at once instead of draining the node first.
+ */
+unsigned long hpa_node_capacity(int nid, enum hpa_size size)
+{
+	struct hpa_pool *pool = hpa_pool_of(nid, size);
+	unsigned long n;
+
+	if (!pool)
+		return 0;
+	n = hpa_pool_nr_ready(pool);
+	if (READ_ONCE(hpa_overcommit))
+		n += hpa_node_obtainable(nid) >> hpa_size_order(size);
+	return n;
+}
+
+/*
+ * Would [pfn, pfn + nr) be free of unmovable pages once the free 2 MiB
+ * pool pages marked in own[] (one bit per 2 MiB) were given back?
+ */
+bool hpa_range_clearable(unsigned long pfn, unsigned long nr,
+			 const unsigned long *own)
+{
+	struct page *page = pfn_to_online_page(pfn);
+	struct zone *zone;
+
+	if (!page)
+		return false;
+	zone = page_zone(page);
+	if (pfn + nr > zone_end_pfn(zone))
+		return false;
+	return hpa_range_state(zone, pfn, nr, own) <= HPA_RANGE_OWN_2M;
+}
+
+/* Changes whenever node nid gets memory back from us. */
+long hpa_node_release_seq(int nid)
+{
+	return atomic_long_read(&hpa_node_released[nid]);
+}
+
+/* At unload: did every page taken from the page allocator go back? */
+bool hpa_pages_all_returned(void)
+{
+	long held = atomic_long_read(&hpa_pages_held);
+
+	if (!held)
+		return true;
+	pr_err("leak: %ld pages (%ld MiB) taken from the page allocator were not given back\n",
+	       held, held >> (20 - PAGE_SHIFT));
+	return false;
+}
+
