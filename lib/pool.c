@@ -238,6 +238,46 @@ static struct pool_list *list_for(int node, int pc)
 	return &pool[node][pc];
 }
 
+/*
+ * Retention: `retained` (bytes the lists and the run cache hold) changes
+ * only here.  pool_keep reserves room for bytes within limit and says
+ * whether it got it; pool_unkeep gives back what a kept chunk or run
+ * counted once it leaves the pool, for reuse or for the OS.
+ */
+static bool pool_keep(uint64_t bytes, uint64_t limit)
+{
+	uint64_t have = atomic_load(&retained);
+
+	do {
+		if (have + bytes > limit)
+			return false;
+	} while (!atomic_compare_exchange_weak(&retained, &have, have + bytes));
+	return true;
+}
+
+static void pool_unkeep(uint64_t bytes)
+{
+	atomic_fetch_sub(&retained, bytes);
+}
+
+/*
+ * A popped chunk the request cannot use goes back on its list still
+ * counted: it never left the pool.  Without a list block for it, it
+ * leaves the pool after all.
+ */
+static void list_push_back(struct pool_list *l, size_t idx)
+{
+	bool kept;
+
+	hpa_lock(&l->lock);
+	kept = list_push(l, (uint32_t)idx);
+	hpa_unlock(&l->lock);
+	if (!kept) {
+		pool_unkeep(HPA_CHUNK_SIZE);
+		hpa_pool_release(idx, 1);
+	}
+}
+
 long hpa_pool_get(int node, bool bind)
 {
 	static const int order[] = { PC_2M, PC_4K };
@@ -254,11 +294,11 @@ long hpa_pool_get(int node, bool bind)
 		hpa_unlock(&l->lock);
 		/* A bound request takes only chunks bound to the node. */
 		if (idx >= 0 && bind && !hpa_arena.map[idx].bound) {
-			hpa_pool_put((size_t)idx);
+			list_push_back(l, (size_t)idx);
 			continue;
 		}
 		if (idx >= 0) {
-			atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+			pool_unkeep(HPA_CHUNK_SIZE);
 			hpa_arena.map[idx].kind = HPA_CHUNK_CLAIMED;
 			return idx;
 		}
@@ -287,18 +327,17 @@ void hpa_pool_put(size_t idx)
 	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
 	bool kept = false;
 
-	if (atomic_fetch_add(&retained, HPA_CHUNK_SIZE) + HPA_CHUNK_SIZE <=
-	    limit && c->page_shift < 30) {
+	if (c->page_shift < 30 && pool_keep(HPA_CHUNK_SIZE, limit)) {
 		c->kind = HPA_CHUNK_POOL;
 		c->fresh = 0;
 		hpa_lock(&l->lock);
 		kept = list_push(l, (uint32_t)idx);
 		hpa_unlock(&l->lock);
+		if (!kept)
+			pool_unkeep(HPA_CHUNK_SIZE);
 	}
-	if (!kept) {
-		atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+	if (!kept)
 		hpa_pool_release(idx, 1);
-	}
 }
 
 void hpa_pool_stats(uint64_t *ret)
@@ -548,7 +587,7 @@ long hpa_pool_get_run(size_t n, int node, bool bind)
 	}
 	hpa_unlock(&runs_lock);
 	if (idx >= 0) {
-		atomic_fetch_sub(&retained, n << HPA_CHUNK_SHIFT);
+		pool_unkeep(n << HPA_CHUNK_SHIFT);
 		for (i = 0; i < n; i++)
 			hpa_arena.map[(size_t)idx + i].kind = HPA_CHUNK_CLAIMED;
 	}
@@ -585,7 +624,7 @@ static bool evict_smaller(size_t n, uint64_t bytes, uint64_t limit)
 			return false;
 		r = runs[s];
 		run_remove(s);
-		atomic_fetch_sub(&retained, (uint64_t)r.n << HPA_CHUNK_SHIFT);
+		pool_unkeep((uint64_t)r.n << HPA_CHUNK_SHIFT);
 		hpa_pool_release(r.idx, r.n);
 		have = atomic_load(&retained);
 	}
@@ -605,14 +644,13 @@ void hpa_pool_put_run(size_t idx, size_t n)
 		return;
 	}
 	hpa_lock(&runs_lock);
-	if (atomic_load(&retained) + bytes > limit &&
-	    !evict_smaller(n, bytes, limit))
+	if (!pool_keep(bytes, limit) &&
+	    !(evict_smaller(n, bytes, limit) && pool_keep(bytes, limit)))
 		goto out;
 	for (i = idx; i < idx + n; i++) {
 		hpa_arena.map[i].kind = HPA_CHUNK_POOL;
 		hpa_arena.map[i].fresh = 0;
 	}
-	atomic_fetch_add(&retained, bytes);
 	/* Take in the chunks around it that sit in the chunk lists... */
 	while (idx > 0 && chunk_from_lists(idx - 1, idx)) {
 		idx--;
@@ -651,8 +689,8 @@ void hpa_pool_put_run(size_t idx, size_t n)
 			run_remove(s);
 			moved = remnant_to_lists(r.idx, r.n);
 			if (moved < r.n) {
-				atomic_fetch_sub(&retained, (uint64_t)(r.n -
-						 moved) << HPA_CHUNK_SHIFT);
+				pool_unkeep((uint64_t)(r.n - moved) <<
+					    HPA_CHUNK_SHIFT);
 				hpa_pool_release(r.idx + moved, r.n - moved);
 			}
 		}
@@ -662,7 +700,7 @@ void hpa_pool_put_run(size_t idx, size_t n)
 					      c->node, c->bound };
 		kept = true;
 	} else {
-		atomic_fetch_sub(&retained, bytes);
+		pool_unkeep(bytes);
 		for (i = idx; i < idx + n; i++)
 			hpa_arena.map[i].kind = HPA_CHUNK_CLAIMED;
 	}
@@ -695,7 +733,7 @@ size_t hpa_pool_trim(void)
 				hpa_unlock(&l->lock);
 				if (idx < 0)
 					break;
-				atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+				pool_unkeep(HPA_CHUNK_SIZE);
 				hpa_pool_release((size_t)idx, 1);
 				released += HPA_CHUNK_SIZE;
 			}
@@ -709,7 +747,7 @@ size_t hpa_pool_trim(void)
 		hpa_unlock(&runs_lock);
 		if (!r.n)
 			break;
-		atomic_fetch_sub(&retained, (uint64_t)r.n << HPA_CHUNK_SHIFT);
+		pool_unkeep((uint64_t)r.n << HPA_CHUNK_SHIFT);
 		hpa_pool_release(r.idx, r.n);
 		released += (size_t)r.n << HPA_CHUNK_SHIFT;
 	}
@@ -735,11 +773,11 @@ long hpa_pool_get_small(int node, bool bind)
 	idx = list_pop(l);
 	hpa_unlock(&l->lock);
 	if (idx >= 0 && bind != (bool)hpa_arena.map[idx].bound) {
-		hpa_pool_put((size_t)idx);
+		list_push_back(l, (size_t)idx);
 		idx = -1;
 	}
 	if (idx >= 0) {
-		atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+		pool_unkeep(HPA_CHUNK_SIZE);
 		hpa_arena.map[idx].kind = HPA_CHUNK_CLAIMED;
 		return idx;
 	}
