@@ -126,7 +126,7 @@ void *hpa_malloc_slow(size_t size)
 
 void hpa_free_other(void *p)
 {
-	struct hpa_chunk *c;
+	const struct hpa_chunk *c;
 	size_t idx;
 
 	if (!p)
@@ -157,7 +157,7 @@ HPA_EXPORT void hpa_free(void *p)
 HPA_EXPORT size_t hpa_usable_size(const void *p)
 {
 	struct hpa_page *pg;
-	struct hpa_chunk *c;
+	const struct hpa_chunk *c;
 	size_t idx;
 
 	if (!p)
@@ -187,18 +187,12 @@ HPA_EXPORT void *hpa_calloc(size_t nmemb, size_t size)
 		return NULL;
 	}
 	if (total > HPA_SMALL_MAX) {
-		size_t idx;
-		bool fresh;
-
 		hpa_ensure_init();
 		p = hpa_huge_alloc(total, 0, -1);
 		if (!p)
 			return NULL;
-		idx = hpa_chunk_index(p);
-		fresh = hpa_arena.map[idx].fresh;
-		hpa_arena.map[idx].fresh = 0;
 		/* Freshly mapped memory reads zero; do not fault it all in. */
-		if (!fresh)
+		if (!hpa_chunk_take_fresh(hpa_chunk_index(p)))
 			memset(p, 0, total);
 		return p;
 	}
@@ -286,7 +280,7 @@ HPA_EXPORT void *hpa_malloc_node(size_t size, int node)
 
 HPA_EXPORT void *hpa_realloc(void *p, size_t size)
 {
-	struct hpa_chunk *c;
+	const struct hpa_chunk *c;
 	size_t idx, old;
 	void *q;
 

@@ -270,6 +270,19 @@ long hpa_arena_take(size_t n, size_t align_chunks, bool high);
 bool hpa_arena_take_at(size_t idx, size_t n);
 void hpa_arena_give(size_t idx, size_t n);
 
+/* Chunk state transitions: the only code that writes hpa_arena.map. */
+void hpa_chunks_commit(size_t idx, size_t n, const struct hpa_commit *out,
+		       int node, bool bind);
+void hpa_chunks_rebackend(size_t idx, size_t n, const struct hpa_commit *out);
+void hpa_chunks_to_pool(size_t idx, size_t n);
+void hpa_chunks_claim(size_t idx, size_t n);
+void hpa_chunk_to_segment(size_t idx, void *seg);
+void hpa_chunks_mark_huge(size_t idx, size_t n, uint64_t size);
+void hpa_chunks_mark_dma(size_t idx, size_t n, uint64_t size, uint64_t handle,
+			 unsigned int page_shift, int node);
+void hpa_chunks_move(size_t to, size_t from, size_t n);
+bool hpa_chunk_take_fresh(size_t idx);
+
 static inline bool hpa_in_arena(const void *p)
 {
 	return (uintptr_t)p - (uintptr_t)hpa_arena.base < hpa_arena.size;
@@ -744,9 +757,9 @@ static inline void *hpa_malloc_inline(size_t size)
 }
 
 /* The chunk entry of p, or NULL if p is not ours. */
-static inline struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
+static inline const struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 {
-	struct hpa_chunk *c;
+	const struct hpa_chunk *c;
 
 	if (HPA_UNLIKELY(!hpa_in_arena(p)))
 		return NULL;

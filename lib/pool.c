@@ -137,7 +137,7 @@ static void account(size_t idx, size_t n, int sign)
 	size_t i;
 
 	for (i = idx; i < idx + n; i++) {
-		struct hpa_chunk *c = &hpa_arena.map[i];
+		const struct hpa_chunk *c = &hpa_arena.map[i];
 		int64_t bytes = sign * (int64_t)HPA_CHUNK_SIZE;
 
 		hpa_stat_add(&hpa_gstats.bytes_mapped, bytes);
@@ -153,13 +153,8 @@ static void account(size_t idx, size_t n, int sign)
 
 void hpa_pool_rebackend(size_t idx, size_t n, const struct hpa_commit *out)
 {
-	size_t i;
-
 	account(idx, n, -1);
-	for (i = idx; i < idx + n; i++) {
-		hpa_arena.map[i].backend = out->backend;
-		hpa_arena.map[i].page_shift = out->page_shift;
-	}
+	hpa_chunks_rebackend(idx, n, out);
 	account(idx, n, 1);
 }
 
@@ -167,7 +162,6 @@ static int commit_range(size_t idx, size_t n, int node, bool bind,
 			unsigned int flags)
 {
 	struct hpa_commit out;
-	size_t i;
 	int err;
 
 	err = hpa_prim->commit(hpa_chunk_addr(idx), n << HPA_CHUNK_SHIFT,
@@ -178,16 +172,7 @@ static int commit_range(size_t idx, size_t n, int node, bool bind,
 	hpa_stat_add(&hpa_gstats.be_maps[out.backend], 1);
 	if (out.fallback)
 		hpa_stat_add(&hpa_gstats.fallbacks, 1);
-	for (i = idx; i < idx + n; i++) {
-		struct hpa_chunk *c = &hpa_arena.map[i];
-
-		c->kind = HPA_CHUNK_CLAIMED;
-		c->backend = out.backend;
-		c->page_shift = out.page_shift;
-		c->fresh = 1;
-		c->node = (int16_t)node;
-		c->bound = bind;
-	}
+	hpa_chunks_commit(idx, n, &out, node, bind);
 	account(idx, n, 1);
 	return 0;
 }
@@ -299,7 +284,7 @@ long hpa_pool_get(int node, bool bind)
 		}
 		if (idx >= 0) {
 			pool_unkeep(HPA_CHUNK_SIZE);
-			hpa_arena.map[idx].kind = HPA_CHUNK_CLAIMED;
+			hpa_chunks_claim((size_t)idx, 1);
 			return idx;
 		}
 	}
@@ -322,14 +307,13 @@ long hpa_pool_get(int node, bool bind)
 
 void hpa_pool_put(size_t idx)
 {
-	struct hpa_chunk *c = &hpa_arena.map[idx];
+	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	struct pool_list *l = list_for(c->node, page_class(c->page_shift));
 	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
 	bool kept = false;
 
 	if (c->page_shift < 30 && pool_keep(HPA_CHUNK_SIZE, limit)) {
-		c->kind = HPA_CHUNK_POOL;
-		c->fresh = 0;
+		hpa_chunks_to_pool(idx, 1);
 		hpa_lock(&l->lock);
 		kept = list_push(l, (uint32_t)idx);
 		hpa_unlock(&l->lock);
@@ -402,7 +386,7 @@ static size_t remnant_to_lists(size_t idx, size_t n)
 	size_t i, kept = 0;
 
 	for (i = idx; i < idx + n; i++) {
-		struct hpa_chunk *c = &hpa_arena.map[i];
+		const struct hpa_chunk *c = &hpa_arena.map[i];
 		struct pool_list *l = list_for(c->node,
 					       page_class(c->page_shift));
 		bool ok;
@@ -588,8 +572,7 @@ long hpa_pool_get_run(size_t n, int node, bool bind)
 	hpa_unlock(&runs_lock);
 	if (idx >= 0) {
 		pool_unkeep(n << HPA_CHUNK_SHIFT);
-		for (i = 0; i < n; i++)
-			hpa_arena.map[(size_t)idx + i].kind = HPA_CHUNK_CLAIMED;
+		hpa_chunks_claim((size_t)idx, n);
 	}
 	return idx;
 }
@@ -633,7 +616,7 @@ static bool evict_smaller(size_t n, uint64_t bytes, uint64_t limit)
 
 void hpa_pool_put_run(size_t idx, size_t n)
 {
-	struct hpa_chunk *c = &hpa_arena.map[idx];
+	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
 	uint64_t bytes = n << HPA_CHUNK_SHIFT;
 	bool kept = false;
@@ -647,10 +630,7 @@ void hpa_pool_put_run(size_t idx, size_t n)
 	if (!pool_keep(bytes, limit) &&
 	    !(evict_smaller(n, bytes, limit) && pool_keep(bytes, limit)))
 		goto out;
-	for (i = idx; i < idx + n; i++) {
-		hpa_arena.map[i].kind = HPA_CHUNK_POOL;
-		hpa_arena.map[i].fresh = 0;
-	}
+	hpa_chunks_to_pool(idx, n);
 	/* Take in the chunks around it that sit in the chunk lists... */
 	while (idx > 0 && chunk_from_lists(idx - 1, idx)) {
 		idx--;
@@ -701,8 +681,7 @@ void hpa_pool_put_run(size_t idx, size_t n)
 		kept = true;
 	} else {
 		pool_unkeep(bytes);
-		for (i = idx; i < idx + n; i++)
-			hpa_arena.map[i].kind = HPA_CHUNK_CLAIMED;
+		hpa_chunks_claim(idx, n);
 	}
 out:
 	hpa_unlock(&runs_lock);
@@ -778,7 +757,7 @@ long hpa_pool_get_small(int node, bool bind)
 	}
 	if (idx >= 0) {
 		pool_unkeep(HPA_CHUNK_SIZE);
-		hpa_arena.map[idx].kind = HPA_CHUNK_CLAIMED;
+		hpa_chunks_claim((size_t)idx, 1);
 		return idx;
 	}
 	idx = hpa_arena_take(1, 1, false);

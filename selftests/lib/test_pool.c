@@ -197,10 +197,9 @@ TEST_F(runs, lists_chunks_make_a_run)
 	ASSERT_GE(a, 0);
 	commits = fake.commits;
 	/* Single chunks next to each other in the lists serve a run. */
-	for (i = 0; i < 3; i++) {
-		hpa_arena.map[(size_t)a + i].kind = HPA_CHUNK_CLAIMED;
+	hpa_chunks_claim((size_t)a, 3);
+	for (i = 0; i < 3; i++)
 		hpa_pool_put((size_t)a + i);
-	}
 	EXPECT_EQ(a, hpa_pool_get_run(3, 0, false));
 	EXPECT_EQ(commits, fake.commits);
 	/* They left the lists: a chunk now is a fresh one. */
