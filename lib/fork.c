@@ -26,7 +26,7 @@
  * or EOF if the child dies).  Other parent threads that neither allocate nor
  * free may still write during the copy (docs/library.md, "fork").
  *
- * alloc.c's atfork handlers call these: prepare after they took every
+ * init.c's atfork handlers call these: prepare after they took every
  * allocator lock, parent and child before they release them.
  */
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fork() on the device backend (fork.c) and what it needs from the
- * primitive layer (prim.c) and the pool (pool.c), and the handlers alloc.c
+ * primitive layer (prim.c) and the pool (pool.c), and the handlers init.c
  * registers.  Kept out of internal.h: only these four files use it.
  */
 #ifndef HPA_FORK_H
@@ -10,7 +10,7 @@
 #include "internal.h"
 
 /*
- * The device backend's part of fork, called by alloc.c's atfork handlers
+ * The device backend's part of fork, called by init.c's atfork handlers
  * while they hold every allocator lock: prepare makes the snapshot pipe,
  * parent waits until the child made its copy, child makes it.
  */

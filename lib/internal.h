@@ -14,6 +14,7 @@
  *   segment.c   a 2 MiB segment cut into pages of one size class each
  *   heap.c      thread heaps, remote frees, hand-over at thread exit
  *   huge.c      blocks of whole chunks, growth without copy
+ *   init.c      start-up (hpa_init_slow) and the atfork handlers
  *   alloc.c     the public malloc-style API
  *   dma.c       contiguous buffers and physical addresses
  *   stats.c     hpa_stats
@@ -124,6 +125,9 @@ void hpa_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hpa_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void hpa_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+/* A pointer the library did not hand out (or no longer owns): abort. */
+_Noreturn void hpa_bad_pointer(const char *fn, const void *p,
+			       const char *why);
 
 /* ---- prim.c: the primitive layer ------------------------------------ */
 
@@ -356,9 +360,6 @@ static inline unsigned int hpa_size_class(size_t size)
 		return hpa_class_by_16[(size + 15) >> 4];
 	return hpa_size_class_calc(size);
 }
-
-_Noreturn void hpa_bad_pointer(const char *fn, const void *p,
-			       const char *why);
 
 /* ---- segment.c ------------------------------------------------------- */
 
@@ -711,7 +712,7 @@ void hpa_huge_free(size_t idx, const void *p);
 void *hpa_huge_realloc(size_t idx, void *p, size_t size);
 size_t hpa_huge_usable(size_t idx, const void *p);
 
-/* ---- alloc.c / init ------------------------------------------------- */
+/* ---- init.c: start-up, atfork handlers -------------------------------- */
 
 extern _Atomic int hpa_initialized;
 extern enum hpa_backend hpa_backend_chosen;
@@ -723,6 +724,8 @@ static inline void hpa_ensure_init(void)
 					       memory_order_acquire)))
 		hpa_init_slow();
 }
+
+/* ---- alloc.c: the public malloc-style API ---------------------------- */
 
 void *hpa_alloc_aligned_node(size_t size, size_t align, int node);
 

@@ -252,3 +252,8 @@ void hpa_fatal(const char *fmt, ...)
 	va_end(ap);
 	abort();
 }
+
+void hpa_bad_pointer(const char *fn, const void *p, const char *why)
+{
+	hpa_fatal("%s(%p): %s\n", fn, p, why);
+}
