@@ -213,6 +213,8 @@ struct hpa_prim_ops {
 
 extern const struct hpa_prim_ops hpa_prim_os;
 extern const struct hpa_prim_ops *hpa_prim;
+/* The backend called name (hpa_backend_name's table), or -EINVAL. */
+int hpa_backend_by_name(const char *name);
 /* Tests: use ops instead of the OS; must run before the first allocation. */
 void hpa_prim_set(const struct hpa_prim_ops *ops);
 

@@ -61,6 +61,16 @@ HPA_EXPORT const char *hpa_backend_name(unsigned int backend)
 	return backend < HPA_BACKEND_MAX ? be_names[backend] : NULL;
 }
 
+int hpa_backend_by_name(const char *name)
+{
+	int be;
+
+	for (be = 0; be < HPA_BACKEND_MAX; be++)
+		if (!strcmp(name, be_names[be]))
+			return be;
+	return -EINVAL;
+}
+
 static ssize_t read_small_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -791,14 +801,13 @@ static enum hpa_backend pick_best(void)
 static enum hpa_backend os_init(const char *forced)
 {
 	char buf[256];
-	int start = HPA_BACKEND_DEVICE, be;
+	int start = HPA_BACKEND_DEVICE;
 
 	if (read_small_file("/sys/devices/system/node/online", buf,
 			    sizeof(buf)) > 0)
 		online_nodes = parse_node_list(buf);
-	for (be = 0; forced && be < HPA_BACKEND_MAX; be++)
-		if (!strcmp(forced, be_names[be]))
-			start = be;
+	if (forced && hpa_backend_by_name(forced) >= 0)
+		start = hpa_backend_by_name(forced);
 	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
 					probe_device();
 	/*
