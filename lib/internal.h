@@ -5,19 +5,25 @@
  * the shared object (checked against libhpalloc-user.sym by the build).
  *
  * Layers, bottom up (one file each):
- *   prim.c      the only code that opens, ioctls or mmaps (backends)
  *   lock.c      adaptive spin-then-futex lock
- *   options.c   the option table, HPALLOC_* environment variables
- *   arena.c     the VA reservation, 2 MiB chunks, the chunk map
- *   pool.c      free committed chunks per node and page class, retention
+ *   options.c   the option table, HPALLOC_* environment variables, logging
+ *               and the fatal paths (hpa_fatal, hpa_bad_pointer)
+ *   prim.c      the only code that opens, ioctls or mmaps (backends, and
+ *               the device's part of fork); tests put a fake under it
+ *   arena.c     the VA reservation, 2 MiB chunks, the chunk map and its
+ *               transitions (the only writer of hpa_arena.map)
+ *   pool.c      free committed chunks per node (4 KiB and 2 MiB lists,
+ *               a run cache), retention (the only writer of `retained`)
  *   sizeclass.c size classes
  *   segment.c   a 2 MiB segment cut into pages of one size class each
  *   heap.c      thread heaps, remote frees, hand-over at thread exit
  *   huge.c      blocks of whole chunks, growth without copy
+ *   dma.c       contiguous buffers and physical addresses
+ *   fork.c      fork() on device and hugetlb memory (fork.h)
+ *   stats.c     hpa_stats
  *   init.c      start-up (hpa_init_slow) and the atfork handlers
  *   alloc.c     the public malloc-style API
- *   dma.c       contiguous buffers and physical addresses
- *   stats.c     hpa_stats
+ *   preload.c   the LD_PRELOAD shim (libhpalloc-preload.so only)
  */
 #ifndef HPA_INTERNAL_H
 #define HPA_INTERNAL_H

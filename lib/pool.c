@@ -36,7 +36,8 @@ struct idx_block {
 	uint32_t idx[IDX_PER_BLOCK];
 };
 
-enum { PC_4K, PC_2M, PC_1G, PC_MAX };
+/* 1 GiB pages are never kept (hpa_pool_put, hpa_pool_put_run). */
+enum { PC_4K, PC_2M, PC_MAX };
 
 struct pool_list {
 	struct hpa_lock lock;
@@ -63,7 +64,7 @@ static struct hpa_lock runs_lock = HPA_LOCK_INIT;
 
 static int page_class(unsigned int shift)
 {
-	return shift >= 30 ? PC_1G : shift >= 21 ? PC_2M : PC_4K;
+	return shift >= 21 ? PC_2M : PC_4K;
 }
 
 static struct idx_block *block_new(void)
