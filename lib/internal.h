@@ -213,6 +213,23 @@ struct hpa_prim_ops {
 	bool (*node_online)(int node);
 	/* Best backend, set up at init (prints reasons with HPALLOC_DEBUG). */
 	enum hpa_backend (*init)(const char *forced);
+	/*
+	 * fork (fork.c), called in the child's atfork handler with every
+	 * allocator lock held; privatize NULL: nothing needs doing at fork.
+	 * shared_heap_chunks: how many chunks of heap memory (not DMA
+	 * buffers) the child would share with its parent (device pages are
+	 * MAP_SHARED); heap_shared: whether the chunk at addr is one.
+	 * privatize: replace [addr, addr+len) by private memory at the same
+	 * address, a copy of its bytes if copy (else zeroes), on node (-1:
+	 * any); 0 and *out, or -errno.  fork_child: after the heap was
+	 * privatized; DMA buffers stay shared, new memory comes from the
+	 * backend it returns.
+	 */
+	uint64_t (*shared_heap_chunks)(void);
+	bool (*heap_shared)(const void *addr);
+	int (*privatize)(void *addr, size_t len, int node, bool copy,
+			 struct hpa_commit *out);
+	enum hpa_backend (*fork_child)(void);
 	/* Sizes of 1 GiB pages usable now. */
 	bool (*has_1g)(void);
 };

@@ -32,7 +32,6 @@
 
 #include <linux/hpalloc.h>
 
-#include "fork.h"
 #include "internal.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -892,20 +891,21 @@ int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out)
 
 /* ---- fork (fork.c) ---------------------------------------------------- */
 
-uint64_t hpa_prim_dev_heap_chunks(void)
+static uint64_t os_shared_heap_chunks(void)
 {
 	return atomic_load(&dev_heap_chunks);
 }
 
-bool hpa_prim_dev_heap(const void *addr)
+static bool os_heap_shared(const void *addr)
 {
 	const uint64_t *slot = dev_slot(addr);
 
 	return slot && *slot && !(*slot & DEV_DMA);
 }
 
-int hpa_prim_privatize(void *addr, size_t len, int node, bool copy,
-		       struct hpa_commit *out)
+/* The device handles of the range are forgotten, never freed. */
+static int os_privatize(void *addr, size_t len, int node, bool copy,
+			struct hpa_commit *out)
 {
 	enum hpa_backend be = be_usable[HPA_BACKEND_THP] ? HPA_BACKEND_THP :
 			      HPA_BACKEND_4K;
@@ -959,7 +959,8 @@ done:
 	return 0;
 }
 
-enum hpa_backend hpa_prim_fork_child(void)
+/* Inherited DMA handles are the parent's: never freed here. */
+static enum hpa_backend os_fork_child(void)
 {
 	size_t i, n = res_size >> HPA_CHUNK_SHIFT;
 
@@ -994,6 +995,10 @@ const struct hpa_prim_ops hpa_prim_os = {
 	.node_online = os_node_online,
 	.init = os_init,
 	.has_1g = os_has_1g,
+	.shared_heap_chunks = os_shared_heap_chunks,
+	.heap_shared = os_heap_shared,
+	.privatize = os_privatize,
+	.fork_child = os_fork_child,
 };
 
 const struct hpa_prim_ops *hpa_prim = &hpa_prim_os;
