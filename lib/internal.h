@@ -227,7 +227,10 @@ static inline void *hpa_chunk_addr(size_t idx)
 
 /* ---- pool.c ---------------------------------------------------------- */
 
-/* One committed chunk from node's pool (or freshly committed); -1: ENOMEM */
+/*
+ * One committed chunk from node's pool (or freshly committed), or -ENOMEM;
+ * errno is left alone (the public API that fails sets it).
+ */
 long hpa_pool_get(int node, bool bind);
 /* The same on 4 KiB pages (a small heap's segment). */
 long hpa_pool_get_small(int node, bool bind);

@@ -294,14 +294,11 @@ long hpa_pool_get(int node, bool bind)
 	if (idx >= 0)
 		return idx;
 	idx = hpa_arena_take(1, 1, false);
-	if (idx < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (idx < 0)
+		return -ENOMEM;
 	if (hpa_pool_commit((size_t)idx, 1, node, bind, false)) {
 		hpa_arena_give((size_t)idx, 1);
-		errno = ENOMEM;
-		return -1;
+		return -ENOMEM;
 	}
 	return idx;
 }
@@ -762,14 +759,11 @@ long hpa_pool_get_small(int node, bool bind)
 		return idx;
 	}
 	idx = hpa_arena_take(1, 1, false);
-	if (idx < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (idx < 0)
+		return -ENOMEM;
 	if (commit_range((size_t)idx, 1, node, bind, HPA_COMMIT_SMALL)) {
 		hpa_arena_give((size_t)idx, 1);
-		errno = ENOMEM;
-		return -1;
+		return -ENOMEM;
 	}
 	return idx;
 }

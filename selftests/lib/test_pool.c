@@ -40,8 +40,8 @@ TEST_F(pool, commit_failure_is_enomem)
 {
 	fake.fail_commits = 1;
 	errno = 0;
-	EXPECT_EQ(-1, hpa_pool_get(0, false));
-	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(-ENOMEM, hpa_pool_get(0, false));
+	EXPECT_EQ(0, errno);		/* internal: -errno, errno untouched */
 	/* The address range went back: the next get succeeds at index 0. */
 	EXPECT_EQ(0, hpa_pool_get(0, false));
 }
