@@ -151,7 +151,13 @@ enum hpa_backend {
 	HPA_BACKEND_MAX
 };
 
+/*
+ * Fixed array sizes of struct hpa_stats: the layout is ABI (an older
+ * caller's smaller struct gets the prefix), so a new backend, node or
+ * class must not move the fields after these arrays.
+ */
 #define HPA_STATS_MAX_NODES	8
+#define HPA_STATS_MAX_BACKENDS	4
 #define HPA_STATS_MAX_CLASSES	64
 
 struct hpa_backend_stats {
@@ -186,7 +192,7 @@ struct hpa_stats {
 	uint64_t realloc_copies;	/* hpa_realloc moves by copying */
 	uint64_t dma_buffers;		/* live hpa_dma_alloc buffers */
 	uint64_t node_bytes[HPA_STATS_MAX_NODES]; /* committed per node */
-	struct hpa_backend_stats per_backend[HPA_BACKEND_MAX];
+	struct hpa_backend_stats per_backend[HPA_STATS_MAX_BACKENDS];
 	struct hpa_class_stats per_class[HPA_STATS_MAX_CLASSES];
 };
 

@@ -191,3 +191,119 @@ void hpa_arena_give(size_t idx, size_t n)
 		hpa_arena.low_hint = idx;
 	hpa_unlock(&hpa_arena.lock);
 }
+
+/* ---- chunk state: the only writers of the chunk map ------------------ */
+
+/*
+ * Every change of a chunk's entry goes through these, so that what a kind
+ * implies about the other fields (a run's tails name their head, a pool
+ * chunk is no longer fresh) is decided in one place.  The caller owns the
+ * chunks (it took their VA or popped them from the pool), so no lock.
+ */
+
+/* Freshly committed by a backend: claimed by the committer, reads zero. */
+void hpa_chunks_commit(size_t idx, size_t n, const struct hpa_commit *out,
+		       int node, bool bind)
+{
+	size_t i;
+
+	for (i = idx; i < idx + n; i++) {
+		struct hpa_chunk *c = &hpa_arena.map[i];
+
+		c->kind = HPA_CHUNK_CLAIMED;
+		c->backend = out->backend;
+		c->page_shift = out->page_shift;
+		c->fresh = 1;
+		c->node = (int16_t)node;
+		c->bound = bind;
+	}
+}
+
+/* The pages behind the chunks were replaced (fork: private copies). */
+void hpa_chunks_rebackend(size_t idx, size_t n, const struct hpa_commit *out)
+{
+	size_t i;
+
+	for (i = idx; i < idx + n; i++) {
+		hpa_arena.map[i].backend = out->backend;
+		hpa_arena.map[i].page_shift = out->page_shift;
+	}
+}
+
+/* Into the page pool: handed out before, so no longer fresh. */
+void hpa_chunks_to_pool(size_t idx, size_t n)
+{
+	size_t i;
+
+	for (i = idx; i < idx + n; i++) {
+		hpa_arena.map[i].kind = HPA_CHUNK_POOL;
+		hpa_arena.map[i].fresh = 0;
+	}
+}
+
+/* Out of the page pool (or back from a failed keep) to one owner. */
+void hpa_chunks_claim(size_t idx, size_t n)
+{
+	size_t i;
+
+	for (i = idx; i < idx + n; i++)
+		hpa_arena.map[i].kind = HPA_CHUNK_CLAIMED;
+}
+
+void hpa_chunk_to_segment(size_t idx, void *seg)
+{
+	hpa_arena.map[idx].aux = seg;
+	hpa_arena.map[idx].kind = HPA_CHUNK_SEGMENT;
+}
+
+/* A run's head says what it is; its tails say where the head is. */
+static void mark_run(size_t idx, size_t n, enum hpa_chunk_kind kind,
+		     uint64_t size)
+{
+	size_t i;
+
+	hpa_arena.map[idx].kind = (uint8_t)kind;
+	hpa_arena.map[idx].nchunks = (uint32_t)n;
+	hpa_arena.map[idx].size = size;
+	for (i = idx + 1; i < idx + n; i++) {
+		hpa_arena.map[i].kind = HPA_CHUNK_TAIL;
+		hpa_arena.map[i].head = (uint32_t)idx;
+	}
+}
+
+/* A huge block of size bytes over [idx, idx+n), or its new length. */
+void hpa_chunks_mark_huge(size_t idx, size_t n, uint64_t size)
+{
+	mark_run(idx, n, HPA_CHUNK_HUGE, size);
+}
+
+/* A DMA buffer: device pages, one handle, described by its head. */
+void hpa_chunks_mark_dma(size_t idx, size_t n, uint64_t size, uint64_t handle,
+			 unsigned int page_shift, int node)
+{
+	struct hpa_chunk *c = &hpa_arena.map[idx];
+
+	c->handle = handle;
+	c->backend = HPA_BACKEND_DEVICE;
+	c->page_shift = (uint8_t)page_shift;
+	c->node = (int16_t)node;
+	mark_run(idx, n, HPA_CHUNK_DMA, size);
+}
+
+/* The pages of [from, from+n) were moved to [to, to+n): so are entries. */
+void hpa_chunks_move(size_t to, size_t from, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		hpa_arena.map[to + i] = hpa_arena.map[from + i];
+}
+
+/* Whether the chunk still reads zero; from now on it does not. */
+bool hpa_chunk_take_fresh(size_t idx)
+{
+	bool fresh = hpa_arena.map[idx].fresh;
+
+	hpa_arena.map[idx].fresh = 0;
+	return fresh;
+}

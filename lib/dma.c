@@ -14,7 +14,7 @@
 
 HPA_EXPORT void *hpa_dma_alloc(size_t size, int node, unsigned int flags)
 {
-	size_t page, len, n, i;
+	size_t page, len, n;
 	uint64_t handle;
 	long idx;
 	int err;
@@ -44,17 +44,8 @@ HPA_EXPORT void *hpa_dma_alloc(size_t size, int node, unsigned int flags)
 		errno = -err;
 		return NULL;
 	}
-	hpa_arena.map[idx].kind = HPA_CHUNK_DMA;
-	hpa_arena.map[idx].nchunks = (uint32_t)n;
-	hpa_arena.map[idx].size = size;
-	hpa_arena.map[idx].handle = handle;
-	hpa_arena.map[idx].backend = HPA_BACKEND_DEVICE;
-	hpa_arena.map[idx].page_shift = flags & HPA_DMA_1G ? 30 : 21;
-	hpa_arena.map[idx].node = (int16_t)node;
-	for (i = (size_t)idx + 1; i < (size_t)idx + n; i++) {
-		hpa_arena.map[i].kind = HPA_CHUNK_TAIL;
-		hpa_arena.map[i].head = (uint32_t)idx;
-	}
+	hpa_chunks_mark_dma((size_t)idx, n, size, handle,
+			    flags & HPA_DMA_1G ? 30 : 21, node);
 	hpa_stat_add(&hpa_gstats.dma_buffers, 1);
 	return hpa_chunk_addr((size_t)idx);
 }
@@ -74,7 +65,7 @@ static long dma_head(const void *p)
 HPA_EXPORT int hpa_dma_free(void *p)
 {
 	long idx = dma_head(p);
-	struct hpa_chunk *c;
+	const struct hpa_chunk *c;
 	size_t n;
 	int err;
 

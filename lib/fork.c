@@ -26,7 +26,7 @@
  * or EOF if the child dies).  Other parent threads that neither allocate nor
  * free may still write during the copy (docs/library.md, "fork").
  *
- * alloc.c's atfork handlers call these: prepare after they took every
+ * init.c's atfork handlers call these: prepare after they took every
  * allocator lock, parent and child before they release them.
  */
 #include <fcntl.h>
@@ -46,8 +46,8 @@ static bool hugetlb_mapped(void)
 void hpa_fork_prepare_dev(void)
 {
 	fork_pipe[0] = fork_pipe[1] = -1;
-	if (hpa_prim != &hpa_prim_os ||
-	    (!hpa_prim_dev_heap_chunks() && !hugetlb_mapped()))
+	if (!hpa_prim->privatize ||
+	    (!hpa_prim->shared_heap_chunks() && !hugetlb_mapped()))
 		return;
 	/* Without a pipe the child still copies, only not as a snapshot. */
 	if (pipe2(fork_pipe, O_CLOEXEC))
@@ -75,7 +75,7 @@ static bool chunk_hugetlb(size_t i)
 /* The chunk must not stay shared with (or copy on write from) the parent. */
 static bool chunk_private(size_t i)
 {
-	return hpa_prim_dev_heap(hpa_chunk_addr(i)) || chunk_hugetlb(i);
+	return hpa_prim->heap_shared(hpa_chunk_addr(i)) || chunk_hugetlb(i);
 }
 
 /*
@@ -100,7 +100,8 @@ static void privatize_heap(void)
 	unsigned int told = 0;
 	int err;
 
-	for (i = 0; i < n && (hpa_prim_dev_heap_chunks() || hugetlb_mapped());
+	for (i = 0; i < n && (hpa_prim->shared_heap_chunks() ||
+			      hugetlb_mapped());
 	     i = j) {
 		j = i + 1;
 		if (!chunk_private(i))
@@ -109,10 +110,10 @@ static void privatize_heap(void)
 		       chunk_needs_copy(j) == chunk_needs_copy(i) &&
 		       chunk_node(j) == chunk_node(i))
 			j++;
-		err = hpa_prim_privatize(hpa_chunk_addr(i), (j - i) <<
-					 HPA_CHUNK_SHIFT, chunk_node(i),
-					 chunk_needs_copy(i), &out);
-		if (err && !hpa_prim_dev_heap(hpa_chunk_addr(i))) {
+		err = hpa_prim->privatize(hpa_chunk_addr(i), (j - i) <<
+					  HPA_CHUNK_SHIFT, chunk_node(i),
+					  chunk_needs_copy(i), &out);
+		if (err && !hpa_prim->heap_shared(hpa_chunk_addr(i))) {
 			/*
 			 * hugetlb stays copy on write: that works while the
 			 * pool has pages, which beats a certain abort.
@@ -139,11 +140,11 @@ static void privatize_heap(void)
 
 void hpa_fork_child_dev(void)
 {
-	if (hpa_prim == &hpa_prim_os && hpa_backend_chosen ==
-	    HPA_BACKEND_DEVICE) {
+	if (hpa_prim->privatize &&
+	    hpa_backend_chosen == HPA_BACKEND_DEVICE) {
 		privatize_heap();
-		hpa_backend_chosen = hpa_prim_fork_child();
-	} else if (hpa_prim == &hpa_prim_os && hugetlb_mapped()) {
+		hpa_backend_chosen = hpa_prim->fork_child();
+	} else if (hpa_prim->privatize && hugetlb_mapped()) {
 		privatize_heap();
 	}
 	if (fork_pipe[1] >= 0) {

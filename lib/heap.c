@@ -479,8 +479,7 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 			return NULL;
 		}
 		hpa_segment_init(seg, hpa_chunk_addr((size_t)idx), h, h->node);
-		hpa_arena.map[idx].aux = seg;
-		hpa_arena.map[idx].kind = HPA_CHUNK_SEGMENT;
+		hpa_chunk_to_segment((size_t)idx, seg);
 		seg->kind = kind;
 		seg_push(&h->segs[kind], seg);
 		hpa_count_add(&h->nsegments, 1);

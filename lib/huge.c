@@ -27,19 +27,6 @@ static bool want_1g(size_t n)
 	       hpa_prim->has_1g();
 }
 
-static void mark_run(size_t idx, size_t n, size_t size)
-{
-	size_t i;
-
-	hpa_arena.map[idx].kind = HPA_CHUNK_HUGE;
-	hpa_arena.map[idx].nchunks = (uint32_t)n;
-	hpa_arena.map[idx].size = size;
-	for (i = idx + 1; i < idx + n; i++) {
-		hpa_arena.map[i].kind = HPA_CHUNK_TAIL;
-		hpa_arena.map[i].head = (uint32_t)idx;
-	}
-}
-
 void *hpa_huge_alloc(size_t size, size_t align, int node)
 {
 	size_t n, align_chunks = 1;
@@ -76,7 +63,7 @@ void *hpa_huge_alloc(size_t size, size_t align, int node)
 		return NULL;
 	}
 found:
-	mark_run((size_t)idx, n, size);
+	hpa_chunks_mark_huge((size_t)idx, n, size);
 	hpa_stat_add(&hpa_gstats.huge_in_use, (int64_t)(n << HPA_CHUNK_SHIFT));
 	return hpa_chunk_addr((size_t)idx);
 }
@@ -93,7 +80,7 @@ static void release_run(size_t idx, size_t n)
 
 void hpa_huge_free(size_t idx, const void *p)
 {
-	struct hpa_chunk *c = &hpa_arena.map[idx];
+	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	size_t n = c->nchunks;
 
 	if (p != hpa_chunk_addr(idx))
@@ -110,50 +97,47 @@ size_t hpa_huge_usable(size_t idx, const void *p)
 
 /*
  * Map the new tail first, then move the old pages in front of it, so that a
- * failure at any step leaves the block valid where it was.  errno ENOMEM:
- * no memory; EOPNOTSUPP: the backend cannot move pages (caller copies).
+ * failure at any step leaves the block valid where it was.  The new first
+ * chunk's index, or -ENOMEM: no memory; -EOPNOTSUPP: the backend cannot
+ * move the pages (the caller copies).
  */
-static void *move_run(size_t idx, size_t n, size_t new_n, size_t size)
+static long move_run(size_t idx, size_t n, size_t new_n, size_t size)
 {
 	struct hpa_chunk head = hpa_arena.map[idx];
-	size_t i, align = want_1g(new_n) ? HPA_1G_CHUNKS : 1;
+	size_t align = want_1g(new_n) ? HPA_1G_CHUNKS : 1;
 	long to = hpa_arena_take(new_n, align, true);
 	int err;
 
-	if (to < 0) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (to < 0)
+		return -ENOMEM;
 	if (hpa_pool_commit((size_t)to + n, new_n - n, head.node, head.bound,
 			    false)) {
 		hpa_arena_give((size_t)to, new_n);
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	err = hpa_prim->move(hpa_chunk_addr(idx), hpa_chunk_addr((size_t)to),
 			     n << HPA_CHUNK_SHIFT);
 	if (err) {
 		hpa_pool_release((size_t)to + n, new_n - n);
 		hpa_arena_give((size_t)to, n);
-		errno = EOPNOTSUPP;
-		return NULL;
+		return -EOPNOTSUPP;
 	}
 	/* The pages moved: their map entries move with them. */
-	for (i = 0; i < n; i++)
-		hpa_arena.map[(size_t)to + i] = hpa_arena.map[idx + i];
+	hpa_chunks_move((size_t)to, idx, n);
 	hpa_arena_give(idx, n);
-	mark_run((size_t)to, new_n, size);
+	hpa_chunks_mark_huge((size_t)to, new_n, size);
 	hpa_stat_add(&hpa_gstats.realloc_remaps, 1);
 	hpa_stat_add(&hpa_gstats.huge_in_use,
 		     (int64_t)((new_n - n) << HPA_CHUNK_SHIFT));
-	return hpa_chunk_addr((size_t)to);
+	return to;
 }
 
 void *hpa_huge_realloc(size_t idx, void *p, size_t size)
 {
-	struct hpa_chunk *c = &hpa_arena.map[idx];
+	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	size_t n = c->nchunks, new_n;
 	void *q;
+	long moved;
 
 	if (p != hpa_chunk_addr(idx))
 		hpa_bad_pointer("hpa_realloc", p, "not the start of a block");
@@ -167,16 +151,16 @@ void *hpa_huge_realloc(size_t idx, void *p, size_t size)
 			hpa_stat_add(&hpa_gstats.huge_in_use,
 				     -(int64_t)((n - new_n) << HPA_CHUNK_SHIFT));
 			release_run(idx + new_n, n - new_n);
-			mark_run(idx, new_n, size);
+			hpa_chunks_mark_huge(idx, new_n, size);
 		} else {
-			c->size = size;
+			hpa_chunks_mark_huge(idx, n, size);
 		}
 		return p;
 	}
 	if (hpa_arena_take_at(idx + n, new_n - n)) {
 		if (hpa_pool_commit(idx + n, new_n - n, c->node, c->bound,
 				    false) == 0) {
-			mark_run(idx, new_n, size);
+			hpa_chunks_mark_huge(idx, new_n, size);
 			hpa_stat_add(&hpa_gstats.realloc_in_place, 1);
 			hpa_stat_add(&hpa_gstats.huge_in_use,
 				     (int64_t)((new_n - n) << HPA_CHUNK_SHIFT));
@@ -186,9 +170,13 @@ void *hpa_huge_realloc(size_t idx, void *p, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	q = move_run(idx, n, new_n, size);
-	if (q || errno != EOPNOTSUPP)
-		return q;
+	moved = move_run(idx, n, new_n, size);
+	if (moved >= 0)
+		return hpa_chunk_addr((size_t)moved);
+	if (moved != -EOPNOTSUPP) {
+		errno = (int)-moved;
+		return NULL;
+	}
 	/* The backend cannot move pages: copy (counted). */
 	q = hpa_huge_alloc(size, 0, c->bound ? c->node : -1);
 	if (!q)

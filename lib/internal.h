@@ -5,18 +5,25 @@
  * the shared object (checked against libhpalloc-user.sym by the build).
  *
  * Layers, bottom up (one file each):
- *   prim.c      the only code that opens, ioctls or mmaps (backends)
  *   lock.c      adaptive spin-then-futex lock
- *   options.c   the option table, HPALLOC_* environment variables
- *   arena.c     the VA reservation, 2 MiB chunks, the chunk map
- *   pool.c      free committed chunks per node and page class, retention
+ *   options.c   the option table, HPALLOC_* environment variables, logging
+ *               and the fatal paths (hpa_fatal, hpa_bad_pointer)
+ *   prim.c      the only code that opens, ioctls or mmaps (backends, and
+ *               the device's part of fork); tests put a fake under it
+ *   arena.c     the VA reservation, 2 MiB chunks, the chunk map and its
+ *               transitions (the only writer of hpa_arena.map)
+ *   pool.c      free committed chunks per node (4 KiB and 2 MiB lists,
+ *               a run cache), retention (the only writer of `retained`)
  *   sizeclass.c size classes
  *   segment.c   a 2 MiB segment cut into pages of one size class each
  *   heap.c      thread heaps, remote frees, hand-over at thread exit
  *   huge.c      blocks of whole chunks, growth without copy
- *   alloc.c     the public malloc-style API
  *   dma.c       contiguous buffers and physical addresses
+ *   fork.c      fork() on device and hugetlb memory (fork.h)
  *   stats.c     hpa_stats
+ *   init.c      start-up (hpa_init_slow) and the atfork handlers
+ *   alloc.c     the public malloc-style API
+ *   preload.c   the LD_PRELOAD shim (libhpalloc-preload.so only)
  */
 #ifndef HPA_INTERNAL_H
 #define HPA_INTERNAL_H
@@ -124,93 +131,13 @@ void hpa_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hpa_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void hpa_fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+/* A pointer the library did not hand out (or no longer owns): abort. */
+_Noreturn void hpa_bad_pointer(const char *fn, const void *p,
+			       const char *why);
 
-/* ---- prim.c: the primitive layer ------------------------------------ */
+/* ---- prim.c: the primitive layer (its contract: prim.h) -------------- */
 
-/*
- * A committed range: what a backend mapped at a chunk-aligned address.
- * The allocator above never calls the OS; it calls these operations, which
- * tests replace with a fake (hpa_prim_set()).
- */
-struct hpa_commit {
-	uint8_t backend;	/* enum hpa_backend that served it */
-	uint8_t page_shift;	/* 12, 21 or 30 */
-	bool fallback;		/* a better backend failed first */
-};
-
-#define HPA_COMMIT_1G		1u	/* (true converts to this) */
-#define HPA_COMMIT_SMALL	2u	/* 4 KiB pages: a heap's first segments */
-
-/* What prim->dma_query reports about a DMA buffer. */
-struct hpa_dma_query {
-	size_t page_size;
-	size_t nr_pages;
-	uint64_t nodes;		/* mask of the nodes holding its pages */
-};
-
-struct hpa_prim_ops {
-	const char *name;
-	/*
-	 * Reserve *size bytes of PROT_NONE address space aligned to align
-	 * (2 MiB when *size is below 2 * align); *size shrinks to what
-	 * RLIMIT_AS leaves and halves down to min while the kernel refuses.
-	 */
-	void *(*reserve)(size_t *size, size_t min, size_t align);
-	/* Anonymous zeroed read-write memory for metadata (never freed). */
-	void *(*meta_map)(size_t size);
-	/*
-	 * Back [addr, addr+len) (chunk aligned) with memory on node (-1: the
-	 * caller's).  flags: HPA_COMMIT_1G uses 1 GiB pages where the range
-	 * is 1 GiB aligned, HPA_COMMIT_SMALL 4 KiB pages whatever the
-	 * backend.  0 or -errno; on failure the range is PROT_NONE.
-	 */
-	int (*commit)(void *addr, size_t len, int node, unsigned int flags,
-		      struct hpa_commit *out);
-	/* Return [addr, addr+len) to the OS; it reads PROT_NONE after. */
-	int (*decommit)(void *addr, size_t len);
-	/*
-	 * Move the pages of [from, from+len) to [to, to+len) without copying
-	 * bytes; [from, from+len) reads PROT_NONE after.  -errno if the
-	 * backend cannot (the caller then copies).
-	 */
-	int (*move)(void *from, void *to, size_t len);
-	/* Contiguous buffer for DMA at addr; handle for virt2phys/free. */
-	int (*dma_commit)(void *addr, size_t len, int node, bool page_1g,
-			  uint64_t *handle);
-	int (*dma_release)(void *addr, size_t len, uint64_t handle);
-	int (*virt2phys)(const void *p, uint64_t handle, void *map_start,
-			 uint64_t *phys);
-	/*
-	 * Describe the DMA buffer handle in one query: its page size, page
-	 * count and nodes, and the physical addresses of its first n pages
-	 * into phys (none when n is 0).  0 or -errno.
-	 */
-	int (*dma_query)(uint64_t handle, uint64_t *phys, size_t n,
-			 struct hpa_dma_query *out);
-	/* A new dma-buf fd (O_CLOEXEC) for handle, read-only or not; -errno. */
-	int (*dma_export)(uint64_t handle, bool readonly);
-	/*
-	 * Map all of dma-buf fd (len bytes) shared, at addr if not NULL (and
-	 * nothing is there), else at an address aligned to align.  NULL with
-	 * errno set on failure.  unmap_fd undoes it.
-	 */
-	void *(*map_fd)(int fd, void *addr, size_t len, size_t align);
-	/* The size of the dma-buf fd (its file's end), or -errno. */
-	long (*fd_size)(int fd);
-	int (*unmap_fd)(void *addr, size_t len);
-	/* The caller's NUMA node; online node check. */
-	int (*current_node)(void);
-	bool (*node_online)(int node);
-	/* Best backend, set up at init (prints reasons with HPALLOC_DEBUG). */
-	enum hpa_backend (*init)(const char *forced);
-	/* Sizes of 1 GiB pages usable now. */
-	bool (*has_1g)(void);
-};
-
-extern const struct hpa_prim_ops hpa_prim_os;
-extern const struct hpa_prim_ops *hpa_prim;
-/* Tests: use ops instead of the OS; must run before the first allocation. */
-void hpa_prim_set(const struct hpa_prim_ops *ops);
+#include "prim.h"
 
 /* ---- arena.c: the VA reservation and the chunk map ------------------- */
 
@@ -273,6 +200,19 @@ long hpa_arena_take(size_t n, size_t align_chunks, bool high);
 bool hpa_arena_take_at(size_t idx, size_t n);
 void hpa_arena_give(size_t idx, size_t n);
 
+/* Chunk state transitions: the only code that writes hpa_arena.map. */
+void hpa_chunks_commit(size_t idx, size_t n, const struct hpa_commit *out,
+		       int node, bool bind);
+void hpa_chunks_rebackend(size_t idx, size_t n, const struct hpa_commit *out);
+void hpa_chunks_to_pool(size_t idx, size_t n);
+void hpa_chunks_claim(size_t idx, size_t n);
+void hpa_chunk_to_segment(size_t idx, void *seg);
+void hpa_chunks_mark_huge(size_t idx, size_t n, uint64_t size);
+void hpa_chunks_mark_dma(size_t idx, size_t n, uint64_t size, uint64_t handle,
+			 unsigned int page_shift, int node);
+void hpa_chunks_move(size_t to, size_t from, size_t n);
+bool hpa_chunk_take_fresh(size_t idx);
+
 static inline bool hpa_in_arena(const void *p)
 {
 	return (uintptr_t)p - (uintptr_t)hpa_arena.base < hpa_arena.size;
@@ -313,7 +253,10 @@ static inline void *hpa_chunk_addr(size_t idx)
 
 /* ---- pool.c ---------------------------------------------------------- */
 
-/* One committed chunk from node's pool (or freshly committed); -1: ENOMEM */
+/*
+ * One committed chunk from node's pool (or freshly committed), or -ENOMEM;
+ * errno is left alone (the public API that fails sets it).
+ */
 long hpa_pool_get(int node, bool bind);
 /* The same on 4 KiB pages (a small heap's segment). */
 long hpa_pool_get_small(int node, bool bind);
@@ -369,9 +312,6 @@ static inline unsigned int hpa_size_class(size_t size)
 		return hpa_class_by_16[(size + 15) >> 4];
 	return hpa_size_class_calc(size);
 }
-
-_Noreturn void hpa_bad_pointer(const char *fn, const void *p,
-			       const char *why);
 
 /* ---- segment.c ------------------------------------------------------- */
 
@@ -771,7 +711,7 @@ void hpa_huge_free(size_t idx, const void *p);
 void *hpa_huge_realloc(size_t idx, void *p, size_t size);
 size_t hpa_huge_usable(size_t idx, const void *p);
 
-/* ---- alloc.c / init ------------------------------------------------- */
+/* ---- init.c: start-up, atfork handlers -------------------------------- */
 
 extern _Atomic int hpa_initialized;
 extern enum hpa_backend hpa_backend_chosen;
@@ -783,6 +723,8 @@ static inline void hpa_ensure_init(void)
 					       memory_order_acquire)))
 		hpa_init_slow();
 }
+
+/* ---- alloc.c: the public malloc-style API ---------------------------- */
 
 void *hpa_alloc_aligned_node(size_t size, size_t align, int node);
 
@@ -817,9 +759,9 @@ static inline void *hpa_malloc_inline(size_t size)
 }
 
 /* The chunk entry of p, or NULL if p is not ours. */
-static inline struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
+static inline const struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 {
-	struct hpa_chunk *c;
+	const struct hpa_chunk *c;
 
 	if (HPA_UNLIKELY(!hpa_in_arena(p)))
 		return NULL;

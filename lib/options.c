@@ -101,15 +101,7 @@ static const char *size_str(char *buf, size_t len, long long v)
 
 static bool backend_name_valid(const char *v)
 {
-	static const char *const names[] = {
-		"auto", "device", "hugetlb", "thp", "4k"
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(v, names[i]))
-			return true;
-	return false;
+	return !strcmp(v, "auto") || hpa_backend_by_name(v) >= 0;
 }
 
 /*
@@ -251,4 +243,9 @@ void hpa_fatal(const char *fmt, ...)
 	vlog("hpalloc: fatal: ", fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+void hpa_bad_pointer(const char *fn, const void *p, const char *why)
+{
+	hpa_fatal("%s(%p): %s\n", fn, p, why);
 }

@@ -36,7 +36,8 @@ struct idx_block {
 	uint32_t idx[IDX_PER_BLOCK];
 };
 
-enum { PC_4K, PC_2M, PC_1G, PC_MAX };
+/* 1 GiB pages are never kept (hpa_pool_put, hpa_pool_put_run). */
+enum { PC_4K, PC_2M, PC_MAX };
 
 struct pool_list {
 	struct hpa_lock lock;
@@ -63,7 +64,7 @@ static struct hpa_lock runs_lock = HPA_LOCK_INIT;
 
 static int page_class(unsigned int shift)
 {
-	return shift >= 30 ? PC_1G : shift >= 21 ? PC_2M : PC_4K;
+	return shift >= 21 ? PC_2M : PC_4K;
 }
 
 static struct idx_block *block_new(void)
@@ -137,7 +138,7 @@ static void account(size_t idx, size_t n, int sign)
 	size_t i;
 
 	for (i = idx; i < idx + n; i++) {
-		struct hpa_chunk *c = &hpa_arena.map[i];
+		const struct hpa_chunk *c = &hpa_arena.map[i];
 		int64_t bytes = sign * (int64_t)HPA_CHUNK_SIZE;
 
 		hpa_stat_add(&hpa_gstats.bytes_mapped, bytes);
@@ -153,13 +154,8 @@ static void account(size_t idx, size_t n, int sign)
 
 void hpa_pool_rebackend(size_t idx, size_t n, const struct hpa_commit *out)
 {
-	size_t i;
-
 	account(idx, n, -1);
-	for (i = idx; i < idx + n; i++) {
-		hpa_arena.map[i].backend = out->backend;
-		hpa_arena.map[i].page_shift = out->page_shift;
-	}
+	hpa_chunks_rebackend(idx, n, out);
 	account(idx, n, 1);
 }
 
@@ -167,7 +163,6 @@ static int commit_range(size_t idx, size_t n, int node, bool bind,
 			unsigned int flags)
 {
 	struct hpa_commit out;
-	size_t i;
 	int err;
 
 	err = hpa_prim->commit(hpa_chunk_addr(idx), n << HPA_CHUNK_SHIFT,
@@ -178,16 +173,7 @@ static int commit_range(size_t idx, size_t n, int node, bool bind,
 	hpa_stat_add(&hpa_gstats.be_maps[out.backend], 1);
 	if (out.fallback)
 		hpa_stat_add(&hpa_gstats.fallbacks, 1);
-	for (i = idx; i < idx + n; i++) {
-		struct hpa_chunk *c = &hpa_arena.map[i];
-
-		c->kind = HPA_CHUNK_CLAIMED;
-		c->backend = out.backend;
-		c->page_shift = out.page_shift;
-		c->fresh = 1;
-		c->node = (int16_t)node;
-		c->bound = bind;
-	}
+	hpa_chunks_commit(idx, n, &out, node, bind);
 	account(idx, n, 1);
 	return 0;
 }
@@ -238,6 +224,46 @@ static struct pool_list *list_for(int node, int pc)
 	return &pool[node][pc];
 }
 
+/*
+ * Retention: `retained` (bytes the lists and the run cache hold) changes
+ * only here.  pool_keep reserves room for bytes within limit and says
+ * whether it got it; pool_unkeep gives back what a kept chunk or run
+ * counted once it leaves the pool, for reuse or for the OS.
+ */
+static bool pool_keep(uint64_t bytes, uint64_t limit)
+{
+	uint64_t have = atomic_load(&retained);
+
+	do {
+		if (have + bytes > limit)
+			return false;
+	} while (!atomic_compare_exchange_weak(&retained, &have, have + bytes));
+	return true;
+}
+
+static void pool_unkeep(uint64_t bytes)
+{
+	atomic_fetch_sub(&retained, bytes);
+}
+
+/*
+ * A popped chunk the request cannot use goes back on its list still
+ * counted: it never left the pool.  Without a list block for it, it
+ * leaves the pool after all.
+ */
+static void list_push_back(struct pool_list *l, size_t idx)
+{
+	bool kept;
+
+	hpa_lock(&l->lock);
+	kept = list_push(l, (uint32_t)idx);
+	hpa_unlock(&l->lock);
+	if (!kept) {
+		pool_unkeep(HPA_CHUNK_SIZE);
+		hpa_pool_release(idx, 1);
+	}
+}
+
 long hpa_pool_get(int node, bool bind)
 {
 	static const int order[] = { PC_2M, PC_4K };
@@ -254,12 +280,12 @@ long hpa_pool_get(int node, bool bind)
 		hpa_unlock(&l->lock);
 		/* A bound request takes only chunks bound to the node. */
 		if (idx >= 0 && bind && !hpa_arena.map[idx].bound) {
-			hpa_pool_put((size_t)idx);
+			list_push_back(l, (size_t)idx);
 			continue;
 		}
 		if (idx >= 0) {
-			atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
-			hpa_arena.map[idx].kind = HPA_CHUNK_CLAIMED;
+			pool_unkeep(HPA_CHUNK_SIZE);
+			hpa_chunks_claim((size_t)idx, 1);
 			return idx;
 		}
 	}
@@ -268,37 +294,32 @@ long hpa_pool_get(int node, bool bind)
 	if (idx >= 0)
 		return idx;
 	idx = hpa_arena_take(1, 1, false);
-	if (idx < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (idx < 0)
+		return -ENOMEM;
 	if (hpa_pool_commit((size_t)idx, 1, node, bind, false)) {
 		hpa_arena_give((size_t)idx, 1);
-		errno = ENOMEM;
-		return -1;
+		return -ENOMEM;
 	}
 	return idx;
 }
 
 void hpa_pool_put(size_t idx)
 {
-	struct hpa_chunk *c = &hpa_arena.map[idx];
+	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	struct pool_list *l = list_for(c->node, page_class(c->page_shift));
 	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
 	bool kept = false;
 
-	if (atomic_fetch_add(&retained, HPA_CHUNK_SIZE) + HPA_CHUNK_SIZE <=
-	    limit && c->page_shift < 30) {
-		c->kind = HPA_CHUNK_POOL;
-		c->fresh = 0;
+	if (c->page_shift < 30 && pool_keep(HPA_CHUNK_SIZE, limit)) {
+		hpa_chunks_to_pool(idx, 1);
 		hpa_lock(&l->lock);
 		kept = list_push(l, (uint32_t)idx);
 		hpa_unlock(&l->lock);
+		if (!kept)
+			pool_unkeep(HPA_CHUNK_SIZE);
 	}
-	if (!kept) {
-		atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+	if (!kept)
 		hpa_pool_release(idx, 1);
-	}
 }
 
 void hpa_pool_stats(uint64_t *ret)
@@ -363,7 +384,7 @@ static size_t remnant_to_lists(size_t idx, size_t n)
 	size_t i, kept = 0;
 
 	for (i = idx; i < idx + n; i++) {
-		struct hpa_chunk *c = &hpa_arena.map[i];
+		const struct hpa_chunk *c = &hpa_arena.map[i];
 		struct pool_list *l = list_for(c->node,
 					       page_class(c->page_shift));
 		bool ok;
@@ -548,9 +569,8 @@ long hpa_pool_get_run(size_t n, int node, bool bind)
 	}
 	hpa_unlock(&runs_lock);
 	if (idx >= 0) {
-		atomic_fetch_sub(&retained, n << HPA_CHUNK_SHIFT);
-		for (i = 0; i < n; i++)
-			hpa_arena.map[(size_t)idx + i].kind = HPA_CHUNK_CLAIMED;
+		pool_unkeep(n << HPA_CHUNK_SHIFT);
+		hpa_chunks_claim((size_t)idx, n);
 	}
 	return idx;
 }
@@ -585,7 +605,7 @@ static bool evict_smaller(size_t n, uint64_t bytes, uint64_t limit)
 			return false;
 		r = runs[s];
 		run_remove(s);
-		atomic_fetch_sub(&retained, (uint64_t)r.n << HPA_CHUNK_SHIFT);
+		pool_unkeep((uint64_t)r.n << HPA_CHUNK_SHIFT);
 		hpa_pool_release(r.idx, r.n);
 		have = atomic_load(&retained);
 	}
@@ -594,7 +614,7 @@ static bool evict_smaller(size_t n, uint64_t bytes, uint64_t limit)
 
 void hpa_pool_put_run(size_t idx, size_t n)
 {
-	struct hpa_chunk *c = &hpa_arena.map[idx];
+	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
 	uint64_t bytes = n << HPA_CHUNK_SHIFT;
 	bool kept = false;
@@ -605,14 +625,10 @@ void hpa_pool_put_run(size_t idx, size_t n)
 		return;
 	}
 	hpa_lock(&runs_lock);
-	if (atomic_load(&retained) + bytes > limit &&
-	    !evict_smaller(n, bytes, limit))
+	if (!pool_keep(bytes, limit) &&
+	    !(evict_smaller(n, bytes, limit) && pool_keep(bytes, limit)))
 		goto out;
-	for (i = idx; i < idx + n; i++) {
-		hpa_arena.map[i].kind = HPA_CHUNK_POOL;
-		hpa_arena.map[i].fresh = 0;
-	}
-	atomic_fetch_add(&retained, bytes);
+	hpa_chunks_to_pool(idx, n);
 	/* Take in the chunks around it that sit in the chunk lists... */
 	while (idx > 0 && chunk_from_lists(idx - 1, idx)) {
 		idx--;
@@ -651,8 +667,8 @@ void hpa_pool_put_run(size_t idx, size_t n)
 			run_remove(s);
 			moved = remnant_to_lists(r.idx, r.n);
 			if (moved < r.n) {
-				atomic_fetch_sub(&retained, (uint64_t)(r.n -
-						 moved) << HPA_CHUNK_SHIFT);
+				pool_unkeep((uint64_t)(r.n - moved) <<
+					    HPA_CHUNK_SHIFT);
 				hpa_pool_release(r.idx + moved, r.n - moved);
 			}
 		}
@@ -662,9 +678,8 @@ void hpa_pool_put_run(size_t idx, size_t n)
 					      c->node, c->bound };
 		kept = true;
 	} else {
-		atomic_fetch_sub(&retained, bytes);
-		for (i = idx; i < idx + n; i++)
-			hpa_arena.map[i].kind = HPA_CHUNK_CLAIMED;
+		pool_unkeep(bytes);
+		hpa_chunks_claim(idx, n);
 	}
 out:
 	hpa_unlock(&runs_lock);
@@ -695,7 +710,7 @@ size_t hpa_pool_trim(void)
 				hpa_unlock(&l->lock);
 				if (idx < 0)
 					break;
-				atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
+				pool_unkeep(HPA_CHUNK_SIZE);
 				hpa_pool_release((size_t)idx, 1);
 				released += HPA_CHUNK_SIZE;
 			}
@@ -709,7 +724,7 @@ size_t hpa_pool_trim(void)
 		hpa_unlock(&runs_lock);
 		if (!r.n)
 			break;
-		atomic_fetch_sub(&retained, (uint64_t)r.n << HPA_CHUNK_SHIFT);
+		pool_unkeep((uint64_t)r.n << HPA_CHUNK_SHIFT);
 		hpa_pool_release(r.idx, r.n);
 		released += (size_t)r.n << HPA_CHUNK_SHIFT;
 	}
@@ -735,23 +750,20 @@ long hpa_pool_get_small(int node, bool bind)
 	idx = list_pop(l);
 	hpa_unlock(&l->lock);
 	if (idx >= 0 && bind != (bool)hpa_arena.map[idx].bound) {
-		hpa_pool_put((size_t)idx);
+		list_push_back(l, (size_t)idx);
 		idx = -1;
 	}
 	if (idx >= 0) {
-		atomic_fetch_sub(&retained, HPA_CHUNK_SIZE);
-		hpa_arena.map[idx].kind = HPA_CHUNK_CLAIMED;
+		pool_unkeep(HPA_CHUNK_SIZE);
+		hpa_chunks_claim((size_t)idx, 1);
 		return idx;
 	}
 	idx = hpa_arena_take(1, 1, false);
-	if (idx < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
+	if (idx < 0)
+		return -ENOMEM;
 	if (commit_range((size_t)idx, 1, node, bind, HPA_COMMIT_SMALL)) {
 		hpa_arena_give((size_t)idx, 1);
-		errno = ENOMEM;
-		return -1;
+		return -ENOMEM;
 	}
 	return idx;
 }

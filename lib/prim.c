@@ -32,7 +32,6 @@
 
 #include <linux/hpalloc.h>
 
-#include "fork.h"
 #include "internal.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -59,6 +58,16 @@ static const char *const be_names[HPA_BACKEND_MAX] = {
 HPA_EXPORT const char *hpa_backend_name(unsigned int backend)
 {
 	return backend < HPA_BACKEND_MAX ? be_names[backend] : NULL;
+}
+
+int hpa_backend_by_name(const char *name)
+{
+	int be;
+
+	for (be = 0; be < HPA_BACKEND_MAX; be++)
+		if (!strcmp(name, be_names[be]))
+			return be;
+	return -EINVAL;
 }
 
 static ssize_t read_small_file(const char *path, char *buf, size_t len)
@@ -791,14 +800,13 @@ static enum hpa_backend pick_best(void)
 static enum hpa_backend os_init(const char *forced)
 {
 	char buf[256];
-	int start = HPA_BACKEND_DEVICE, be;
+	int start = HPA_BACKEND_DEVICE;
 
 	if (read_small_file("/sys/devices/system/node/online", buf,
 			    sizeof(buf)) > 0)
 		online_nodes = parse_node_list(buf);
-	for (be = 0; forced && be < HPA_BACKEND_MAX; be++)
-		if (!strcmp(forced, be_names[be]))
-			start = be;
+	if (forced && hpa_backend_by_name(forced) >= 0)
+		start = hpa_backend_by_name(forced);
 	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
 					probe_device();
 	/*
@@ -883,20 +891,21 @@ int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out)
 
 /* ---- fork (fork.c) ---------------------------------------------------- */
 
-uint64_t hpa_prim_dev_heap_chunks(void)
+static uint64_t os_shared_heap_chunks(void)
 {
 	return atomic_load(&dev_heap_chunks);
 }
 
-bool hpa_prim_dev_heap(const void *addr)
+static bool os_heap_shared(const void *addr)
 {
 	const uint64_t *slot = dev_slot(addr);
 
 	return slot && *slot && !(*slot & DEV_DMA);
 }
 
-int hpa_prim_privatize(void *addr, size_t len, int node, bool copy,
-		       struct hpa_commit *out)
+/* The device handles of the range are forgotten, never freed. */
+static int os_privatize(void *addr, size_t len, int node, bool copy,
+			struct hpa_commit *out)
 {
 	enum hpa_backend be = be_usable[HPA_BACKEND_THP] ? HPA_BACKEND_THP :
 			      HPA_BACKEND_4K;
@@ -950,7 +959,8 @@ done:
 	return 0;
 }
 
-enum hpa_backend hpa_prim_fork_child(void)
+/* Inherited DMA handles are the parent's: never freed here. */
+static enum hpa_backend os_fork_child(void)
 {
 	size_t i, n = res_size >> HPA_CHUNK_SHIFT;
 
@@ -985,6 +995,10 @@ const struct hpa_prim_ops hpa_prim_os = {
 	.node_online = os_node_online,
 	.init = os_init,
 	.has_1g = os_has_1g,
+	.shared_heap_chunks = os_shared_heap_chunks,
+	.heap_shared = os_heap_shared,
+	.privatize = os_privatize,
+	.fork_child = os_fork_child,
 };
 
 const struct hpa_prim_ops *hpa_prim = &hpa_prim_os;

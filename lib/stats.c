@@ -15,6 +15,18 @@
 
 #include "internal.h"
 
+/*
+ * struct hpa_stats as released in HPALLOC_1: a change here moves fields
+ * under programs built against it.  Grow it only at its end.
+ */
+_Static_assert(HPA_BACKEND_MAX <= HPA_STATS_MAX_BACKENDS,
+	       "a new backend needs a new per-backend array at the end");
+_Static_assert(offsetof(struct hpa_stats, node_bytes) == 104 &&
+	       offsetof(struct hpa_stats, per_backend) == 168 &&
+	       offsetof(struct hpa_stats, per_class) == 264 &&
+	       sizeof(struct hpa_stats) == 1800,
+	       "struct hpa_stats moved: its layout is ABI");
+
 struct hpa_global_stats hpa_gstats;
 
 HPA_EXPORT int hpa_stats(struct hpa_stats *user)

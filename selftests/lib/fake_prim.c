@@ -27,6 +27,8 @@ static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *fbase;
 static size_t fsize;
 static uint8_t *fcommitted;	/* byte per chunk */
+static uint8_t *fshared;	/* byte per chunk: "device" heap memory */
+static long nshared;
 
 static size_t fidx(const void *p)
 {
@@ -36,6 +38,11 @@ static size_t fidx(const void *p)
 bool fake_committed(const void *addr)
 {
 	return fcommitted[fidx(addr)];
+}
+
+long fake_shared_chunks(void)
+{
+	return nshared;
 }
 
 static void *f_reserve(size_t *size, size_t min, size_t align)
@@ -57,6 +64,8 @@ static void *f_reserve(size_t *size, size_t min, size_t align)
 	fsize = *size;
 	fcommitted = mmap(NULL, fsize >> HPA_CHUNK_SHIFT, PROT_READ |
 			  PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fshared = mmap(NULL, fsize >> HPA_CHUNK_SHIFT, PROT_READ |
+		       PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return fbase;
 }
 
@@ -90,6 +99,16 @@ static void set_range(void *addr, size_t len, uint8_t v)
 	memset(fcommitted + fidx(addr), v, len >> HPA_CHUNK_SHIFT);
 }
 
+static void set_shared(void *addr, size_t len, uint8_t v)
+{
+	size_t i;
+
+	for (i = fidx(addr); i < fidx((char *)addr + len); i++) {
+		nshared += (long)v - (long)fshared[i];
+		fshared[i] = v;
+	}
+}
+
 static int f_commit_locked(void *addr, size_t len, int node,
 			   unsigned int flags, struct hpa_commit *out)
 {
@@ -118,6 +137,7 @@ static int f_commit_locked(void *addr, size_t len, int node,
 		out->page_shift = 12;
 		out->fallback = false;
 	}
+	set_shared(addr, len, out->backend == HPA_BACKEND_DEVICE);
 	return 0;
 }
 
@@ -128,6 +148,7 @@ static int f_decommit_locked(void *addr, size_t len)
 	madvise(addr, len, MADV_DONTNEED);
 	mprotect(addr, len, PROT_NONE);
 	set_range(addr, len, 0);
+	set_shared(addr, len, 0);
 	fake.decommits++;
 	return 0;
 }
@@ -145,6 +166,8 @@ static int f_move_locked(void *from, void *to, size_t len)
 	     MAP_NORESERVE, -1, 0);
 	set_range(from, len, 0);
 	set_range(to, len, 1);
+	set_shared(to, len, fshared[fidx(from)]);
+	set_shared(from, len, 0);
 	fake.moves++;
 	return 0;
 }
@@ -190,6 +213,10 @@ static int f_dma_commit(void *addr, size_t len, int node, bool page_1g,
 		return -ENODEV;
 	err = f_commit(addr, len, node, page_1g, &out);
 	if (!err) {
+		/* DMA buffers stay shared with a child: that is their point. */
+		pthread_mutex_lock(&fake_lock);
+		set_shared(addr, len, 0);
+		pthread_mutex_unlock(&fake_lock);
 		fake.dma_commits++;
 		*handle = 0x10000000000ULL * (uint64_t)fake.dma_commits;
 	}
@@ -274,6 +301,55 @@ static bool f_has_1g(void)
 	return fake.has_1g;
 }
 
+static uint64_t f_shared_heap_chunks(void)
+{
+	return (uint64_t)nshared;
+}
+
+static bool f_heap_shared(const void *addr)
+{
+	return (const char *)addr >= fbase &&
+	       (const char *)addr < fbase + fsize && fshared[fidx(addr)];
+}
+
+/*
+ * Fork child.  The fake's memory is private already; what is checked is
+ * that the allocator asks for the right ranges: committed, and shared
+ * unless they are hugetlb.  Without a copy the range reads zero after,
+ * as the OS backend's fresh private memory does.
+ */
+static int f_privatize(void *addr, size_t len, int node, bool copy,
+		       struct hpa_commit *out)
+{
+	size_t n = len >> HPA_CHUNK_SHIFT;
+
+	(void)node;
+	pthread_mutex_lock(&fake_lock);
+	if (!check_range(addr, len, true) || !f_heap_shared(addr)) {
+		fake.errors++;
+		pthread_mutex_unlock(&fake_lock);
+		return -EINVAL;
+	}
+	if (!copy) {
+		memset(addr, 0, len);
+		fake.privatize_zeroed += (long)n;
+	}
+	set_shared(addr, len, 0);
+	fake.privatized += (long)n;
+	pthread_mutex_unlock(&fake_lock);
+	out->backend = HPA_BACKEND_THP;
+	out->page_shift = 21;
+	out->fallback = false;
+	return 0;
+}
+
+static enum hpa_backend f_fork_child(void)
+{
+	fake.fork_children++;
+	fake.backend = HPA_BACKEND_THP;
+	return fake.backend;
+}
+
 static const struct hpa_prim_ops fake_ops = {
 	.name = "fake",
 	.reserve = f_reserve,
@@ -293,6 +369,10 @@ static const struct hpa_prim_ops fake_ops = {
 	.node_online = f_node_online,
 	.init = f_init,
 	.has_1g = f_has_1g,
+	.shared_heap_chunks = f_shared_heap_chunks,
+	.heap_shared = f_heap_shared,
+	.privatize = f_privatize,
+	.fork_child = f_fork_child,
 };
 
 void fake_install(void)

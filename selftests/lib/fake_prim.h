@@ -20,6 +20,14 @@ struct fake_prim_state {
 	int last_node;			/* node of the last commit */
 	long errors;			/* misuse seen: double commit etc. */
 	size_t reserve_cap;		/* cap on reserve() */
+	/*
+	 * fork: heap chunks committed while backend is DEVICE count as
+	 * shared with a parent, like device pages (not DMA buffers, not
+	 * HPA_COMMIT_SMALL commits); privatize() makes them private again.
+	 */
+	long privatized;		/* chunks privatize() replaced */
+	long privatize_zeroed;		/* of those, given zeroes (no copy) */
+	long fork_children;		/* fork_child() calls */
 };
 
 extern struct fake_prim_state fake;
@@ -27,5 +35,7 @@ extern struct fake_prim_state fake;
 void fake_install(void);
 /* Is the chunk at addr committed (per the fake)? */
 bool fake_committed(const void *addr);
+/* Heap chunks a forked child would share with its parent now. */
+long fake_shared_chunks(void);
 
 #endif

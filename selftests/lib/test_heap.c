@@ -381,4 +381,20 @@ TEST_F(heap, small_start_zero_is_huge_pages_from_the_start)
 		hpa_free(p[i]);
 }
 
+/* A segment that cannot be committed: NULL and ENOMEM from the public API. */
+TEST_F(heap, no_segment_is_enomem)
+{
+	void *p;
+
+	fake.fail_commits = 1000;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_malloc(100));
+	EXPECT_EQ(ENOMEM, errno);
+	fake.fail_commits = 0;
+	p = hpa_malloc(100);
+	EXPECT_NE(NULL, p);
+	hpa_free(p);
+	EXPECT_EQ(0, fake.errors);
+}
+
 TEST_HARNESS_MAIN

@@ -40,8 +40,8 @@ TEST_F(pool, commit_failure_is_enomem)
 {
 	fake.fail_commits = 1;
 	errno = 0;
-	EXPECT_EQ(-1, hpa_pool_get(0, false));
-	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(-ENOMEM, hpa_pool_get(0, false));
+	EXPECT_EQ(0, errno);		/* internal: -errno, errno untouched */
 	/* The address range went back: the next get succeeds at index 0. */
 	EXPECT_EQ(0, hpa_pool_get(0, false));
 }
@@ -77,6 +77,54 @@ TEST_F(pool, bound_chunks_stay_on_their_node)
 	/* A bound request never takes an unbound chunk. */
 	hpa_pool_put((size_t)b);
 	EXPECT_NE(b, hpa_pool_get(0, true));
+}
+
+/*
+ * bytes_retained follows the chunks the lists hold, whoever asks: a bound
+ * request that pops an unbound chunk and puts it back leaves it unchanged.
+ */
+TEST_F(pool, retained_follows_bound_and_unbound_gets)
+{
+	struct hpa_stats st = { .size = sizeof(st) };
+	uint64_t retained;
+	long u, k1, k2;
+
+	u = hpa_pool_get(0, false);
+	ASSERT_GE(u, 0);
+	hpa_pool_put((size_t)u);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(2 << 20, retained);
+	/* Two bound requests: each skips u and commits a fresh chunk. */
+	k1 = hpa_pool_get(0, true);
+	ASSERT_GE(k1, 0);
+	EXPECT_NE(u, k1);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(2 << 20, retained);
+	k2 = hpa_pool_get(0, true);
+	ASSERT_GE(k2, 0);
+	EXPECT_NE(u, k2);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(2 << 20, retained);
+	/* u is still kept, not given back. */
+	EXPECT_TRUE(fake_committed(hpa_chunk_addr((size_t)u)));
+	EXPECT_EQ(0, fake.decommits);
+	/* k1 fills the 4 MiB limit; k2 goes back to the OS. */
+	hpa_pool_put((size_t)k1);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(4 << 20, retained);
+	hpa_pool_put((size_t)k2);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(4 << 20, retained);
+	EXPECT_EQ(1, fake.decommits);
+	ASSERT_EQ(0, hpa_stats(&st));
+	EXPECT_EQ(4 << 20, st.bytes_retained);
+	/* Unbound gets empty the list; retained drops to zero. */
+	EXPECT_GE(hpa_pool_get(0, false), 0);
+	EXPECT_GE(hpa_pool_get(0, false), 0);
+	hpa_pool_stats(&retained);
+	EXPECT_EQ(0, retained);
+	EXPECT_EQ(3, fake.commits);
+	EXPECT_EQ(0, fake.errors);
 }
 
 TEST_F(pool, runs_are_reused_best_fit_and_split)
@@ -149,10 +197,9 @@ TEST_F(runs, lists_chunks_make_a_run)
 	ASSERT_GE(a, 0);
 	commits = fake.commits;
 	/* Single chunks next to each other in the lists serve a run. */
-	for (i = 0; i < 3; i++) {
-		hpa_arena.map[(size_t)a + i].kind = HPA_CHUNK_CLAIMED;
+	hpa_chunks_claim((size_t)a, 3);
+	for (i = 0; i < 3; i++)
 		hpa_pool_put((size_t)a + i);
-	}
 	EXPECT_EQ(a, hpa_pool_get_run(3, 0, false));
 	EXPECT_EQ(commits, fake.commits);
 	/* They left the lists: a chunk now is a fresh one. */

@@ -22,8 +22,7 @@ FIXTURE_SETUP(seg)
 	self->seg = aligned_alloc(64, sizeof(*self->seg));
 	ASSERT_NE(NULL, self->seg);
 	hpa_segment_init(self->seg, self->base, NULL, 0);
-	hpa_arena.map[idx].aux = self->seg;
-	hpa_arena.map[idx].kind = HPA_CHUNK_SEGMENT;
+	hpa_chunk_to_segment((size_t)idx, self->seg);
 }
 FIXTURE_TEARDOWN(seg)
 {
