@@ -48,7 +48,8 @@ static int hpa_accounting_set(const char *val, const struct kernel_param *kp)
 	int mode = sysfs_match_string(hpa_charge_names, val);
 
 	if (mode < 0) {
-		pr_err("accounting=%s: not one of memlock, memcg\n", val);
+		pr_err("accounting=%.*s: not one of memlock, memcg\n",
+		       (int)strcspn(val, "\n"), val);
 		return -EINVAL;
 	}
 	if (mode == HPA_CHARGE_MEMCG && mem_cgroup_disabled()) {
