@@ -139,6 +139,7 @@ INSTALLED  := $(LIBDIR)/libhpalloc-user.so.1.0.0 $(LIBDIR)/libhpalloc-user.so.1 
 	$(INCLUDEDIR)/hpalloc.h $(INCLUDEDIR)/hpalloc/linux/hpalloc.h \
 	$(SBINDIR)/hpallocctl $(UNITDIR)/hpalloc.service \
 	$(DATADIR)/hpalloc/60-hpalloc.rules $(DATADIR)/hpalloc/hpalloc.conf \
+	$(DATADIR)/hpalloc/cdi.yaml \
 	$(DATADIR)/bash-completion/completions/hpallocctl \
 	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
@@ -156,7 +157,7 @@ install: man
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/hpalloc \
 		$(DESTDIR)$(INCLUDEDIR)/hpalloc/linux \
 		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/hpalloc \
-		$(DESTDIR)$(SYSCONFDIR)/modprobe.d
+		$(DESTDIR)$(SYSCONFDIR)/modprobe.d $(DESTDIR)$(SYSCONFDIR)/cdi
 	install -m 0644 $(LB)/libhpalloc-user.so.1.0.0 $(LB)/libhpalloc-user.a \
 		$(DESTDIR)$(LIBDIR)/
 	install -m 0644 $(LB)/libhpalloc-preload.so $(DESTDIR)$(LIBDIR)/hpalloc/
@@ -177,6 +178,10 @@ install: man
 	test -e $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf || \
 		install -m 0644 scripts/hpalloc-modprobe.conf \
 		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf
+	install -m 0644 scripts/hpalloc-cdi.yaml $(DESTDIR)$(DATADIR)/hpalloc/cdi.yaml
+	test -e $(DESTDIR)$(SYSCONFDIR)/cdi/hpalloc.yaml || \
+		install -m 0644 scripts/hpalloc-cdi.yaml \
+		$(DESTDIR)$(SYSCONFDIR)/cdi/hpalloc.yaml
 	for m in $(MANPAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
@@ -188,6 +193,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	-cmp -s scripts/hpalloc-modprobe.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf && \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/modprobe.d/hpalloc.conf
+	-cmp -s scripts/hpalloc-cdi.yaml $(DESTDIR)$(SYSCONFDIR)/cdi/hpalloc.yaml && \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/cdi/hpalloc.yaml
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/hpalloc/linux $(DESTDIR)$(INCLUDEDIR)/hpalloc \
 		$(DESTDIR)$(LIBDIR)/hpalloc $(DESTDIR)$(DATADIR)/bash-completion/completions \
 		$(DESTDIR)$(DATADIR)/bash-completion \

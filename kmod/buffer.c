@@ -2,16 +2,14 @@
 /*
  * Buffers: the pages behind one mmap-able object.  A buffer lives while its
  * handle or any mapping of it exists; the last reference sends its pages
- * back to their pools (through zeroing) and uncharges RLIMIT_MEMLOCK.
+ * back to their pools (through zeroing), or to the page allocator when
+ * they were charged to a memory cgroup, and drops the charge.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/capability.h>
-#include <linux/cred.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/sched/signal.h>
-#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <uapi/linux/hpalloc.h>
 
@@ -36,6 +34,10 @@ static void hpa_buffer_release_pages(struct hpa_buffer *buf)
 
 		if (!page)
 			break;
+		if (buf->charge == HPA_CHARGE_MEMCG) {
+			hpa_account_free_page(page);
+			continue;
+		}
 		hpa_pool_give_back(hpa_pool_of(page_to_nid(page), buf->size),
 				   page);
 	}
@@ -43,12 +45,7 @@ static void hpa_buffer_release_pages(struct hpa_buffer *buf)
 
 static void hpa_buffer_uncharge(struct hpa_buffer *buf)
 {
-	if (!buf->user)
-		return;
-	atomic_long_sub(buf->locked_pages, &buf->user->locked_vm);
-	free_uid(buf->user);
-	buf->user = NULL;
-	buf->locked_pages = 0;
+	hpa_account_uncharge(buf);
 }
 
 static void hpa_buffer_destroy(struct kref *ref)
@@ -71,32 +68,12 @@ void hpa_buffer_put(struct hpa_buffer *buf)
 	kref_put(&buf->ref, hpa_buffer_destroy);
 }
 
-/*
- * RLIMIT_MEMLOCK.  A buffer is charged to the user that created it, for as
- * long as the buffer exists, whoever holds it by then: the locked_vm
- * counter of the user_struct that io_uring's registered buffers and
- * SHM_LOCK charge too.  A charge to the creating mm would vanish when that
- * process exits or execs while the pages live on in a child, a parent or
- * the new image, and let a process tree hold any amount.  CAP_IPC_LOCK
- * lifts the limit, as for mlock().
- */
-static int hpa_buffer_charge(struct hpa_buffer *buf)
+/* The creator pays for the buffer as the accounting mode says (account.c). */
+static int hpa_buffer_charge(struct hpa_buffer *buf,
+			     const struct hpa_alloc_req *req,
+			     enum hpa_charge mode)
 {
-	unsigned long pages = (unsigned long)buf->nr_pages << buf->order;
-	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	struct user_struct *user = current_user();
-
-	if (!current->mm)
-		return -EINVAL;
-	if (capable(CAP_IPC_LOCK))
-		return 0;
-	if (atomic_long_add_return(pages, &user->locked_vm) > limit) {
-		atomic_long_sub(pages, &user->locked_vm);
-		return -ENOMEM;
-	}
-	buf->user = get_uid(user);
-	buf->locked_pages = pages;
-	return 0;
+	return hpa_account_charge(buf, req, mode);
 }
 
 /* The i-th node of a mask, counting from 0, wrapping around. */
@@ -121,15 +98,19 @@ static int hpa_local_node(void)
 	return numa_mem_id();
 }
 
-static struct page *hpa_take_on_node(int nid, enum hpa_size size)
+static struct page *hpa_take_on_node(const struct hpa_buffer *buf, int nid)
 {
-	struct hpa_pool *pool = hpa_pool_of(nid, size);
+	struct hpa_pool *pool;
 
+	if (buf->charge == HPA_CHARGE_MEMCG)
+		return hpa_account_alloc_page(nid);
+	pool = hpa_pool_of(nid, buf->size);
 	return pool ? hpa_pool_take(pool) : NULL;
 }
 
 /* One page for page index i of a buffer, placed as the request says. */
-static struct page *hpa_take_page(const struct hpa_alloc_req *req,
+static struct page *hpa_take_page(const struct hpa_buffer *buf,
+				  const struct hpa_alloc_req *req,
 				  unsigned int i)
 {
 	struct page *page;
@@ -137,16 +118,15 @@ static struct page *hpa_take_page(const struct hpa_alloc_req *req,
 
 	switch (req->policy) {
 	case HPALLOC_POLICY_LOCAL:
-		return hpa_take_on_node(hpa_local_node(), req->size);
+		return hpa_take_on_node(buf, hpa_local_node());
 	case HPALLOC_POLICY_INTERLEAVE:
-		return hpa_take_on_node(hpa_nth_node(req->nodemask, i),
-					req->size);
+		return hpa_take_on_node(buf, hpa_nth_node(req->nodemask, i));
 	case HPALLOC_POLICY_BIND:
 	case HPALLOC_POLICY_PREFERRED:
 		for (nid = 0; nid < 64; nid++) {
 			if (!(req->nodemask & BIT_ULL(nid)))
 				continue;
-			page = hpa_take_on_node(nid, req->size);
+			page = hpa_take_on_node(buf, nid);
 			if (page)
 				return page;
 		}
@@ -155,7 +135,7 @@ static struct page *hpa_take_page(const struct hpa_alloc_req *req,
 		for_each_node_state(nid, N_MEMORY) {
 			if (nid < 64 && (req->nodemask & BIT_ULL(nid)))
 				continue;
-			page = hpa_take_on_node(nid, req->size);
+			page = hpa_take_on_node(buf, nid);
 			if (page)
 				return page;
 		}
@@ -345,8 +325,12 @@ static void hpa_buffer_untake(struct hpa_buffer *buf, unsigned int nr)
 	for (i = 0; i < nr; i++) {
 		struct page *page = buf->pages[i];
 
-		hpa_pool_untake(hpa_pool_of(page_to_nid(page), buf->size), page);
 		buf->pages[i] = NULL;
+		if (buf->charge == HPA_CHARGE_MEMCG)
+			hpa_account_free_page(page);
+		else
+			hpa_pool_untake(hpa_pool_of(page_to_nid(page),
+						    buf->size), page);
 	}
 }
 
@@ -357,7 +341,8 @@ static int hpa_buffer_fill(struct hpa_buffer *buf,
 	unsigned int i;
 	int ret = 0;
 
-	if (req->contig)
+	/* one charged page is contiguous; more are refused (account.c) */
+	if (req->contig && buf->charge != HPA_CHARGE_MEMCG)
 		return hpa_buffer_fill_contig(buf, req);
 
 	if (hpa_pool_pages_pinnable(req->size))
@@ -367,7 +352,7 @@ static int hpa_buffer_fill(struct hpa_buffer *buf,
 			ret = -EINTR;
 			break;
 		}
-		buf->pages[i] = hpa_take_page(req, i);
+		buf->pages[i] = hpa_take_page(buf, req, i);
 		if (!buf->pages[i]) {
 			ret = -ENOMEM;
 			break;
@@ -394,13 +379,15 @@ static bool hpa_buffer_is_contig(const struct hpa_buffer *buf)
 
 struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req)
 {
+	enum hpa_charge mode = hpa_account_mode();
 	struct hpa_buffer *buf;
 	unsigned int i;
 	int ret;
 
 	if (!req->nr_pages)
 		return ERR_PTR(-EINVAL);
-	if (!hpa_request_fits(req))
+	/* charged pages never come from a pool */
+	if (mode != HPA_CHARGE_MEMCG && !hpa_request_fits(req))
 		return ERR_PTR(-ENOMEM);
 	buf = kvzalloc(struct_size(buf, pages, req->nr_pages),
 		       GFP_KERNEL_ACCOUNT);
@@ -411,7 +398,7 @@ struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req)
 	buf->order = hpa_size_order(req->size);
 	buf->nr_pages = req->nr_pages;
 
-	ret = hpa_buffer_charge(buf);
+	ret = hpa_buffer_charge(buf, req, mode);
 	if (ret)
 		goto free_buffer;
 	ret = hpa_buffer_fill(buf, req);

@@ -10,6 +10,7 @@
 #include <linux/version.h>
 #include <linux/mm.h>
 #include <linux/huge_mm.h>
+#include <linux/memcontrol.h>
 #include <linux/pfn_t.h>
 #include <linux/gfp.h>
 #include <linux/fs.h>
@@ -209,5 +210,22 @@ static inline bool hpalloc_have_pud(void)
 	return false;
 #endif
 }
+
+/*
+ * Does the kernel charge __GFP_ACCOUNT pages to memory cgroups?  6.1 calls
+ * it memcg_kmem_enabled(), 6.12 memcg_kmem_online(); off until the first
+ * cgroup below the root exists, and for good with cgroup.memory=nokmem.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+static inline bool hpalloc_memcg_kmem_on(void)
+{
+	return memcg_kmem_enabled();
+}
+#else
+static inline bool hpalloc_memcg_kmem_on(void)
+{
+	return memcg_kmem_online();
+}
+#endif
 
 #endif /* _HPALLOC_COMPAT_H */

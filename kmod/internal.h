@@ -112,6 +112,12 @@ struct hpa_scan {
 #define HPA_BUF_PRIVATE_RANGE	BIT(1)	/* one range, released as a whole */
 #define HPA_BUF_PINNABLE	BIT(2)	/* every page is a compound folio */
 
+/* What a buffer's pages are charged to (account.c). */
+enum hpa_charge {
+	HPA_CHARGE_MEMLOCK,	/* RLIMIT_MEMLOCK of the creating user */
+	HPA_CHARGE_MEMCG,	/* the creator's memory cgroup, page by page */
+};
+
 /*
  * A buffer: nr_pages pages of one size.  References: the handle in the open
  * file (if it has one) and every vma that maps it; the last one gives the
@@ -122,6 +128,7 @@ struct hpa_buffer {
 	enum hpa_size size;
 	unsigned int order;
 	unsigned int flags;		/* HPA_BUF_* */
+	enum hpa_charge charge;		/* how it was charged */
 	unsigned int nr_pages;
 	unsigned long pgoff;		/* first mmap pgoff of the buffer */
 	u64 nodes;			/* nodes the pages came from */
@@ -198,6 +205,14 @@ bool hpa_range_clearable(unsigned long pfn, unsigned long nr,
 unsigned long hpa_node_capacity(int nid, enum hpa_size size);
 long hpa_node_release_seq(int nid);
 bool hpa_pages_all_returned(void);
+
+/* account.c */
+enum hpa_charge hpa_account_mode(void);
+int hpa_account_charge(struct hpa_buffer *buf, const struct hpa_alloc_req *req,
+		       enum hpa_charge mode);
+void hpa_account_uncharge(struct hpa_buffer *buf);
+struct page *hpa_account_alloc_page(int nid);
+void hpa_account_free_page(struct page *page);
 
 /* buffer.c */
 struct hpa_buffer *hpa_buffer_create(const struct hpa_alloc_req *req);

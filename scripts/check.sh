@@ -59,11 +59,16 @@ for t in check-install check-man $deb; do
 	count "$t" "$tp" "$tf" 0
 done
 
-note "static checks: checkpatch, sparse, the syzkaller description"
+note "static checks: checkpatch, sparse, the syzkaller description, the CDI spec"
 if python3 "$HPA_ROOT/selftests/syzkaller/check-description.py"; then
 	count syzkaller-description 1 0 0
 else
 	count syzkaller-description 0 1 0
+fi
+if python3 "$HPA_ROOT/scripts/cdi-check.py"; then
+	count cdi-spec 1 0 0
+else
+	count cdi-spec 0 1 0
 fi
 if "$HPA_ROOT/scripts/checkpatch.sh"; then count checkpatch 1 0 0; else count checkpatch 0 1 0; fi
 # shellcheck disable=SC2086

@@ -9,7 +9,7 @@ set -euo pipefail
 
 deps_guest
 deps_source
-need_pkgs sparse perl python3
+need_pkgs sparse perl python3 python3-yaml
 # make check-man, make check-deb: man pages, the Debian packages and DKMS.
 need_pkgs man-db groff-base debhelper dh-dkms dkms lintian fakeroot
 # the DPDK external-heap example and its guest test (examples/dpdk)

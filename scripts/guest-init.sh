@@ -10,6 +10,10 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o size=512m tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# cgroup v2 with the memory controller for the children (accounting=memcg
+# tests), as a container host has it.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null &&
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 exec >/dev/ttyS1 2>&1
 
 filter=$(cat /etc/filter)

@@ -38,7 +38,8 @@ for f in "$libdir/libhpalloc-user.so.1.0.0" "$libdir/libhpalloc-user.so.1" \
 	"$libdir/hpalloc/libhpalloc-preload.so" "$libdir/pkgconfig/hpalloc.pc" \
 	/usr/include/hpalloc.h /usr/include/hpalloc/linux/hpalloc.h \
 	/usr/sbin/hpallocctl /lib/systemd/system/hpalloc.service \
-	/etc/modprobe.d/hpalloc.conf /usr/share/hpalloc/60-hpalloc.rules; do
+	/etc/modprobe.d/hpalloc.conf /usr/share/hpalloc/60-hpalloc.rules \
+	/etc/cdi/hpalloc.yaml /usr/share/hpalloc/cdi.yaml; do
 	[ -e "$dest$f" ] || { echo "# missing: $f"; missing=1; }
 done
 for m in "$HPA_ROOT"/man/*.in; do
