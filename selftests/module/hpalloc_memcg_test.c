@@ -217,7 +217,7 @@ static void checked_by_child(const char *cg, int wfd)
 	r.events_max0 = read_key(CGROOT "/hpa-memcg/memory.events", "max");
 	in_use0 = hpa_in_use_now(0);
 	r.stage = 3;
-	r.err = hpa_alloc(fd, 48 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off);
+	r.err = dev_alloc(fd, 48 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off);
 	if (r.err)
 		goto out;
 	r.stage = 4;
@@ -227,7 +227,7 @@ static void checked_by_child(const char *cg, int wfd)
 	r.after = cg_long(cg, "memory.current");
 	r.pool_delta = hpa_in_use_now(0) - in_use0;
 	r.stage = 5;
-	r.second_err = hpa_alloc(fd, 32 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off2);
+	r.second_err = dev_alloc(fd, 32 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off2);
 	r.events_max1 = read_key(CGROOT "/hpa-memcg/memory.events", "max");
 	r.stage = 6;
 	if (strcmp(mode_for_child, "memcg"))
@@ -236,8 +236,8 @@ static void checked_by_child(const char *cg, int wfd)
 	r.err = write_str(ACCT_PARAM, "memlock");
 	if (r.err)
 		goto out;
-	r.memlock_err = hpa_alloc(fd, MEMLOCK_8M, HPALLOC_PAGE_SIZE_2M, &off3);
-	r.memlock_over_err = hpa_alloc(fd, SZ_2M, HPALLOC_PAGE_SIZE_2M, &off3);
+	r.memlock_err = dev_alloc(fd, MEMLOCK_8M, HPALLOC_PAGE_SIZE_2M, &off3);
+	r.memlock_over_err = dev_alloc(fd, SZ_2M, HPALLOC_PAGE_SIZE_2M, &off3);
 	r.err = write_str(ACCT_PARAM, "memcg");
 	if (r.err)
 		goto out;
@@ -373,17 +373,17 @@ TEST_F(memcg, refused)
 	int fd = open("/dev/hpalloc", O_RDWR | O_CLOEXEC);
 
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EOPNOTSUPP, hpa_alloc(fd, SZ_1G, HPALLOC_PAGE_SIZE_1G,
+	EXPECT_EQ(-EOPNOTSUPP, dev_alloc(fd, SZ_1G, HPALLOC_PAGE_SIZE_1G,
 					 NULL));
 	EXPECT_EQ(-EOPNOTSUPP,
-		  hpa_alloc_full(fd, 2 * SZ_2M, HPALLOC_PAGE_SIZE_2M,
+		  dev_alloc_full(fd, 2 * SZ_2M, HPALLOC_PAGE_SIZE_2M,
 				 HPALLOC_POLICY_LOCAL, 0, HPALLOC_ALLOC_CONTIG,
 				 &a));
 	/* one page is contiguous by itself */
-	EXPECT_EQ(0, hpa_alloc_full(fd, SZ_2M, HPALLOC_PAGE_SIZE_2M,
+	EXPECT_EQ(0, dev_alloc_full(fd, SZ_2M, HPALLOC_PAGE_SIZE_2M,
 				    HPALLOC_POLICY_LOCAL, 0,
 				    HPALLOC_ALLOC_CONTIG, &a));
-	EXPECT_EQ(-ENOMEM, hpa_alloc(fd, 1UL << 39, HPALLOC_PAGE_SIZE_2M,
+	EXPECT_EQ(-ENOMEM, dev_alloc(fd, 1UL << 39, HPALLOC_PAGE_SIZE_2M,
 				     NULL));
 	close(fd);
 	HPA_EXPECT_POOLS_BACK(self);
@@ -416,13 +416,13 @@ TEST_F_TIMEOUT(memcg, cgroup_kill, 300)
 		if (cg_enter(self->cg))
 			_exit(10);
 		fd = open("/dev/hpalloc", O_RDWR);
-		if (fd < 0 || hpa_alloc(fd, SZ_2M, HPALLOC_PAGE_SIZE_2M, &off) ||
+		if (fd < 0 || dev_alloc(fd, SZ_2M, HPALLOC_PAGE_SIZE_2M, &off) ||
 		    map_touch(fd, off, SZ_2M, NULL))
 			_exit(11);
 		/* the parent switches to memcg */
 		if (write(ready[1], "p", 1) != 1 || read(go[0], &c, 1) != 1)
 			_exit(12);
-		if (hpa_alloc(fd, 8 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off) ||
+		if (dev_alloc(fd, 8 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off) ||
 		    map_touch(fd, off, 8 * SZ_1M, NULL))
 			_exit(13);
 		for (i = 0; i < 3; i++) {
@@ -512,7 +512,7 @@ static void userns_child(const char *cg, int wfd)
 		goto out;
 	}
 	r.before = cg_long(cg, "memory.current");
-	r.err = hpa_alloc(fd, 4 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off);
+	r.err = dev_alloc(fd, 4 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off);
 	if (r.err)
 		goto out;
 	r.stage = 5;
@@ -579,7 +579,7 @@ static int uring_register_child(const char *cg)
 	fd = open("/dev/hpalloc", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ret = hpa_alloc(fd, 6 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off);
+	ret = dev_alloc(fd, 6 * SZ_1M, HPALLOC_PAGE_SIZE_2M, &off);
 	if (ret)
 		return ret;
 	ret = map_touch(fd, off, 6 * SZ_1M, &addr);
