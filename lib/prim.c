@@ -3,12 +3,9 @@
  * The primitive layer: the only code in the library that opens files,
  * issues ioctls or maps memory.  Four backends, best first:
  *
- *   device   /dev/hpalloc (include/uapi/linux/hpalloc.h): HPALLOC_IOC_ALLOC
- *            then mmap(MAP_SHARED | MAP_FIXED) of the returned handle into
- *            our reservation.  Handles are kept (see "device chunk table"
- *            below): moving a block maps the same handle again elsewhere,
- *            HPALLOC_IOC_QUERY needs it for physical addresses, and a forked
- *            child replaces device memory by private copies (fork.c).
+ *   device   /dev/hpalloc: prim-device.c (its chunk table, handles, map,
+ *            move, physical addresses, the DMA buffers' ioctls), called
+ *            through prim-device.h.
  *   hugetlb  MAP_HUGETLB | MAP_HUGE_2MB (MAP_HUGE_1GB for 1 GiB runs).
  *   thp      private anonymous memory + madvise(MADV_HUGEPAGE).
  *   4k       private anonymous memory + madvise(MADV_NOHUGEPAGE).
@@ -24,24 +21,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <linux/hpalloc.h>
-
 #include "internal.h"
+#include "prim-device.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
 
-static int dev_fd = -1;
-static char *res_base;		/* the reservation (os_reserve) */
-static size_t res_size;
-static struct hpalloc_version dev_version;
 static bool be_usable[HPA_BACKEND_MAX];
 static enum hpa_backend be_best = HPA_BACKEND_4K;
 static bool hugetlb_1g;
@@ -119,8 +110,6 @@ static uint64_t parse_node_list(const char *s)
 	return mask ? mask : 1;
 }
 
-static void dev_table_init(void);
-
 /*
  * Address space that RLIMIT_AS still leaves this process, SIZE_MAX without
  * a limit.  Counted from /proc/self/statm's total size, which is what the
@@ -170,10 +159,7 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 			if ((uintptr_t)p + len > start + *size)
 				munmap((void *)(start + *size),
 				       (uintptr_t)p + len - (start + *size));
-			res_base = (char *)start;
-			res_size = *size;
-			if (dev_fd >= 0)
-				dev_table_init();
+			hpa_dev_reserved((char *)start, *size);
 			return (void *)start;
 		}
 		if (*size / 2 < min)
@@ -182,7 +168,7 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 	}
 }
 
-static void *os_meta_map(size_t size)
+void *hpa_os_meta_map(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -190,94 +176,12 @@ static void *os_meta_map(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int set_prot_none(void *addr, size_t len)
+int hpa_os_prot_none(void *addr, size_t len)
 {
 	void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		       MAP_FIXED | MAP_NORESERVE, -1, 0);
 
 	return p == MAP_FAILED ? -errno : 0;
-}
-
-/*
- * Device chunk table: for every 2 MiB chunk of the reservation, the device
- * file offset mapped there (handle + offset in the buffer; handles are
- * id << HPALLOC_HANDLE_SHIFT, so a chunk's entry is never 0 when mapped)
- * plus flag bits in the low bits (offsets are 2 MiB aligned).  A buffer's
- * handle is freed when the last chunk mapping it is decommitted: dev_refs
- * counts them per handle id (the module hands out the lowest free id).
- */
-#define DEV_DMA		1ULL	/* chunk of a DMA buffer */
-#define DEV_INHERITED	2ULL	/* fork child: the parent's handle, never freed */
-#define DEV_FLAGS	(DEV_DMA | DEV_INHERITED)
-#define DEV_MAX_IDS	(1UL << (63 - HPALLOC_HANDLE_SHIFT))
-
-static uint64_t *dev_table;
-static _Atomic uint32_t *dev_refs;
-static _Atomic uint64_t dev_heap_chunks;	/* non-DMA entries */
-
-/* At the reservation, when the device is in use: entries for every chunk. */
-static void dev_table_init(void)
-{
-	dev_refs = os_meta_map(DEV_MAX_IDS * sizeof(*dev_refs));
-	dev_table = os_meta_map((res_size >> HPA_CHUNK_SHIFT) *
-				sizeof(*dev_table));
-	if (!dev_refs)
-		dev_table = NULL;	/* device_map then refuses: fallback */
-}
-
-/* The table slot of addr, NULL outside the reservation or without table. */
-static uint64_t *dev_slot(const void *addr)
-{
-	uintptr_t off = (uintptr_t)addr - (uintptr_t)res_base;
-
-	if (!dev_table || off >= res_size)
-		return NULL;
-	return &dev_table[off >> HPA_CHUNK_SHIFT];
-}
-
-static void dev_handle_free(uint64_t handle)
-{
-	struct hpalloc_free f = { .offset = handle };
-
-	ioctl(dev_fd, HPALLOC_IOC_FREE, &f);
-}
-
-/* Record that [addr, addr+len) maps the device buffer handle from its start. */
-static void dev_record(void *addr, size_t len, uint64_t handle, uint64_t flags)
-{
-	size_t i, n = len >> HPA_CHUNK_SHIFT;
-	uint64_t *slot = dev_slot(addr);
-
-	atomic_store(&dev_refs[handle >> HPALLOC_HANDLE_SHIFT], (uint32_t)n);
-	for (i = 0; i < n; i++)
-		slot[i] = (handle + (i << HPA_CHUNK_SHIFT)) | flags;
-	if (!(flags & DEV_DMA))
-		hpa_stat_add(&dev_heap_chunks, (int64_t)n);
-}
-
-/*
- * [addr, addr+len) no longer maps what the table says: drop its entries and
- * free each handle whose last chunk this was (never an inherited one: it
- * belongs to the parent's open file).
- */
-static void dev_forget(void *addr, size_t len)
-{
-	uint64_t *slot = dev_slot(addr);
-	size_t i, n = len >> HPA_CHUNK_SHIFT;
-
-	for (i = 0; slot && i < n; i++) {
-		uint64_t e = slot[i], id = e >> HPALLOC_HANDLE_SHIFT;
-
-		if (!e)
-			continue;
-		slot[i] = 0;
-		if (!(e & DEV_DMA))
-			hpa_stat_add(&dev_heap_chunks, -1);
-		if (e & DEV_INHERITED)
-			continue;
-		if (atomic_fetch_sub(&dev_refs[id], 1) == 1)
-			dev_handle_free(id << HPALLOC_HANDLE_SHIFT);
-	}
 }
 
 static int bind_node(void *addr, size_t len, int node)
@@ -293,37 +197,6 @@ static int bind_node(void *addr, size_t len, int node)
 	return 0;
 }
 
-static int device_map(void *addr, size_t len, int node, unsigned int page,
-		      uint32_t flags, uint64_t *handle)
-{
-	struct hpalloc_alloc a = {
-		.size = len,
-		.flags = flags,
-		.page_size = page,
-		.policy = node < 0 ? HPALLOC_POLICY_LOCAL : HPALLOC_POLICY_BIND,
-		.nodemask = node < 0 ? 0 : 1ULL << node,
-	};
-	void *p;
-	int err;
-
-	if (!dev_slot(addr))
-		return -ENOMEM;
-	if (ioctl(dev_fd, HPALLOC_IOC_ALLOC, &a) != 0)
-		return -errno;
-	p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 dev_fd, (off_t)a.offset);
-	if (p == MAP_FAILED) {
-		err = -errno;
-		dev_handle_free(a.offset);
-		set_prot_none(addr, len);
-		return err;
-	}
-	dev_record(addr, len, a.offset, handle ? DEV_DMA : 0);
-	if (handle)
-		*handle = a.offset;
-	return 0;
-}
-
 static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 			  int node, bool use_1g, unsigned int *shift)
 {
@@ -334,9 +207,7 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 	switch (be) {
 	case HPA_BACKEND_DEVICE:
 		*shift = use_1g ? 30 : 21;
-		return device_map(addr, len, node, use_1g ?
-				  HPALLOC_PAGE_SIZE_1G : HPALLOC_PAGE_SIZE_2M,
-				  0, NULL);
+		return hpa_dev_commit(addr, len, node, use_1g);
 	case HPA_BACKEND_HUGETLB:
 		*shift = use_1g ? 30 : 21;
 		flags |= MAP_HUGETLB | (use_1g ? MAP_HUGE_1GB : MAP_HUGE_2MB);
@@ -351,7 +222,7 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 	p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED) {
 		err = -errno;
-		set_prot_none(addr, len);
+		hpa_os_prot_none(addr, len);
 		return err;
 	}
 	if (be == HPA_BACKEND_THP)
@@ -360,7 +231,7 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 		madvise(addr, len, MADV_NOHUGEPAGE);
 	err = bind_node(addr, len, node);
 	if (err) {
-		set_prot_none(addr, len);
+		hpa_os_prot_none(addr, len);
 		return err;
 	}
 	return 0;
@@ -369,7 +240,7 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 static bool os_has_1g(void)
 {
 	if (be_best == HPA_BACKEND_DEVICE)
-		return dev_version.features & HPALLOC_FEAT_PUD;
+		return hpa_dev_has_1g();
 	return be_best == HPA_BACKEND_HUGETLB && hugetlb_1g;
 }
 
@@ -415,76 +286,27 @@ static int os_commit(void *addr, size_t len, int node, unsigned int flags,
 
 static int os_decommit(void *addr, size_t len)
 {
-	int err = set_prot_none(addr, len);
+	int err = hpa_os_prot_none(addr, len);
 
 	if (!err)
-		dev_forget(addr, len);
+		hpa_dev_forget(addr, len);
 	return err;
-}
-
-/*
- * Move device chunks by mapping their handles again at the new address
- * (the same physical pages appear there; the kernel refuses to grow device
- * mappings and MREMAP_DONTUNMAP on PFN mappings), then covering the old
- * range with PROT_NONE: no byte copied, and never a hole in the reservation.
- */
-static int device_move(uint64_t *from, char *to, size_t n)
-{
-	size_t i = 0, j;
-	void *p;
-
-	for (i = 0; i < n; i++)
-		if (!from[i] || (from[i] & DEV_FLAGS))
-			return -EOPNOTSUPP;	/* mixed run: caller copies */
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n; j++)
-			if (from[j] != from[j - 1] + HPA_CHUNK_SIZE)
-				break;
-		p = mmap(to + (i << HPA_CHUNK_SHIFT), (j - i) << HPA_CHUNK_SHIFT,
-			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			 dev_fd, (off_t)from[i]);
-		if (p == MAP_FAILED) {
-			int err = -errno;
-
-			set_prot_none(to, n << HPA_CHUNK_SHIFT);
-			return err;
-		}
-	}
-	return 0;
-}
-
-static bool dev_any(const uint64_t *slot, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (slot[i])
-			return true;
-	return false;
 }
 
 static int os_move(void *from, void *to, size_t len)
 {
-	uint64_t *src = dev_slot(from), *dst = dev_slot(to);
-	size_t n = len >> HPA_CHUNK_SHIFT;
+	int err = hpa_dev_move(from, to, len);
 	void *p;
-	int err;
 
-	if (src && dst && dev_any(src, n)) {
-		err = device_move(src, to, n);
-		if (err)
-			return err;
-		memcpy(dst, src, n * sizeof(*src));
-		memset(src, 0, n * sizeof(*src));
-		return set_prot_none(from, len);
-	}
+	if (err <= 0)
+		return err;	/* device memory, moved or not */
 	p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
 		   MREMAP_DONTUNMAP, to);
 	if (p != MAP_FAILED)
-		return set_prot_none(from, len);
+		return hpa_os_prot_none(from, len);
 	/*
 	 * Older kernels take MREMAP_DONTUNMAP for private anonymous memory
-	 * only.  Without it the old range is a hole until set_prot_none()
+	 * only.  Without it the old range is a hole until hpa_os_prot_none()
 	 * fills it again: an mmap(NULL) in another thread in that instant
 	 * could land there and would then be overwritten.  Rather copy.
 	 */
@@ -494,24 +316,9 @@ static int os_move(void *from, void *to, size_t len)
 static int os_dma_commit(void *addr, size_t len, int node, bool page_1g,
 			 uint64_t *handle)
 {
-	if (be_best != HPA_BACKEND_DEVICE ||
-	    !(dev_version.features & HPALLOC_FEAT_CONTIG))
+	if (be_best != HPA_BACKEND_DEVICE)
 		return -ENODEV;
-	return device_map(addr, len, node, page_1g ? HPALLOC_PAGE_SIZE_1G :
-			  HPALLOC_PAGE_SIZE_2M, HPALLOC_ALLOC_CONTIG, handle);
-}
-
-static int os_dma_release(void *addr, size_t len, uint64_t handle)
-{
-	uint64_t *slot = dev_slot(addr);
-	int err;
-
-	if (!slot || (slot[0] & ~DEV_FLAGS) != handle)
-		return -EINVAL;
-	err = set_prot_none(addr, len);
-	if (!err)
-		dev_forget(addr, len);
-	return err;
+	return hpa_dev_dma_commit(addr, len, node, page_1g, handle);
 }
 
 static int pagemap_phys(const void *p, uint64_t *phys)
@@ -537,109 +344,13 @@ static int pagemap_phys(const void *p, uint64_t *phys)
 	return 0;
 }
 
-/* Physical address of byte off of the device buffer handle. */
-static int device_phys(uint64_t handle, uint64_t off, uint64_t *phys)
-{
-	struct hpalloc_page_info info = { 0 };
-	struct hpalloc_query q = { 0 };
-
-	q.offset = handle;
-	q.flags = HPALLOC_QUERY_PHYS;
-	q.pages_ptr = (uintptr_t)&info;
-	q.nr_entries = 1;
-	/* Ask page 0 first to learn the page size, then the right page. */
-	if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0)
-		return -errno;
-	if (!q.page_size || off >= q.alloc_size)
-		return -EFAULT;
-	if (off >= q.page_size) {
-		q.first_page = (uint32_t)(off / q.page_size);
-		if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0)
-			return -errno;
-	}
-	if (q.nr_filled != 1)
-		return -EFAULT;
-	*phys = info.phys + off % q.page_size;
-	return 0;
-}
-
 static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
 			uint64_t *phys)
 {
-	const uint64_t *slot = dev_slot(p);
-	uint64_t e, in_buf;
+	int err = hpa_dev_virt2phys(p, handle, map_start, phys);
 
-	if (map_start)
-		return device_phys(handle, (uintptr_t)p - (uintptr_t)map_start,
-				   phys);
-	/* Device heap memory: pagemap cannot see PFN mappings; ask the device. */
-	e = slot ? *slot & ~DEV_FLAGS : 0;
-	if (!e)
-		return pagemap_phys(p, phys);
-	in_buf = e & ((1ULL << HPALLOC_HANDLE_SHIFT) - 1);
-	return device_phys(e - in_buf, in_buf + ((uintptr_t)p & HPA_CHUNK_MASK),
-			   phys);
-}
-
-/*
- * One HPALLOC_IOC_QUERY for the whole table.  The kernel's records are
- * {phys, node}; they go to a scratch array (on the stack when small, else
- * mapped: this library cannot call malloc) and the addresses into phys[].
- */
-#define DMA_QUERY_STACK	64
-
-static int os_dma_query(uint64_t handle, uint64_t *phys, size_t n,
-			struct hpa_dma_query *out)
-{
-	struct hpalloc_page_info small[DMA_QUERY_STACK], *info = small;
-	struct hpalloc_query q = { 0 };
-	size_t i, bytes = 0;
-	int err = 0;
-
-	if (dev_fd < 0)
-		return -ENODEV;
-	if (n > UINT32_MAX)
-		n = UINT32_MAX;
-	if (n > DMA_QUERY_STACK) {
-		bytes = n * sizeof(*info);
-		info = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (info == MAP_FAILED)
-			return -ENOMEM;
-	}
-	q.offset = handle;
-	q.flags = n ? HPALLOC_QUERY_PHYS : 0;
-	q.pages_ptr = (uintptr_t)info;
-	q.nr_entries = (uint32_t)n;
-	if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0) {
-		err = -errno;
-		goto out;
-	}
-	for (i = 0; i < q.nr_filled; i++)
-		phys[i] = info[i].phys;
-	out->page_size = q.page_size;
-	out->nr_pages = q.nr_pages;
-	out->nodes = q.nodes;
-out:
-	if (bytes)
-		munmap(info, bytes);
-	return err;
-}
-
-static int os_dma_export(uint64_t handle, bool readonly)
-{
-	struct hpalloc_export_dmabuf e = { 0 };
-
-	if (dev_fd < 0)
-		return -ENODEV;
-	if (!(dev_version.features & HPALLOC_FEAT_DMABUF))
-		return -EOPNOTSUPP;
-	e.offset = handle;
-	e.flags = HPALLOC_EXPORT_CLOEXEC |
-		  (readonly ? 0 : HPALLOC_EXPORT_WRITE);
-	if (ioctl(dev_fd, HPALLOC_IOC_EXPORT_DMABUF, &e) != 0)
-		return -errno;
-	return e.fd;
+	/* Device memory: pagemap cannot see PFN mappings; the device said. */
+	return err <= 0 ? err : pagemap_phys(p, phys);
 }
 
 /*
@@ -714,35 +425,6 @@ static bool os_node_online(int node)
 	return node >= 0 && node < 64 && (online_nodes >> node) & 1;
 }
 
-static bool probe_device(void)
-{
-	int fd = open(HPALLOC_DEVICE, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		hpa_debug("device: %s: %s\n", HPALLOC_DEVICE, strerrordesc_np(errno));
-		return false;
-	}
-	memset(&dev_version, 0, sizeof(dev_version));
-	if (ioctl(fd, HPALLOC_IOC_VERSION, &dev_version) != 0) {
-		hpa_debug("device: HPALLOC_IOC_VERSION: %s\n", strerrordesc_np(errno));
-		close(fd);
-		return false;
-	}
-	if (dev_version.api != HPALLOC_API_VERSION ||
-	    !(dev_version.features & HPALLOC_FEAT_PMD)) {
-		hpa_debug("device: api %u (want %u), features 0x%llx: "
-			  "not usable\n", dev_version.api, HPALLOC_API_VERSION,
-			  (unsigned long long)dev_version.features);
-		close(fd);
-		return false;
-	}
-	dev_fd = fd;
-	hpa_debug("device: api %u, features 0x%llx, %u node ids\n",
-		  dev_version.api, (unsigned long long)dev_version.features,
-		  dev_version.nr_node_ids);
-	return true;
-}
-
 static bool probe_hugetlb_size(int flag, size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
@@ -808,7 +490,7 @@ static enum hpa_backend os_init(const char *forced)
 	if (forced && hpa_backend_by_name(forced) >= 0)
 		start = hpa_backend_by_name(forced);
 	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
-					probe_device();
+					hpa_dev_probe();
 	/*
 	 * hugetlb pages are what an administrator set aside (vm.nr_hugepages)
 	 * for some program: DPDK, a database.  Taking them unasked would
@@ -891,18 +573,6 @@ int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out)
 
 /* ---- fork (fork.c) ---------------------------------------------------- */
 
-static uint64_t os_shared_heap_chunks(void)
-{
-	return atomic_load(&dev_heap_chunks);
-}
-
-static bool os_heap_shared(const void *addr)
-{
-	const uint64_t *slot = dev_slot(addr);
-
-	return slot && *slot && !(*slot & DEV_DMA);
-}
-
 /* The device handles of the range are forgotten, never freed. */
 static int os_privatize(void *addr, size_t len, int node, bool copy,
 			struct hpa_commit *out)
@@ -911,8 +581,6 @@ static int os_privatize(void *addr, size_t len, int node, bool copy,
 			      HPA_BACKEND_4K;
 	size_t rlen = len + HPA_CHUNK_SIZE;
 	char *raw, *tmp;
-	uint64_t *slot = dev_slot(addr);
-	size_t i, n = len >> HPA_CHUNK_SHIFT;
 	int err = 0;
 
 	if (!copy) {
@@ -948,29 +616,17 @@ done:
 			MADV_NOHUGEPAGE);
 		bind_node(addr, len, node);
 	}
-	for (i = 0; slot && i < n; i++) {
-		if (slot[i] && !(slot[i] & DEV_DMA))
-			hpa_stat_add(&dev_heap_chunks, -1);
-		slot[i] = 0;
-	}
+	hpa_dev_drop(addr, len);
 	out->backend = (uint8_t)be;
 	out->page_shift = be == HPA_BACKEND_THP ? 21 : 12;
 	out->fallback = false;
 	return 0;
 }
 
-/* Inherited DMA handles are the parent's: never freed here. */
+/* DMA buffers stay the parent's (prim-device.c); new memory is private. */
 static enum hpa_backend os_fork_child(void)
 {
-	size_t i, n = res_size >> HPA_CHUNK_SHIFT;
-
-	for (i = 0; dev_table && i < n; i++)
-		if (dev_table[i])
-			dev_table[i] |= DEV_INHERITED;
-	/*
-	 * dev_fd stays open: it is the parent's open file, needed only to ask
-	 * for the physical addresses of the DMA buffers the child inherited.
-	 */
+	hpa_dev_fork_child();
 	be_usable[HPA_BACKEND_DEVICE] = false;
 	be_best = pick_best();
 	return be_best;
@@ -979,15 +635,15 @@ static enum hpa_backend os_fork_child(void)
 const struct hpa_prim_ops hpa_prim_os = {
 	.name = "os",
 	.reserve = os_reserve,
-	.meta_map = os_meta_map,
+	.meta_map = hpa_os_meta_map,
 	.commit = os_commit,
 	.decommit = os_decommit,
 	.move = os_move,
 	.dma_commit = os_dma_commit,
-	.dma_release = os_dma_release,
+	.dma_release = hpa_dev_dma_release,
 	.virt2phys = os_virt2phys,
-	.dma_query = os_dma_query,
-	.dma_export = os_dma_export,
+	.dma_query = hpa_dev_dma_query,
+	.dma_export = hpa_dev_dma_export,
 	.map_fd = os_map_fd,
 	.unmap_fd = os_unmap_fd,
 	.fd_size = os_fd_size,
@@ -995,8 +651,8 @@ const struct hpa_prim_ops hpa_prim_os = {
 	.node_online = os_node_online,
 	.init = os_init,
 	.has_1g = os_has_1g,
-	.shared_heap_chunks = os_shared_heap_chunks,
-	.heap_shared = os_heap_shared,
+	.shared_heap_chunks = hpa_dev_heap_chunks,
+	.heap_shared = hpa_dev_heap_shared,
 	.privatize = os_privatize,
 	.fork_child = os_fork_child,
 };
