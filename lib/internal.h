@@ -8,8 +8,12 @@
  *   lock.c      adaptive spin-then-futex lock
  *   options.c   the option table, HPALLOC_* environment variables, logging
  *               and the fatal paths (hpa_fatal, hpa_bad_pointer)
- *   prim.c      the only code that opens, ioctls or mmaps (backends, and
- *               the device's part of fork); tests put a fake under it
+ *   prim.c      the only code that opens, ioctls or mmaps: the host
+ *               backends (hugetlb, thp, 4k), probes, the fallback policy;
+ *               tests put a fake under it
+ *   prim-device.c  the device backend below prim.c (prim-device.h, for
+ *               prim.c only): chunk table, handles, map, move, physical
+ *               addresses, DMA ioctls, the device's part of fork
  *   arena.c     the VA reservation, 2 MiB chunks, the chunk map and its
  *               transitions (the only writer of hpa_arena.map)
  *   pool.c      free committed chunks per node (4 KiB and 2 MiB lists,
@@ -135,7 +139,7 @@ _Noreturn void hpa_fatal(const char *fmt, ...)
 _Noreturn void hpa_bad_pointer(const char *fn, const void *p,
 			       const char *why);
 
-/* ---- prim.c: the primitive layer (its contract: prim.h) -------------- */
+/* ---- prim.c, prim-device.c: the primitive layer (contract: prim.h) --- */
 
 #include "prim.h"
 
