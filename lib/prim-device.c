@@ -7,8 +7,8 @@
  * handle again elsewhere, HPALLOC_IOC_QUERY needs it for physical
  * addresses, and a forked child replaces device memory by private copies
  * (fork.c).  The DMA buffers' ioctls (query, dma-buf export) are here too.
- * Its only caller is prim.c, through prim-device.h; which backend serves
- * a commit, and what happens when this one cannot, is prim.c's business.
+ * Its only caller is os.c, through prim-device.h; which backend serves a
+ * commit, and what happens when this one cannot, is os.c's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "prim-device.h"
+#include "prim-host.h"
 
 static int dev_fd = -1;
 static struct hpalloc_version dev_version;
@@ -47,11 +48,11 @@ static _Atomic uint64_t dev_heap_chunks;	/* non-DMA entries */
 /* At the reservation, when the device is in use: entries for every chunk. */
 static void dev_table_init(void)
 {
-	dev_refs = hpa_os_meta_map(DEV_MAX_IDS * sizeof(*dev_refs));
-	dev_table = hpa_os_meta_map((res_size >> HPA_CHUNK_SHIFT) *
+	dev_refs = hpa_host_meta_map(DEV_MAX_IDS * sizeof(*dev_refs));
+	dev_table = hpa_host_meta_map((res_size >> HPA_CHUNK_SHIFT) *
 				sizeof(*dev_table));
 	if (!dev_refs)
-		dev_table = NULL;	/* device_map then refuses: fallback */
+		dev_table = NULL;	/* device_map refuses: fallback */
 }
 
 /* The table slot of addr, NULL outside the reservation or without table. */
@@ -131,7 +132,7 @@ static int device_map(void *addr, size_t len, int node, unsigned int page,
 	if (p == MAP_FAILED) {
 		err = -errno;
 		dev_handle_free(a.offset);
-		hpa_os_prot_none(addr, len);
+		hpa_host_prot_none(addr, len);
 		return err;
 	}
 	dev_record(addr, len, a.offset, handle ? DEV_DMA : 0);
@@ -164,7 +165,7 @@ static int device_move(uint64_t *from, char *to, size_t n)
 		if (p == MAP_FAILED) {
 			int err = -errno;
 
-			hpa_os_prot_none(to, n << HPA_CHUNK_SHIFT);
+			hpa_host_prot_none(to, n << HPA_CHUNK_SHIFT);
 			return err;
 		}
 	}
@@ -197,7 +198,7 @@ int hpa_dev_dma_release(void *addr, size_t len, uint64_t handle)
 
 	if (!slot || (slot[0] & ~DEV_FLAGS) != handle)
 		return -EINVAL;
-	err = hpa_os_prot_none(addr, len);
+	err = hpa_host_prot_none(addr, len);
 	if (!err)
 		hpa_dev_forget(addr, len);
 	return err;
@@ -351,7 +352,7 @@ int hpa_dev_move(void *from, void *to, size_t len)
 		return err;
 	memcpy(dst, src, n * sizeof(*src));
 	memset(src, 0, n * sizeof(*src));
-	return hpa_os_prot_none(from, len);
+	return hpa_host_prot_none(from, len);
 }
 
 int hpa_dev_virt2phys(const void *p, uint64_t handle, void *map_start,

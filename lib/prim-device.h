@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Between prim.c and prim-device.c, nobody else: the device backend
- * (/dev/hpalloc) as the primitive layer uses it.  prim.c keeps the choice
+ * Between os.c and prim-device.c, nobody else: the device backend
+ * (/dev/hpalloc) as the primitive layer uses it.  os.c keeps the choice
  * of backend and the fallback policy; prim-device.c keeps the device's
  * file, its version and the chunk table of the handles mapped in the
  * reservation.  Return values: 0 or -errno unless said otherwise.
@@ -14,15 +14,6 @@
 #include <stdint.h>
 
 #include "prim.h"
-
-/* ---- prim.c, for prim-device.c ---------------------------------------- */
-
-/* Anonymous zeroed read-write memory for metadata, NULL on failure. */
-void *hpa_os_meta_map(size_t size);
-/* Cover [addr, addr+len) with PROT_NONE reservation again. */
-int hpa_os_prot_none(void *addr, size_t len);
-
-/* ---- prim-device.c, for prim.c ---------------------------------------- */
 
 /* Open and check the device; false if unusable (HPALLOC_DEBUG says why). */
 bool hpa_dev_probe(void);

@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The primitive layer: the only code in the library that opens files,
- * issues ioctls or maps memory.  Four backends, best first:
+ * The host backends of the primitive layer, and the mappings that every
+ * backend needs (the reservation, metadata, PROT_NONE, dma-buf files):
  *
- *   device   /dev/hpalloc: prim-device.c (its chunk table, handles, map,
- *            move, physical addresses, the DMA buffers' ioctls), called
- *            through prim-device.h.
  *   hugetlb  MAP_HUGETLB | MAP_HUGE_2MB (MAP_HUGE_1GB for 1 GiB runs).
  *   thp      private anonymous memory + madvise(MADV_HUGEPAGE).
  *   4k       private anonymous memory + madvise(MADV_NOHUGEPAGE).
  *
- * A commit that the chosen backend cannot serve (hugetlb pool exhausted,
- * device out of pages) is served by the next backend down and counted as a
- * fallback: running out of huge pages degrades, it never fails.
+ * With prim-device.c (the device backend) the only code in the library
+ * that opens files, issues ioctls or maps memory.  Which backend serves a
+ * commit, and the fallback to the next one down, is os.c's (prim-host.h is
+ * the interface).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,39 +25,14 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "prim-device.h"
+#include "prim-host.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
 
-static bool be_usable[HPA_BACKEND_MAX];
-static enum hpa_backend be_best = HPA_BACKEND_4K;
 static bool hugetlb_1g;
-static _Atomic bool be_fail_told[HPA_BACKEND_MAX];
 static uint64_t online_nodes = 1;
-
-static const char *const be_names[HPA_BACKEND_MAX] = {
-	[HPA_BACKEND_DEVICE] = "device",
-	[HPA_BACKEND_HUGETLB] = "hugetlb",
-	[HPA_BACKEND_THP] = "thp",
-	[HPA_BACKEND_4K] = "4k",
-};
-
-HPA_EXPORT const char *hpa_backend_name(unsigned int backend)
-{
-	return backend < HPA_BACKEND_MAX ? be_names[backend] : NULL;
-}
-
-int hpa_backend_by_name(const char *name)
-{
-	int be;
-
-	for (be = 0; be < HPA_BACKEND_MAX; be++)
-		if (!strcmp(name, be_names[be]))
-			return be;
-	return -EINVAL;
-}
 
 static ssize_t read_small_file(const char *path, char *buf, size_t len)
 {
@@ -131,7 +104,7 @@ static size_t as_room(void)
 	return rl.rlim_cur > used ? (size_t)(rl.rlim_cur - used) : 0;
 }
 
-static void *os_reserve(size_t *size, size_t min, size_t align)
+void *hpa_host_reserve(size_t *size, size_t min, size_t align)
 {
 	size_t room = as_room();
 
@@ -159,7 +132,6 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 			if ((uintptr_t)p + len > start + *size)
 				munmap((void *)(start + *size),
 				       (uintptr_t)p + len - (start + *size));
-			hpa_dev_reserved((char *)start, *size);
 			return (void *)start;
 		}
 		if (*size / 2 < min)
@@ -168,7 +140,7 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 	}
 }
 
-void *hpa_os_meta_map(size_t size)
+void *hpa_host_meta_map(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -176,7 +148,7 @@ void *hpa_os_meta_map(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-int hpa_os_prot_none(void *addr, size_t len)
+int hpa_host_prot_none(void *addr, size_t len)
 {
 	void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		       MAP_FIXED | MAP_NORESERVE, -1, 0);
@@ -197,17 +169,14 @@ static int bind_node(void *addr, size_t len, int node)
 	return 0;
 }
 
-static int backend_commit(enum hpa_backend be, void *addr, size_t len,
-			  int node, bool use_1g, unsigned int *shift)
+int hpa_host_commit(enum hpa_backend be, void *addr, size_t len,
+		    int node, bool use_1g, unsigned int *shift)
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
 	void *p;
 	int err;
 
 	switch (be) {
-	case HPA_BACKEND_DEVICE:
-		*shift = use_1g ? 30 : 21;
-		return hpa_dev_commit(addr, len, node, use_1g);
 	case HPA_BACKEND_HUGETLB:
 		*shift = use_1g ? 30 : 21;
 		flags |= MAP_HUGETLB | (use_1g ? MAP_HUGE_1GB : MAP_HUGE_2MB);
@@ -222,7 +191,7 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 	p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED) {
 		err = -errno;
-		hpa_os_prot_none(addr, len);
+		hpa_host_prot_none(addr, len);
 		return err;
 	}
 	if (be == HPA_BACKEND_THP)
@@ -231,97 +200,30 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 		madvise(addr, len, MADV_NOHUGEPAGE);
 	err = bind_node(addr, len, node);
 	if (err) {
-		hpa_os_prot_none(addr, len);
+		hpa_host_prot_none(addr, len);
 		return err;
 	}
 	return 0;
 }
 
-static bool os_has_1g(void)
+int hpa_host_move(void *from, void *to, size_t len)
 {
-	if (be_best == HPA_BACKEND_DEVICE)
-		return hpa_dev_has_1g();
-	return be_best == HPA_BACKEND_HUGETLB && hugetlb_1g;
-}
+	void *p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
+			 MREMAP_DONTUNMAP, to);
 
-static int os_commit(void *addr, size_t len, int node, unsigned int flags,
-		     struct hpa_commit *out)
-{
-	bool aligned_1g = !((uintptr_t)addr & (HPA_GiB - 1)) &&
-			  !(len & (HPA_GiB - 1));
-	bool allow_1g = flags & HPA_COMMIT_1G;
-	int be, err = -ENOMEM;
-
-	out->fallback = false;
-	be = flags & HPA_COMMIT_SMALL ? HPA_BACKEND_4K : be_best;
-	for (; be < HPA_BACKEND_MAX; be++) {
-		unsigned int shift;
-		bool use_1g = allow_1g && aligned_1g && be == (int)be_best &&
-			      os_has_1g();
-
-		if (!be_usable[be])
-			continue;
-		err = backend_commit(be, addr, len, node, use_1g, &shift);
-		if (err && use_1g)
-			err = backend_commit(be, addr, len, node, false, &shift);
-		if (!err) {
-			out->backend = (uint8_t)be;
-			out->page_shift = (uint8_t)shift;
-			return 0;
-		}
-		if (!atomic_exchange(&be_fail_told[be], true))
-			hpa_debug("%s: a map of %zu MiB failed (%s): it and "
-				  "later ones fall back to the next backend, "
-				  "counted in hpa_stats.fallbacks\n",
-				  be_names[be], len >> 20,
-				  strerrordesc_np(-err));
-		hpa_stat_add(&hpa_gstats.be_fail[be], 1);
-		out->fallback = true;
-		/* A node the kernel refuses is the caller's error everywhere. */
-		if (err == -EINVAL)
-			return err;
-	}
-	return err;
-}
-
-static int os_decommit(void *addr, size_t len)
-{
-	int err = hpa_os_prot_none(addr, len);
-
-	if (!err)
-		hpa_dev_forget(addr, len);
-	return err;
-}
-
-static int os_move(void *from, void *to, size_t len)
-{
-	int err = hpa_dev_move(from, to, len);
-	void *p;
-
-	if (err <= 0)
-		return err;	/* device memory, moved or not */
-	p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
-		   MREMAP_DONTUNMAP, to);
 	if (p != MAP_FAILED)
-		return hpa_os_prot_none(from, len);
+		return hpa_host_prot_none(from, len);
 	/*
 	 * Older kernels take MREMAP_DONTUNMAP for private anonymous memory
-	 * only.  Without it the old range is a hole until hpa_os_prot_none()
+	 * only.  Without it the old range is a hole until hpa_host_prot_none()
 	 * fills it again: an mmap(NULL) in another thread in that instant
 	 * could land there and would then be overwritten.  Rather copy.
 	 */
 	return -errno;
 }
 
-static int os_dma_commit(void *addr, size_t len, int node, bool page_1g,
-			 uint64_t *handle)
-{
-	if (be_best != HPA_BACKEND_DEVICE)
-		return -ENODEV;
-	return hpa_dev_dma_commit(addr, len, node, page_1g, handle);
-}
-
-static int pagemap_phys(const void *p, uint64_t *phys)
+/* Physical address of p from /proc/self/pagemap (not of PFN mappings). */
+int hpa_host_virt2phys(const void *p, uint64_t *phys)
 {
 	uint64_t ent;
 	long psz = sysconf(_SC_PAGESIZE);
@@ -344,20 +246,11 @@ static int pagemap_phys(const void *p, uint64_t *phys)
 	return 0;
 }
 
-static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
-			uint64_t *phys)
-{
-	int err = hpa_dev_virt2phys(p, handle, map_start, phys);
-
-	/* Device memory: pagemap cannot see PFN mappings; the device said. */
-	return err <= 0 ? err : pagemap_phys(p, phys);
-}
-
 /*
  * The dma-buf file has no aligning get_unmapped_area: reserve len + align
  * of nothing, map at the aligned address inside, give back the rest.
  */
-static void *os_map_fd(int fd, void *addr, size_t len, size_t align)
+void *hpa_host_map_fd(int fd, void *addr, size_t len, size_t align)
 {
 	int fl = fcntl(fd, F_GETFL);
 	int prot = PROT_READ;
@@ -399,19 +292,19 @@ static void *os_map_fd(int fd, void *addr, size_t len, size_t align)
 	return p;
 }
 
-static long os_fd_size(int fd)
+long hpa_host_fd_size(int fd)
 {
 	off_t end = lseek(fd, 0, SEEK_END);
 
 	return end < 0 ? -errno : (long)end;
 }
 
-static int os_unmap_fd(void *addr, size_t len)
+int hpa_host_unmap_fd(void *addr, size_t len)
 {
 	return munmap(addr, len) ? -errno : 0;
 }
 
-static int os_current_node(void)
+int hpa_host_current_node(void)
 {
 	unsigned int cpu, node;
 
@@ -420,9 +313,23 @@ static int os_current_node(void)
 	return (int)node;
 }
 
-static bool os_node_online(int node)
+bool hpa_host_node_online(int node)
 {
 	return node >= 0 && node < 64 && (online_nodes >> node) & 1;
+}
+
+void hpa_host_init(void)
+{
+	char buf[256];
+
+	if (read_small_file("/sys/devices/system/node/online", buf,
+			    sizeof(buf)) > 0)
+		online_nodes = parse_node_list(buf);
+}
+
+bool hpa_host_hugetlb_1g(void)
+{
+	return hugetlb_1g;
 }
 
 static bool probe_hugetlb_size(int flag, size_t size)
@@ -436,7 +343,7 @@ static bool probe_hugetlb_size(int flag, size_t size)
 	return true;
 }
 
-static bool probe_hugetlb(void)
+bool hpa_host_probe_hugetlb(void)
 {
 	long free2m = read_long_file(
 		"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
@@ -452,7 +359,7 @@ static bool probe_hugetlb(void)
 	return true;
 }
 
-static bool probe_thp(void)
+bool hpa_host_probe_thp(void)
 {
 	char buf[128];
 
@@ -466,52 +373,6 @@ static bool probe_thp(void)
 		return false;
 	}
 	return true;
-}
-
-/* The first usable backend in order of preference (4K always is). */
-static enum hpa_backend pick_best(void)
-{
-	int be;
-
-	for (be = 0; be < HPA_BACKEND_MAX; be++)
-		if (be_usable[be])
-			break;
-	return (enum hpa_backend)be;
-}
-
-static enum hpa_backend os_init(const char *forced)
-{
-	char buf[256];
-	int start = HPA_BACKEND_DEVICE;
-
-	if (read_small_file("/sys/devices/system/node/online", buf,
-			    sizeof(buf)) > 0)
-		online_nodes = parse_node_list(buf);
-	if (forced && hpa_backend_by_name(forced) >= 0)
-		start = hpa_backend_by_name(forced);
-	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
-					hpa_dev_probe();
-	/*
-	 * hugetlb pages are what an administrator set aside (vm.nr_hugepages)
-	 * for some program: DPDK, a database.  Taking them unasked would
-	 * starve it, and they do not show in RSS.  Only when asked.
-	 */
-	be_usable[HPA_BACKEND_HUGETLB] = start == HPA_BACKEND_HUGETLB &&
-					 probe_hugetlb();
-	if (start != HPA_BACKEND_HUGETLB && start < HPA_BACKEND_THP)
-		hpa_debug("hugetlb: not used unless asked "
-			  "(HPALLOC_BACKEND=hugetlb): the pool is reserved "
-			  "for whoever the administrator set it aside for\n");
-	be_usable[HPA_BACKEND_THP] = start <= HPA_BACKEND_THP && probe_thp();
-	be_usable[HPA_BACKEND_4K] = true;
-	be_best = pick_best();
-	if (forced && strcmp(forced, "auto") && (int)be_best != start)
-		hpa_log("HPALLOC_BACKEND=%s is not available here; using %s "
-			"(HPALLOC_DEBUG=1 says why)\n", forced,
-			be_names[be_best]);
-	hpa_debug("backend %s chosen%s\n", be_names[be_best],
-		  start > HPA_BACKEND_DEVICE ? " (forced)" : "");
-	return be_best;
 }
 
 /* ---- what backs the heap (HPALLOC_STATS) ------------------------------- */
@@ -574,11 +435,9 @@ int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out)
 /* ---- fork (fork.c) ---------------------------------------------------- */
 
 /* The device handles of the range are forgotten, never freed. */
-static int os_privatize(void *addr, size_t len, int node, bool copy,
-			struct hpa_commit *out)
+int hpa_host_privatize(void *addr, size_t len, int node, bool copy,
+		       enum hpa_backend be, struct hpa_commit *out)
 {
-	enum hpa_backend be = be_usable[HPA_BACKEND_THP] ? HPA_BACKEND_THP :
-			      HPA_BACKEND_4K;
 	size_t rlen = len + HPA_CHUNK_SIZE;
 	char *raw, *tmp;
 	int err = 0;
@@ -616,50 +475,8 @@ done:
 			MADV_NOHUGEPAGE);
 		bind_node(addr, len, node);
 	}
-	hpa_dev_drop(addr, len);
 	out->backend = (uint8_t)be;
 	out->page_shift = be == HPA_BACKEND_THP ? 21 : 12;
 	out->fallback = false;
 	return 0;
-}
-
-/* DMA buffers stay the parent's (prim-device.c); new memory is private. */
-static enum hpa_backend os_fork_child(void)
-{
-	hpa_dev_fork_child();
-	be_usable[HPA_BACKEND_DEVICE] = false;
-	be_best = pick_best();
-	return be_best;
-}
-
-const struct hpa_prim_ops hpa_prim_os = {
-	.name = "os",
-	.reserve = os_reserve,
-	.meta_map = hpa_os_meta_map,
-	.commit = os_commit,
-	.decommit = os_decommit,
-	.move = os_move,
-	.dma_commit = os_dma_commit,
-	.dma_release = hpa_dev_dma_release,
-	.virt2phys = os_virt2phys,
-	.dma_query = hpa_dev_dma_query,
-	.dma_export = hpa_dev_dma_export,
-	.map_fd = os_map_fd,
-	.unmap_fd = os_unmap_fd,
-	.fd_size = os_fd_size,
-	.current_node = os_current_node,
-	.node_online = os_node_online,
-	.init = os_init,
-	.has_1g = os_has_1g,
-	.shared_heap_chunks = hpa_dev_heap_chunks,
-	.heap_shared = hpa_dev_heap_shared,
-	.privatize = os_privatize,
-	.fork_child = os_fork_child,
-};
-
-const struct hpa_prim_ops *hpa_prim = &hpa_prim_os;
-
-void hpa_prim_set(const struct hpa_prim_ops *ops)
-{
-	hpa_prim = ops;
 }
