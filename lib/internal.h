@@ -8,8 +8,15 @@
  *   lock.c      adaptive spin-then-futex lock
  *   options.c   the option table, HPALLOC_* environment variables, logging
  *               and the fatal paths (hpa_fatal, hpa_bad_pointer)
- *   prim.c      the only code that opens, ioctls or mmaps (backends, and
- *               the device's part of fork); tests put a fake under it
+ *   prim.c      with prim-device.c the only code that opens, ioctls or
+ *               mmaps: the host backends (hugetlb, thp, 4k) and probes
+ *               (prim-host.h, for os.c and prim-device.c only)
+ *   prim-device.c  the device backend (prim-device.h, for os.c only):
+ *               chunk table, handles, map, move, physical addresses, DMA
+ *               ioctls, the device's part of fork
+ *   os.c        above both: backend choice, fallback policy, per-backend
+ *               failure counts, the ops table (prim.h); tests put a fake
+ *               in its place
  *   arena.c     the VA reservation, 2 MiB chunks, the chunk map and its
  *               transitions (the only writer of hpa_arena.map)
  *   pool.c      free committed chunks per node (4 KiB and 2 MiB lists,
@@ -135,7 +142,7 @@ _Noreturn void hpa_fatal(const char *fmt, ...)
 _Noreturn void hpa_bad_pointer(const char *fn, const void *p,
 			       const char *why);
 
-/* ---- prim.c: the primitive layer (its contract: prim.h) -------------- */
+/* ---- os.c, prim.c, prim-device.c: the primitive layer (prim.h) ------ */
 
 #include "prim.h"
 

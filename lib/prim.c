@@ -1,21 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The primitive layer: the only code in the library that opens files,
- * issues ioctls or maps memory.  Four backends, best first:
+ * The host backends of the primitive layer, and the mappings that every
+ * backend needs (the reservation, metadata, PROT_NONE, dma-buf files):
  *
- *   device   /dev/hpalloc (include/uapi/linux/hpalloc.h): HPALLOC_IOC_ALLOC
- *            then mmap(MAP_SHARED | MAP_FIXED) of the returned handle into
- *            our reservation.  Handles are kept (see "device chunk table"
- *            below): moving a block maps the same handle again elsewhere,
- *            HPALLOC_IOC_QUERY needs it for physical addresses, and a forked
- *            child replaces device memory by private copies (fork.c).
  *   hugetlb  MAP_HUGETLB | MAP_HUGE_2MB (MAP_HUGE_1GB for 1 GiB runs).
  *   thp      private anonymous memory + madvise(MADV_HUGEPAGE).
  *   4k       private anonymous memory + madvise(MADV_NOHUGEPAGE).
  *
- * A commit that the chosen backend cannot serve (hugetlb pool exhausted,
- * device out of pages) is served by the next backend down and counted as a
- * fallback: running out of huge pages degrades, it never fails.
+ * With prim-device.c (the device backend) the only code in the library
+ * that opens files, issues ioctls or maps memory.  Which backend serves a
+ * commit, and the fallback to the next one down, is os.c's (prim-host.h is
+ * the interface).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,51 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <linux/hpalloc.h>
-
 #include "internal.h"
+#include "prim-host.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
 
-static int dev_fd = -1;
-static char *res_base;		/* the reservation (os_reserve) */
-static size_t res_size;
-static struct hpalloc_version dev_version;
-static bool be_usable[HPA_BACKEND_MAX];
-static enum hpa_backend be_best = HPA_BACKEND_4K;
 static bool hugetlb_1g;
-static _Atomic bool be_fail_told[HPA_BACKEND_MAX];
 static uint64_t online_nodes = 1;
-
-static const char *const be_names[HPA_BACKEND_MAX] = {
-	[HPA_BACKEND_DEVICE] = "device",
-	[HPA_BACKEND_HUGETLB] = "hugetlb",
-	[HPA_BACKEND_THP] = "thp",
-	[HPA_BACKEND_4K] = "4k",
-};
-
-HPA_EXPORT const char *hpa_backend_name(unsigned int backend)
-{
-	return backend < HPA_BACKEND_MAX ? be_names[backend] : NULL;
-}
-
-int hpa_backend_by_name(const char *name)
-{
-	int be;
-
-	for (be = 0; be < HPA_BACKEND_MAX; be++)
-		if (!strcmp(name, be_names[be]))
-			return be;
-	return -EINVAL;
-}
 
 static ssize_t read_small_file(const char *path, char *buf, size_t len)
 {
@@ -119,8 +83,6 @@ static uint64_t parse_node_list(const char *s)
 	return mask ? mask : 1;
 }
 
-static void dev_table_init(void);
-
 /*
  * Address space that RLIMIT_AS still leaves this process, SIZE_MAX without
  * a limit.  Counted from /proc/self/statm's total size, which is what the
@@ -142,7 +104,7 @@ static size_t as_room(void)
 	return rl.rlim_cur > used ? (size_t)(rl.rlim_cur - used) : 0;
 }
 
-static void *os_reserve(size_t *size, size_t min, size_t align)
+void *hpa_host_reserve(size_t *size, size_t min, size_t align)
 {
 	size_t room = as_room();
 
@@ -170,10 +132,6 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 			if ((uintptr_t)p + len > start + *size)
 				munmap((void *)(start + *size),
 				       (uintptr_t)p + len - (start + *size));
-			res_base = (char *)start;
-			res_size = *size;
-			if (dev_fd >= 0)
-				dev_table_init();
 			return (void *)start;
 		}
 		if (*size / 2 < min)
@@ -182,7 +140,7 @@ static void *os_reserve(size_t *size, size_t min, size_t align)
 	}
 }
 
-static void *os_meta_map(size_t size)
+void *hpa_host_meta_map(size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 		       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -190,94 +148,12 @@ static void *os_meta_map(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static int set_prot_none(void *addr, size_t len)
+int hpa_host_prot_none(void *addr, size_t len)
 {
 	void *p = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		       MAP_FIXED | MAP_NORESERVE, -1, 0);
 
 	return p == MAP_FAILED ? -errno : 0;
-}
-
-/*
- * Device chunk table: for every 2 MiB chunk of the reservation, the device
- * file offset mapped there (handle + offset in the buffer; handles are
- * id << HPALLOC_HANDLE_SHIFT, so a chunk's entry is never 0 when mapped)
- * plus flag bits in the low bits (offsets are 2 MiB aligned).  A buffer's
- * handle is freed when the last chunk mapping it is decommitted: dev_refs
- * counts them per handle id (the module hands out the lowest free id).
- */
-#define DEV_DMA		1ULL	/* chunk of a DMA buffer */
-#define DEV_INHERITED	2ULL	/* fork child: the parent's handle, never freed */
-#define DEV_FLAGS	(DEV_DMA | DEV_INHERITED)
-#define DEV_MAX_IDS	(1UL << (63 - HPALLOC_HANDLE_SHIFT))
-
-static uint64_t *dev_table;
-static _Atomic uint32_t *dev_refs;
-static _Atomic uint64_t dev_heap_chunks;	/* non-DMA entries */
-
-/* At the reservation, when the device is in use: entries for every chunk. */
-static void dev_table_init(void)
-{
-	dev_refs = os_meta_map(DEV_MAX_IDS * sizeof(*dev_refs));
-	dev_table = os_meta_map((res_size >> HPA_CHUNK_SHIFT) *
-				sizeof(*dev_table));
-	if (!dev_refs)
-		dev_table = NULL;	/* device_map then refuses: fallback */
-}
-
-/* The table slot of addr, NULL outside the reservation or without table. */
-static uint64_t *dev_slot(const void *addr)
-{
-	uintptr_t off = (uintptr_t)addr - (uintptr_t)res_base;
-
-	if (!dev_table || off >= res_size)
-		return NULL;
-	return &dev_table[off >> HPA_CHUNK_SHIFT];
-}
-
-static void dev_handle_free(uint64_t handle)
-{
-	struct hpalloc_free f = { .offset = handle };
-
-	ioctl(dev_fd, HPALLOC_IOC_FREE, &f);
-}
-
-/* Record that [addr, addr+len) maps the device buffer handle from its start. */
-static void dev_record(void *addr, size_t len, uint64_t handle, uint64_t flags)
-{
-	size_t i, n = len >> HPA_CHUNK_SHIFT;
-	uint64_t *slot = dev_slot(addr);
-
-	atomic_store(&dev_refs[handle >> HPALLOC_HANDLE_SHIFT], (uint32_t)n);
-	for (i = 0; i < n; i++)
-		slot[i] = (handle + (i << HPA_CHUNK_SHIFT)) | flags;
-	if (!(flags & DEV_DMA))
-		hpa_stat_add(&dev_heap_chunks, (int64_t)n);
-}
-
-/*
- * [addr, addr+len) no longer maps what the table says: drop its entries and
- * free each handle whose last chunk this was (never an inherited one: it
- * belongs to the parent's open file).
- */
-static void dev_forget(void *addr, size_t len)
-{
-	uint64_t *slot = dev_slot(addr);
-	size_t i, n = len >> HPA_CHUNK_SHIFT;
-
-	for (i = 0; slot && i < n; i++) {
-		uint64_t e = slot[i], id = e >> HPALLOC_HANDLE_SHIFT;
-
-		if (!e)
-			continue;
-		slot[i] = 0;
-		if (!(e & DEV_DMA))
-			hpa_stat_add(&dev_heap_chunks, -1);
-		if (e & DEV_INHERITED)
-			continue;
-		if (atomic_fetch_sub(&dev_refs[id], 1) == 1)
-			dev_handle_free(id << HPALLOC_HANDLE_SHIFT);
-	}
 }
 
 static int bind_node(void *addr, size_t len, int node)
@@ -293,50 +169,14 @@ static int bind_node(void *addr, size_t len, int node)
 	return 0;
 }
 
-static int device_map(void *addr, size_t len, int node, unsigned int page,
-		      uint32_t flags, uint64_t *handle)
-{
-	struct hpalloc_alloc a = {
-		.size = len,
-		.flags = flags,
-		.page_size = page,
-		.policy = node < 0 ? HPALLOC_POLICY_LOCAL : HPALLOC_POLICY_BIND,
-		.nodemask = node < 0 ? 0 : 1ULL << node,
-	};
-	void *p;
-	int err;
-
-	if (!dev_slot(addr))
-		return -ENOMEM;
-	if (ioctl(dev_fd, HPALLOC_IOC_ALLOC, &a) != 0)
-		return -errno;
-	p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 dev_fd, (off_t)a.offset);
-	if (p == MAP_FAILED) {
-		err = -errno;
-		dev_handle_free(a.offset);
-		set_prot_none(addr, len);
-		return err;
-	}
-	dev_record(addr, len, a.offset, handle ? DEV_DMA : 0);
-	if (handle)
-		*handle = a.offset;
-	return 0;
-}
-
-static int backend_commit(enum hpa_backend be, void *addr, size_t len,
-			  int node, bool use_1g, unsigned int *shift)
+int hpa_host_commit(enum hpa_backend be, void *addr, size_t len,
+		    int node, bool use_1g, unsigned int *shift)
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
 	void *p;
 	int err;
 
 	switch (be) {
-	case HPA_BACKEND_DEVICE:
-		*shift = use_1g ? 30 : 21;
-		return device_map(addr, len, node, use_1g ?
-				  HPALLOC_PAGE_SIZE_1G : HPALLOC_PAGE_SIZE_2M,
-				  0, NULL);
 	case HPA_BACKEND_HUGETLB:
 		*shift = use_1g ? 30 : 21;
 		flags |= MAP_HUGETLB | (use_1g ? MAP_HUGE_1GB : MAP_HUGE_2MB);
@@ -351,7 +191,7 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 	p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED) {
 		err = -errno;
-		set_prot_none(addr, len);
+		hpa_host_prot_none(addr, len);
 		return err;
 	}
 	if (be == HPA_BACKEND_THP)
@@ -360,161 +200,30 @@ static int backend_commit(enum hpa_backend be, void *addr, size_t len,
 		madvise(addr, len, MADV_NOHUGEPAGE);
 	err = bind_node(addr, len, node);
 	if (err) {
-		set_prot_none(addr, len);
+		hpa_host_prot_none(addr, len);
 		return err;
 	}
 	return 0;
 }
 
-static bool os_has_1g(void)
+int hpa_host_move(void *from, void *to, size_t len)
 {
-	if (be_best == HPA_BACKEND_DEVICE)
-		return dev_version.features & HPALLOC_FEAT_PUD;
-	return be_best == HPA_BACKEND_HUGETLB && hugetlb_1g;
-}
+	void *p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
+			 MREMAP_DONTUNMAP, to);
 
-static int os_commit(void *addr, size_t len, int node, unsigned int flags,
-		     struct hpa_commit *out)
-{
-	bool aligned_1g = !((uintptr_t)addr & (HPA_GiB - 1)) &&
-			  !(len & (HPA_GiB - 1));
-	bool allow_1g = flags & HPA_COMMIT_1G;
-	int be, err = -ENOMEM;
-
-	out->fallback = false;
-	be = flags & HPA_COMMIT_SMALL ? HPA_BACKEND_4K : be_best;
-	for (; be < HPA_BACKEND_MAX; be++) {
-		unsigned int shift;
-		bool use_1g = allow_1g && aligned_1g && be == (int)be_best &&
-			      os_has_1g();
-
-		if (!be_usable[be])
-			continue;
-		err = backend_commit(be, addr, len, node, use_1g, &shift);
-		if (err && use_1g)
-			err = backend_commit(be, addr, len, node, false, &shift);
-		if (!err) {
-			out->backend = (uint8_t)be;
-			out->page_shift = (uint8_t)shift;
-			return 0;
-		}
-		if (!atomic_exchange(&be_fail_told[be], true))
-			hpa_debug("%s: a map of %zu MiB failed (%s): it and "
-				  "later ones fall back to the next backend, "
-				  "counted in hpa_stats.fallbacks\n",
-				  be_names[be], len >> 20,
-				  strerrordesc_np(-err));
-		hpa_stat_add(&hpa_gstats.be_fail[be], 1);
-		out->fallback = true;
-		/* A node the kernel refuses is the caller's error everywhere. */
-		if (err == -EINVAL)
-			return err;
-	}
-	return err;
-}
-
-static int os_decommit(void *addr, size_t len)
-{
-	int err = set_prot_none(addr, len);
-
-	if (!err)
-		dev_forget(addr, len);
-	return err;
-}
-
-/*
- * Move device chunks by mapping their handles again at the new address
- * (the same physical pages appear there; the kernel refuses to grow device
- * mappings and MREMAP_DONTUNMAP on PFN mappings), then covering the old
- * range with PROT_NONE: no byte copied, and never a hole in the reservation.
- */
-static int device_move(uint64_t *from, char *to, size_t n)
-{
-	size_t i = 0, j;
-	void *p;
-
-	for (i = 0; i < n; i++)
-		if (!from[i] || (from[i] & DEV_FLAGS))
-			return -EOPNOTSUPP;	/* mixed run: caller copies */
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n; j++)
-			if (from[j] != from[j - 1] + HPA_CHUNK_SIZE)
-				break;
-		p = mmap(to + (i << HPA_CHUNK_SHIFT), (j - i) << HPA_CHUNK_SHIFT,
-			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			 dev_fd, (off_t)from[i]);
-		if (p == MAP_FAILED) {
-			int err = -errno;
-
-			set_prot_none(to, n << HPA_CHUNK_SHIFT);
-			return err;
-		}
-	}
-	return 0;
-}
-
-static bool dev_any(const uint64_t *slot, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (slot[i])
-			return true;
-	return false;
-}
-
-static int os_move(void *from, void *to, size_t len)
-{
-	uint64_t *src = dev_slot(from), *dst = dev_slot(to);
-	size_t n = len >> HPA_CHUNK_SHIFT;
-	void *p;
-	int err;
-
-	if (src && dst && dev_any(src, n)) {
-		err = device_move(src, to, n);
-		if (err)
-			return err;
-		memcpy(dst, src, n * sizeof(*src));
-		memset(src, 0, n * sizeof(*src));
-		return set_prot_none(from, len);
-	}
-	p = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED |
-		   MREMAP_DONTUNMAP, to);
 	if (p != MAP_FAILED)
-		return set_prot_none(from, len);
+		return hpa_host_prot_none(from, len);
 	/*
 	 * Older kernels take MREMAP_DONTUNMAP for private anonymous memory
-	 * only.  Without it the old range is a hole until set_prot_none()
+	 * only.  Without it the old range is a hole until hpa_host_prot_none()
 	 * fills it again: an mmap(NULL) in another thread in that instant
 	 * could land there and would then be overwritten.  Rather copy.
 	 */
 	return -errno;
 }
 
-static int os_dma_commit(void *addr, size_t len, int node, bool page_1g,
-			 uint64_t *handle)
-{
-	if (be_best != HPA_BACKEND_DEVICE ||
-	    !(dev_version.features & HPALLOC_FEAT_CONTIG))
-		return -ENODEV;
-	return device_map(addr, len, node, page_1g ? HPALLOC_PAGE_SIZE_1G :
-			  HPALLOC_PAGE_SIZE_2M, HPALLOC_ALLOC_CONTIG, handle);
-}
-
-static int os_dma_release(void *addr, size_t len, uint64_t handle)
-{
-	uint64_t *slot = dev_slot(addr);
-	int err;
-
-	if (!slot || (slot[0] & ~DEV_FLAGS) != handle)
-		return -EINVAL;
-	err = set_prot_none(addr, len);
-	if (!err)
-		dev_forget(addr, len);
-	return err;
-}
-
-static int pagemap_phys(const void *p, uint64_t *phys)
+/* Physical address of p from /proc/self/pagemap (not of PFN mappings). */
+int hpa_host_virt2phys(const void *p, uint64_t *phys)
 {
 	uint64_t ent;
 	long psz = sysconf(_SC_PAGESIZE);
@@ -537,116 +246,11 @@ static int pagemap_phys(const void *p, uint64_t *phys)
 	return 0;
 }
 
-/* Physical address of byte off of the device buffer handle. */
-static int device_phys(uint64_t handle, uint64_t off, uint64_t *phys)
-{
-	struct hpalloc_page_info info = { 0 };
-	struct hpalloc_query q = { 0 };
-
-	q.offset = handle;
-	q.flags = HPALLOC_QUERY_PHYS;
-	q.pages_ptr = (uintptr_t)&info;
-	q.nr_entries = 1;
-	/* Ask page 0 first to learn the page size, then the right page. */
-	if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0)
-		return -errno;
-	if (!q.page_size || off >= q.alloc_size)
-		return -EFAULT;
-	if (off >= q.page_size) {
-		q.first_page = (uint32_t)(off / q.page_size);
-		if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0)
-			return -errno;
-	}
-	if (q.nr_filled != 1)
-		return -EFAULT;
-	*phys = info.phys + off % q.page_size;
-	return 0;
-}
-
-static int os_virt2phys(const void *p, uint64_t handle, void *map_start,
-			uint64_t *phys)
-{
-	const uint64_t *slot = dev_slot(p);
-	uint64_t e, in_buf;
-
-	if (map_start)
-		return device_phys(handle, (uintptr_t)p - (uintptr_t)map_start,
-				   phys);
-	/* Device heap memory: pagemap cannot see PFN mappings; ask the device. */
-	e = slot ? *slot & ~DEV_FLAGS : 0;
-	if (!e)
-		return pagemap_phys(p, phys);
-	in_buf = e & ((1ULL << HPALLOC_HANDLE_SHIFT) - 1);
-	return device_phys(e - in_buf, in_buf + ((uintptr_t)p & HPA_CHUNK_MASK),
-			   phys);
-}
-
-/*
- * One HPALLOC_IOC_QUERY for the whole table.  The kernel's records are
- * {phys, node}; they go to a scratch array (on the stack when small, else
- * mapped: this library cannot call malloc) and the addresses into phys[].
- */
-#define DMA_QUERY_STACK	64
-
-static int os_dma_query(uint64_t handle, uint64_t *phys, size_t n,
-			struct hpa_dma_query *out)
-{
-	struct hpalloc_page_info small[DMA_QUERY_STACK], *info = small;
-	struct hpalloc_query q = { 0 };
-	size_t i, bytes = 0;
-	int err = 0;
-
-	if (dev_fd < 0)
-		return -ENODEV;
-	if (n > UINT32_MAX)
-		n = UINT32_MAX;
-	if (n > DMA_QUERY_STACK) {
-		bytes = n * sizeof(*info);
-		info = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (info == MAP_FAILED)
-			return -ENOMEM;
-	}
-	q.offset = handle;
-	q.flags = n ? HPALLOC_QUERY_PHYS : 0;
-	q.pages_ptr = (uintptr_t)info;
-	q.nr_entries = (uint32_t)n;
-	if (ioctl(dev_fd, HPALLOC_IOC_QUERY, &q) != 0) {
-		err = -errno;
-		goto out;
-	}
-	for (i = 0; i < q.nr_filled; i++)
-		phys[i] = info[i].phys;
-	out->page_size = q.page_size;
-	out->nr_pages = q.nr_pages;
-	out->nodes = q.nodes;
-out:
-	if (bytes)
-		munmap(info, bytes);
-	return err;
-}
-
-static int os_dma_export(uint64_t handle, bool readonly)
-{
-	struct hpalloc_export_dmabuf e = { 0 };
-
-	if (dev_fd < 0)
-		return -ENODEV;
-	if (!(dev_version.features & HPALLOC_FEAT_DMABUF))
-		return -EOPNOTSUPP;
-	e.offset = handle;
-	e.flags = HPALLOC_EXPORT_CLOEXEC |
-		  (readonly ? 0 : HPALLOC_EXPORT_WRITE);
-	if (ioctl(dev_fd, HPALLOC_IOC_EXPORT_DMABUF, &e) != 0)
-		return -errno;
-	return e.fd;
-}
-
 /*
  * The dma-buf file has no aligning get_unmapped_area: reserve len + align
  * of nothing, map at the aligned address inside, give back the rest.
  */
-static void *os_map_fd(int fd, void *addr, size_t len, size_t align)
+void *hpa_host_map_fd(int fd, void *addr, size_t len, size_t align)
 {
 	int fl = fcntl(fd, F_GETFL);
 	int prot = PROT_READ;
@@ -688,19 +292,19 @@ static void *os_map_fd(int fd, void *addr, size_t len, size_t align)
 	return p;
 }
 
-static long os_fd_size(int fd)
+long hpa_host_fd_size(int fd)
 {
 	off_t end = lseek(fd, 0, SEEK_END);
 
 	return end < 0 ? -errno : (long)end;
 }
 
-static int os_unmap_fd(void *addr, size_t len)
+int hpa_host_unmap_fd(void *addr, size_t len)
 {
 	return munmap(addr, len) ? -errno : 0;
 }
 
-static int os_current_node(void)
+int hpa_host_current_node(void)
 {
 	unsigned int cpu, node;
 
@@ -709,38 +313,23 @@ static int os_current_node(void)
 	return (int)node;
 }
 
-static bool os_node_online(int node)
+bool hpa_host_node_online(int node)
 {
 	return node >= 0 && node < 64 && (online_nodes >> node) & 1;
 }
 
-static bool probe_device(void)
+void hpa_host_init(void)
 {
-	int fd = open(HPALLOC_DEVICE, O_RDWR | O_CLOEXEC);
+	char buf[256];
 
-	if (fd < 0) {
-		hpa_debug("device: %s: %s\n", HPALLOC_DEVICE, strerrordesc_np(errno));
-		return false;
-	}
-	memset(&dev_version, 0, sizeof(dev_version));
-	if (ioctl(fd, HPALLOC_IOC_VERSION, &dev_version) != 0) {
-		hpa_debug("device: HPALLOC_IOC_VERSION: %s\n", strerrordesc_np(errno));
-		close(fd);
-		return false;
-	}
-	if (dev_version.api != HPALLOC_API_VERSION ||
-	    !(dev_version.features & HPALLOC_FEAT_PMD)) {
-		hpa_debug("device: api %u (want %u), features 0x%llx: "
-			  "not usable\n", dev_version.api, HPALLOC_API_VERSION,
-			  (unsigned long long)dev_version.features);
-		close(fd);
-		return false;
-	}
-	dev_fd = fd;
-	hpa_debug("device: api %u, features 0x%llx, %u node ids\n",
-		  dev_version.api, (unsigned long long)dev_version.features,
-		  dev_version.nr_node_ids);
-	return true;
+	if (read_small_file("/sys/devices/system/node/online", buf,
+			    sizeof(buf)) > 0)
+		online_nodes = parse_node_list(buf);
+}
+
+bool hpa_host_hugetlb_1g(void)
+{
+	return hugetlb_1g;
 }
 
 static bool probe_hugetlb_size(int flag, size_t size)
@@ -754,7 +343,7 @@ static bool probe_hugetlb_size(int flag, size_t size)
 	return true;
 }
 
-static bool probe_hugetlb(void)
+bool hpa_host_probe_hugetlb(void)
 {
 	long free2m = read_long_file(
 		"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
@@ -770,7 +359,7 @@ static bool probe_hugetlb(void)
 	return true;
 }
 
-static bool probe_thp(void)
+bool hpa_host_probe_thp(void)
 {
 	char buf[128];
 
@@ -784,52 +373,6 @@ static bool probe_thp(void)
 		return false;
 	}
 	return true;
-}
-
-/* The first usable backend in order of preference (4K always is). */
-static enum hpa_backend pick_best(void)
-{
-	int be;
-
-	for (be = 0; be < HPA_BACKEND_MAX; be++)
-		if (be_usable[be])
-			break;
-	return (enum hpa_backend)be;
-}
-
-static enum hpa_backend os_init(const char *forced)
-{
-	char buf[256];
-	int start = HPA_BACKEND_DEVICE;
-
-	if (read_small_file("/sys/devices/system/node/online", buf,
-			    sizeof(buf)) > 0)
-		online_nodes = parse_node_list(buf);
-	if (forced && hpa_backend_by_name(forced) >= 0)
-		start = hpa_backend_by_name(forced);
-	be_usable[HPA_BACKEND_DEVICE] = start <= HPA_BACKEND_DEVICE &&
-					probe_device();
-	/*
-	 * hugetlb pages are what an administrator set aside (vm.nr_hugepages)
-	 * for some program: DPDK, a database.  Taking them unasked would
-	 * starve it, and they do not show in RSS.  Only when asked.
-	 */
-	be_usable[HPA_BACKEND_HUGETLB] = start == HPA_BACKEND_HUGETLB &&
-					 probe_hugetlb();
-	if (start != HPA_BACKEND_HUGETLB && start < HPA_BACKEND_THP)
-		hpa_debug("hugetlb: not used unless asked "
-			  "(HPALLOC_BACKEND=hugetlb): the pool is reserved "
-			  "for whoever the administrator set it aside for\n");
-	be_usable[HPA_BACKEND_THP] = start <= HPA_BACKEND_THP && probe_thp();
-	be_usable[HPA_BACKEND_4K] = true;
-	be_best = pick_best();
-	if (forced && strcmp(forced, "auto") && (int)be_best != start)
-		hpa_log("HPALLOC_BACKEND=%s is not available here; using %s "
-			"(HPALLOC_DEBUG=1 says why)\n", forced,
-			be_names[be_best]);
-	hpa_debug("backend %s chosen%s\n", be_names[be_best],
-		  start > HPA_BACKEND_DEVICE ? " (forced)" : "");
-	return be_best;
 }
 
 /* ---- what backs the heap (HPALLOC_STATS) ------------------------------- */
@@ -891,28 +434,12 @@ int hpa_prim_backed(const void *start, size_t len, struct hpa_backed *out)
 
 /* ---- fork (fork.c) ---------------------------------------------------- */
 
-static uint64_t os_shared_heap_chunks(void)
-{
-	return atomic_load(&dev_heap_chunks);
-}
-
-static bool os_heap_shared(const void *addr)
-{
-	const uint64_t *slot = dev_slot(addr);
-
-	return slot && *slot && !(*slot & DEV_DMA);
-}
-
 /* The device handles of the range are forgotten, never freed. */
-static int os_privatize(void *addr, size_t len, int node, bool copy,
-			struct hpa_commit *out)
+int hpa_host_privatize(void *addr, size_t len, int node, bool copy,
+		       enum hpa_backend be, struct hpa_commit *out)
 {
-	enum hpa_backend be = be_usable[HPA_BACKEND_THP] ? HPA_BACKEND_THP :
-			      HPA_BACKEND_4K;
 	size_t rlen = len + HPA_CHUNK_SIZE;
 	char *raw, *tmp;
-	uint64_t *slot = dev_slot(addr);
-	size_t i, n = len >> HPA_CHUNK_SHIFT;
 	int err = 0;
 
 	if (!copy) {
@@ -948,62 +475,8 @@ done:
 			MADV_NOHUGEPAGE);
 		bind_node(addr, len, node);
 	}
-	for (i = 0; slot && i < n; i++) {
-		if (slot[i] && !(slot[i] & DEV_DMA))
-			hpa_stat_add(&dev_heap_chunks, -1);
-		slot[i] = 0;
-	}
 	out->backend = (uint8_t)be;
 	out->page_shift = be == HPA_BACKEND_THP ? 21 : 12;
 	out->fallback = false;
 	return 0;
-}
-
-/* Inherited DMA handles are the parent's: never freed here. */
-static enum hpa_backend os_fork_child(void)
-{
-	size_t i, n = res_size >> HPA_CHUNK_SHIFT;
-
-	for (i = 0; dev_table && i < n; i++)
-		if (dev_table[i])
-			dev_table[i] |= DEV_INHERITED;
-	/*
-	 * dev_fd stays open: it is the parent's open file, needed only to ask
-	 * for the physical addresses of the DMA buffers the child inherited.
-	 */
-	be_usable[HPA_BACKEND_DEVICE] = false;
-	be_best = pick_best();
-	return be_best;
-}
-
-const struct hpa_prim_ops hpa_prim_os = {
-	.name = "os",
-	.reserve = os_reserve,
-	.meta_map = os_meta_map,
-	.commit = os_commit,
-	.decommit = os_decommit,
-	.move = os_move,
-	.dma_commit = os_dma_commit,
-	.dma_release = os_dma_release,
-	.virt2phys = os_virt2phys,
-	.dma_query = os_dma_query,
-	.dma_export = os_dma_export,
-	.map_fd = os_map_fd,
-	.unmap_fd = os_unmap_fd,
-	.fd_size = os_fd_size,
-	.current_node = os_current_node,
-	.node_online = os_node_online,
-	.init = os_init,
-	.has_1g = os_has_1g,
-	.shared_heap_chunks = os_shared_heap_chunks,
-	.heap_shared = os_heap_shared,
-	.privatize = os_privatize,
-	.fork_child = os_fork_child,
-};
-
-const struct hpa_prim_ops *hpa_prim = &hpa_prim_os;
-
-void hpa_prim_set(const struct hpa_prim_ops *ops)
-{
-	hpa_prim = ops;
 }

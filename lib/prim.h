@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The backend contract: what the allocator asks of the primitive layer,
- * the only code that opens files, issues ioctls or maps memory.  prim.c
- * implements it over the OS (device, hugetlb, thp, 4k); the unit tests'
- * fake (selftests/lib/fake_prim.c) implements it over plain memory that
- * faults when the allocator touches what it gave back.
+ * the only code that opens files, issues ioctls or maps memory.  os.c
+ * implements it over the OS (device: prim-device.c; hugetlb, thp, 4k:
+ * prim.c); the unit tests' fake (selftests/lib/fake_prim.c) implements it
+ * over plain memory that faults when the allocator touches what it gave
+ * back.
  */
 #ifndef HPA_PRIM_H
 #define HPA_PRIM_H
