@@ -286,8 +286,16 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 	int i, n = hpa_contig_nodes(req, nids), tries, ret = -ENOMEM;
 
 	for (tries = 0; tries < 2; tries++) {
+		bool releasing[HPA_MAX_TRY_NODES];
 		bool waited = false;
 
+		/* before the try: see hpa_pool_wait_for_zeroing() */
+		for (i = 0; i < n; i++) {
+			struct hpa_pool *pool = hpa_pool_of(nids[i],
+							    req->size);
+
+			releasing[i] = pool && hpa_pool_releasing(pool);
+		}
 		ret = hpa_buffer_try_contig(buf, req, nids, n);
 		if (ret != -ENOMEM)
 			return ret;
@@ -297,7 +305,8 @@ static int hpa_buffer_fill_contig(struct hpa_buffer *buf,
 			struct hpa_pool *pool = hpa_pool_of(nids[i],
 							    req->size);
 
-			if (pool && hpa_pool_wait_for_zeroing(pool))
+			if (pool && hpa_pool_wait_for_zeroing(pool,
+							      releasing[i]))
 				waited = true;
 		}
 		if (!waited)

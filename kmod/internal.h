@@ -179,7 +179,8 @@ struct page *hpa_pool_take_range(struct hpa_pool *pool, unsigned int nr,
 				 bool *compound);
 void hpa_pool_release_range(struct hpa_pool *pool, struct page *first,
 			    unsigned int nr, bool compound);
-bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool);
+bool hpa_pool_releasing(struct hpa_pool *pool);
+bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool, bool was_releasing);
 unsigned long hpa_pool_nr_ready(struct hpa_pool *pool);
 unsigned int hpa_pool_own_in_range(struct hpa_pool *small, unsigned long pfn,
 				   unsigned long nr, unsigned long *own);

@@ -207,7 +207,7 @@ static struct page *hpa_pool_take_free(struct hpa_pool *pool)
  * often blocked by the 1 GiB or 2 MiB pages that a process freed a moment
  * ago.  Counted until the page allocator has them back.
  */
-static bool hpa_pool_releasing(struct hpa_pool *pool)
+bool hpa_pool_releasing(struct hpa_pool *pool)
 {
 	struct hpa_pool *small = NULL;
 
@@ -224,10 +224,16 @@ static void hpa_pool_wait_releasing(struct hpa_pool *pool)
 		flush_work(&hpa_pool_of(pool->nid, HPA_2M)->zero_work);
 }
 
-/* Wait for the node's pages on their way out; false if there were none. */
-bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool)
+/*
+ * After a try that failed: wait for the node's pages on their way out.
+ * was_releasing is hpa_pool_releasing() read before the try, since a page
+ * zeroed in between is back on the free list by now, which the try did
+ * not see.  False if there were none then and none now: trying again
+ * cannot help.
+ */
+bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool, bool was_releasing)
 {
-	if (!hpa_pool_releasing(pool))
+	if (!was_releasing && !hpa_pool_releasing(pool))
 		return false;
 	hpa_pool_wait_releasing(pool);
 	return true;
@@ -251,14 +257,16 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 	int tries;
 
 	for (tries = 0; tries < HPA_TAKE_TRIES; tries++) {
-		long seq;
-		bool releasing;
+		/*
+		 * Read before the free list is: a page whose zeroing ends
+		 * after the list was seen empty must still be waited for.
+		 */
+		long seq = hpa_node_release_seq(pool->nid);
+		bool releasing = hpa_pool_releasing(pool);
 
 		page = hpa_pool_take_free(pool);
 		if (page)
 			return page;
-		seq = hpa_node_release_seq(pool->nid);
-		releasing = hpa_pool_releasing(pool);
 		if (READ_ONCE(hpa_overcommit))
 			page = hpa_pool_alloc_page(pool);
 		if (page) {

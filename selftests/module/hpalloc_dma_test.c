@@ -106,6 +106,11 @@ static void wait_free(int nid, int ps, long n)
  * instead of failing with ENOMEM.  A 1 GiB pool uses the page reserved at
  * load: the node may have no second free GiB to grow by.
  *
+ * A 2 MiB page is cleared in a moment, so the ALLOC may come just as it
+ * leaves the zeroing worker: 32 rounds give that window a chance (a check
+ * of "is anything being zeroed" after the free list was seen empty, not
+ * before, let one CI run fail with ENOMEM).
+ *
  * The test waits for up to four zeroings of the whole pool (wait_free
  * allows each 30 s): a 1 GiB page takes seconds to clear under TCG, and
  * several times that when the host's CPUs are busy, so the harness's
@@ -119,8 +124,9 @@ TEST_F_TIMEOUT(dma, contig_alloc_waits_for_zeroing, 180)
 	long min0 = hpa_pool_read(nid, ps_i, "min");
 	long n = target0 > 0 ? target0 : 1;
 	uint64_t bind = 1ULL << nid;
+	/* each round asks while the page of the round before is zeroed */
+	int rounds = ps_i ? 2 : 32, round, ret;
 	struct hpalloc_alloc a;
-	int round, ret;
 	uint64_t *p;
 
 	ASSERT_LE(0, target0);
@@ -145,7 +151,7 @@ TEST_F_TIMEOUT(dma, contig_alloc_waits_for_zeroing, 180)
 	ASSERT_EQ(0, munmap(p, n * ps));
 	ASSERT_EQ(0, dev_free(self->fd, a.offset));
 
-	for (round = 0; round < 2; round++) {
+	for (round = 0; round < rounds; round++) {
 		/* the one page asked for at once, while it is being zeroed */
 		ret = dev_alloc_full(self->fd, ps, ps, HPALLOC_POLICY_BIND,
 				     bind, HPALLOC_ALLOC_CONTIG, &a);
