@@ -146,21 +146,35 @@ struct hpa_pools {
 	long c[HPA_MAX_NODES][HPA_NR_PSIZES][HPA_NR_COUNTERS];
 };
 
-static inline long hpa_read_long(const char *path)
+/*
+ * The contents of a small file (sysfs, cgroup, /proc) as a string without
+ * its last newline.  0 or -errno.
+ */
+static inline int hpa_read_str(const char *path, char *buf, size_t len)
 {
-	char buf[64] = "";
-	long v = -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return -errno;
+	n = read(fd, buf, len - 1);
 	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	if (sscanf(buf, "%ld", &v) != 1)
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return 0;
+}
+
+/* A file that holds one number; -1 if it cannot be read or is empty. */
+static inline long hpa_read_long(const char *path)
+{
+	char buf[64];
+	long v;
+
+	if (hpa_read_str(path, buf, sizeof(buf)) ||
+	    sscanf(buf, "%ld", &v) != 1)
 		return -1;
 	return v;
 }

@@ -56,30 +56,13 @@ static int write_str(const char *path, const char *s)
 	return err;
 }
 
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	return 0;
-}
-
 /* A "key value" line of a flat-keyed cgroup file; -1 if absent. */
 static long read_key(const char *path, const char *key)
 {
 	char buf[4096], *line, *save = NULL;
 	size_t klen = strlen(key);
 
-	if (read_str(path, buf, sizeof(buf)))
+	if (hpa_read_str(path, buf, sizeof(buf)))
 		return -1;
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save))
@@ -117,11 +100,11 @@ static const char *memcg_missing(void)
 {
 	char buf[256];
 
-	if (read_str(CGROOT "/cgroup.controllers", buf, sizeof(buf)))
+	if (hpa_read_str(CGROOT "/cgroup.controllers", buf, sizeof(buf)))
 		return "no cgroup v2 at " CGROOT;
 	if (!strstr(buf, "memory"))
 		return "no memory controller in " CGROOT;
-	if (read_str(CGROOT "/cgroup.subtree_control", buf, sizeof(buf)) ||
+	if (hpa_read_str(CGROOT "/cgroup.subtree_control", buf, sizeof(buf)) ||
 	    !strstr(buf, "memory")) {
 		if (write_str(CGROOT "/cgroup.subtree_control", "+memory"))
 			return "cannot enable +memory for children";
@@ -290,7 +273,7 @@ FIXTURE_SETUP(memcg)
 	self->cg[0] = '\0';
 	if (why)
 		SKIP(return, "%s", why);
-	ASSERT_EQ(0, read_str(ACCT_PARAM, self->mode0, sizeof(self->mode0)));
+	ASSERT_EQ(0, hpa_read_str(ACCT_PARAM, self->mode0, sizeof(self->mode0)));
 	snprintf(self->cg, sizeof(self->cg), "%s/hpa-memcg", CGROOT);
 	cg_destroy(self->cg);
 	ASSERT_EQ(0, mkdir(self->cg, 0755)) TH_LOG("mkdir %s: %m", self->cg);
@@ -311,12 +294,12 @@ TEST_F(memcg, parameter)
 {
 	char buf[32];
 
-	ASSERT_EQ(0, read_str(ACCT_PARAM, buf, sizeof(buf)));
+	ASSERT_EQ(0, hpa_read_str(ACCT_PARAM, buf, sizeof(buf)));
 	EXPECT_STREQ("memcg", buf);
 	EXPECT_EQ(-EINVAL, write_str(ACCT_PARAM, "mlock"));
 	EXPECT_EQ(-EINVAL, write_str(ACCT_PARAM, "\n"));
 	EXPECT_EQ(0, write_str(ACCT_PARAM, "memlock\n"));
-	ASSERT_EQ(0, read_str(ACCT_PARAM, buf, sizeof(buf)));
+	ASSERT_EQ(0, hpa_read_str(ACCT_PARAM, buf, sizeof(buf)));
 	EXPECT_STREQ("memlock", buf);
 	EXPECT_STREQ("memlock", self->mode0) TH_LOG("default is memlock");
 }
