@@ -107,9 +107,10 @@ static void wait_free(int nid, int ps, long n)
  * load: the node may have no second free GiB to grow by.
  *
  * A 2 MiB page is cleared in a moment, so the ALLOC may come just as it
- * leaves the zeroing worker: 32 rounds give that window a chance (a check
- * of "is anything being zeroed" after the free list was seen empty, not
- * before, let one CI run fail with ENOMEM).
+ * leaves the zeroing worker; the 2 MiB variant asks 32 times.  (The module
+ * once read "is anything being zeroed" after the free list was seen empty,
+ * not before, and one CI run failed with ENOMEM; that window is a few
+ * hundred instructions wide and these rounds do not hit it on demand.)
  *
  * The test waits for up to four zeroings of the whole pool (wait_free
  * allows each 30 s): a 1 GiB page takes seconds to clear under TCG, and
