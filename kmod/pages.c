@@ -18,6 +18,7 @@
 #include <linux/sched/signal.h>
 #include <linux/swap.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "internal.h"
@@ -403,8 +404,8 @@ static int hpa_pages_retake(unsigned long pfn, unsigned long nr,
  * back as an order-9 folio, the form GUP needs.  Returns the number of
  * pieces; those that could not be taken back are lost to the pool.
  */
-unsigned int hpa_pages_split_1g(struct page *gib, struct list_head *pieces,
-				unsigned int *dirty)
+static unsigned int hpa_split_1g(struct page *gib, struct list_head *pieces,
+				 unsigned int *dirty)
 {
 	unsigned long pfn = page_to_pfn(gib), piece = 1UL << PMD_ORDER, i;
 	unsigned int n = 0;
@@ -436,8 +437,9 @@ unsigned int hpa_pages_split_1g(struct page *gib, struct list_head *pieces,
  * NULL with the pieces that could be had again on pieces (as 2 MiB pages)
  * and *lost counting the others.
  */
-struct page *hpa_pages_merge_1g(unsigned long pfn, struct list_head *pieces,
-				unsigned int *dirty, unsigned int *lost)
+static struct page *hpa_merge_1g(unsigned long pfn,
+				 struct list_head *pieces,
+				 unsigned int *dirty, unsigned int *lost)
 {
 	unsigned long piece = 1UL << PMD_ORDER, i;
 	struct page *page, *next;
@@ -478,6 +480,64 @@ struct page *hpa_pages_merge_1g(unsigned long pfn, struct list_head *pieces,
 		list_add_tail(&pfn_to_page(p)->lru, pieces);
 	}
 	return NULL;
+}
+
+/*
+ * A conversion runs in a worker of hpa_wq while its caller waits:
+ * alloc_contig_range() gives up on a fatal signal of the task it runs in,
+ * and memory given back for a moment must be taken back whoever asked.
+ */
+struct hpa_convert_work {
+	struct work_struct work;
+	bool merge;
+	struct page *gib;		/* split: the page; merge: the result */
+	unsigned long pfn;		/* merge: the GiB */
+	struct list_head *pieces;
+	unsigned int n, dirty, lost;
+};
+
+static void hpa_convert_worker(struct work_struct *work)
+{
+	struct hpa_convert_work *cw = container_of(work,
+						   struct hpa_convert_work,
+						   work);
+
+	if (cw->merge)
+		cw->gib = hpa_merge_1g(cw->pfn, cw->pieces, &cw->dirty,
+				       &cw->lost);
+	else
+		cw->n = hpa_split_1g(cw->gib, cw->pieces, &cw->dirty);
+}
+
+static void hpa_convert_run(struct hpa_convert_work *cw)
+{
+	INIT_WORK_ONSTACK(&cw->work, hpa_convert_worker);
+	queue_work(hpa_wq, &cw->work);
+	flush_work(&cw->work);
+	destroy_work_on_stack(&cw->work);
+}
+
+unsigned int hpa_pages_split_1g(struct page *gib, struct list_head *pieces,
+				unsigned int *dirty)
+{
+	struct hpa_convert_work cw = { .gib = gib, .pieces = pieces };
+
+	hpa_convert_run(&cw);
+	*dirty += cw.dirty;
+	return cw.n;
+}
+
+struct page *hpa_pages_merge_1g(unsigned long pfn, struct list_head *pieces,
+				unsigned int *dirty, unsigned int *lost)
+{
+	struct hpa_convert_work cw = {
+		.merge = true, .pfn = pfn, .pieces = pieces,
+	};
+
+	hpa_convert_run(&cw);
+	*dirty += cw.dirty;
+	*lost += cw.lost;
+	return cw.gib;
 }
 
 /* A node counter; node_page_state() is not exported. */
