@@ -44,8 +44,10 @@ static inline const char *hpa_size_name(enum hpa_size size)
  * One pool per (node with memory, page size).  Every page it accounts for is
  * in exactly one of: free (zeroed, ready), in use (owned by a buffer), or
  * zeroing (freed by a buffer, waiting to be zeroed, or still pinned by
- * someone else).  total = free + in_use + zeroing.  Only pool.c takes the
- * lock or edits the counters; everyone else goes through its functions.
+ * someone else).  total = free + in_use + zeroing; a page being converted
+ * to the node's other page size (pool.c) is in neither pool until that is
+ * done.  Only pool.c takes the lock or edits the counters; everyone else
+ * goes through its functions.
  */
 struct hpa_pool {
 	int nid;

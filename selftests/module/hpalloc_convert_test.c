@@ -9,6 +9,7 @@
  * clean pages zeroes nothing.  Uses the 1 GiB page reserved at load
  * (pages_1g=NODE:1) and puts every setting back.
  */
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
@@ -329,6 +330,76 @@ TEST_F(convert, auto_merge_when_1g_pool_dry)
 	EXPECT_EQ(1048576, kb);
 	ASSERT_EQ(0, dev_free(self->fd, a.offset));
 	hpa_set_overcommit(true);
+}
+
+/* A thread that takes and frees 2 MiB pages of one node until told. */
+struct churn {
+	int fd, nid;
+	volatile int stop;
+	long ok, enomem, other;
+};
+
+static void *churn_2m(void *arg)
+{
+	struct churn *c = arg;
+	struct hpalloc_alloc a;
+
+	while (!c->stop) {
+		int ret = alloc_on(c->fd, c->nid, HPALLOC_PAGE_SIZE_2M, 1, &a);
+
+		if (!ret) {
+			c->ok++;
+			dev_free(c->fd, a.offset);
+		} else if (ret == -ENOMEM) {
+			c->enomem++;
+		} else {
+			c->other++;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Splits and merges asked while another thread takes and frees 2 MiB pages
+ * of the node (overcommit off: from the pool, splitting on its own when it
+ * is dry): every request succeeds or finds nothing to convert (ENOMEM), no
+ * piece is lost, and once the thread stops the GiB merges back.
+ */
+TEST_F(convert, split_and_merge_while_2m_pages_churn)
+{
+	struct churn c = { .fd = self->fd, .nid = self->nid };
+	struct conv_counts c0, c1;
+	int nid = self->nid, i, ret, bad = 0;
+	pthread_t t;
+
+	hpa_pools_quiesce(30000);
+	conv_read(nid, &c0);
+	ASSERT_EQ(0, hpa_set_overcommit(false));
+	ASSERT_EQ(0, pthread_create(&t, NULL, churn_2m, &c));
+	for (i = 0; i < 6; i++) {
+		ret = hpa_pool_write(nid, 1, i & 1 ? "merge_pages" :
+				     "split_pages", 1);
+		if (ret && ret != -ENOMEM)
+			bad = ret;
+		usleep(50000);
+	}
+	c.stop = 1;
+	pthread_join(t, NULL);
+	hpa_set_overcommit(true);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(0, c.other);
+	EXPECT_LT(0, c.ok);
+	hpa_pools_quiesce(30000);
+	if (hpa_pool_read(nid, 1, "total") < c0.total_1g)
+		EXPECT_EQ(0, hpa_pool_write(nid, 1, "merge_pages", 1));
+	conv_read(nid, &c1);
+	EXPECT_EQ(c0.total_1g, c1.total_1g);
+	EXPECT_EQ(c0.total_2m, c1.total_2m);
+	EXPECT_EQ(c0.target_2m, c1.target_2m);
+	EXPECT_EQ(c0.lost, c1.lost);
+	EXPECT_EQ(c1.split - c0.split, c1.merged - c0.merged);
+	TH_LOG("%ld splits, %ld merges; the thread: %ld pages, %ld ENOMEM",
+	       c1.split - c0.split, c1.merged - c0.merged, c.ok, c.enomem);
 }
 
 /* Bad requests get a clear error and change nothing. */
