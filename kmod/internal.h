@@ -99,6 +99,9 @@ struct hpa_pool {
 	unsigned long merged;
 	unsigned long convert_dirty;
 	unsigned long convert_lost;
+	unsigned long splitting;	/* 1 GiB pages being split now */
+	unsigned long merging;		/* GiBs of 2 MiB pages being merged */
+	struct mutex convert_lock;	/* one conversion of the node at once */
 
 	struct mutex resize_lock;	/* one grower / shrinker via sysfs */
 	struct work_struct zero_work;

@@ -257,7 +257,10 @@ unsigned long hpa_pool_nr_convertible(struct hpa_pool *pool)
 	if (!other)
 		return 0;
 	n = hpa_pool_spare(other);
-	return pool->size == HPA_2M ? n * HPA_OWN_SLOTS : n / HPA_OWN_SLOTS;
+	/* and what a conversion under way will bring */
+	if (pool->size == HPA_2M)
+		return (n + READ_ONCE(other->splitting)) * HPA_OWN_SLOTS;
+	return n / HPA_OWN_SLOTS + READ_ONCE(pool->merging);
 }
 
 /*
@@ -284,6 +287,7 @@ static int hpa_pool_split_one(struct hpa_pool *big, struct hpa_pool *small)
 	big->nr_free--;
 	if (big->target)
 		big->target--;
+	big->splitting++;
 	spin_unlock(&big->lock);
 
 	n = hpa_pages_split_1g(gib, &pieces, &dirty);
@@ -295,6 +299,7 @@ static int hpa_pool_split_one(struct hpa_pool *big, struct hpa_pool *small)
 	spin_unlock(&small->lock);
 
 	spin_lock(&big->lock);
+	big->splitting--;
 	big->split++;
 	big->convert_dirty += dirty;
 	big->convert_lost += HPA_OWN_SLOTS - n;
@@ -371,10 +376,14 @@ static int hpa_pool_merge_one(struct hpa_pool *big, struct hpa_pool *small)
 	small->nr_free -= n;
 	small->target = small->target > n ? small->target - n : 0;
 	spin_unlock(&small->lock);
+	spin_lock(&big->lock);
+	big->merging++;
+	spin_unlock(&big->lock);
 
 	page = hpa_pages_merge_1g(gib << PUD_ORDER, &pieces, &dirty, &lost);
 
 	spin_lock(&big->lock);
+	big->merging--;
 	if (page) {
 		list_add(&page->lru, &big->free_list);
 		big->nr_free++;
@@ -406,8 +415,10 @@ static struct hpa_pool *hpa_pool_small_of(struct hpa_pool *big)
 
 /*
  * An administrator's request (sysfs): split nr free 1 GiB pages, or merge
- * nr GiBs of free 2 MiB pages.  Nothing changes when there are fewer than
- * nr to convert (-ENOMEM); -EBUSY when one could not be completed.
+ * nr GiBs of free 2 MiB pages, with no other conversion of the node in
+ * between.  Nothing changes when there are fewer than nr to convert
+ * (-ENOMEM); -EBUSY when one could not be completed (pages taken by an
+ * allocation meanwhile, pieces that could not be taken back).
  */
 int hpa_pool_split(struct hpa_pool *big, unsigned long nr)
 {
@@ -416,16 +427,18 @@ int hpa_pool_split(struct hpa_pool *big, unsigned long nr)
 
 	if (!small)
 		return -EINVAL;
-	mutex_lock(&big->resize_lock);
+	mutex_lock(&big->convert_lock);
 	spin_lock(&big->lock);
 	if (hpa_pool_spare(big) < nr)
 		ret = -ENOMEM;
 	spin_unlock(&big->lock);
 	while (!ret && nr--) {
 		ret = hpa_pool_split_one(big, small);
+		if (ret == -ENOMEM)
+			ret = -EBUSY;
 		cond_resched();
 	}
-	mutex_unlock(&big->resize_lock);
+	mutex_unlock(&big->convert_lock);
 	return ret;
 }
 
@@ -437,32 +450,45 @@ int hpa_pool_merge(struct hpa_pool *big, unsigned long nr)
 
 	if (!small)
 		return -EINVAL;
-	mutex_lock(&big->resize_lock);
+	mutex_lock(&big->convert_lock);
 	if (hpa_pool_full_gibs(small, nr, &gib) < nr)
 		ret = -ENOMEM;
 	while (!ret && nr--) {
 		ret = hpa_pool_merge_one(big, small);
+		if (ret == -ENOMEM)
+			ret = -EBUSY;
 		cond_resched();
 	}
-	mutex_unlock(&big->resize_lock);
+	mutex_unlock(&big->convert_lock);
 	return ret;
 }
 
 /*
  * The pool is dry and the page allocator gave nothing: convert the node's
  * other pool (split a 1 GiB page for a 2 MiB take, merge a free GiB of
- * 2 MiB pages for a 1 GiB take).  True when pages may have come.
+ * 2 MiB pages for a 1 GiB take), or wait for the conversion under way,
+ * whose pages are in neither pool until it ends.  True when pages may
+ * have come.
  */
 static bool hpa_pool_convert_for(struct hpa_pool *pool)
 {
-	struct hpa_pool *other = hpa_pool_of(pool->nid, pool->size == HPA_2M ?
-					     HPA_1G : HPA_2M);
+	struct hpa_pool *big = hpa_pool_of(pool->nid, HPA_1G);
+	struct hpa_pool *small = hpa_pool_of(pool->nid, HPA_2M);
+	int ret;
 
-	if (!other)
+	if (!big || !small)
 		return false;
+	if (!mutex_trylock(&big->convert_lock)) {
+		mutex_lock(&big->convert_lock);
+		mutex_unlock(&big->convert_lock);
+		return true;
+	}
 	if (pool->size == HPA_2M)
-		return hpa_pool_split_one(other, pool) != -ENOMEM;
-	return hpa_pool_merge_one(pool, other) != -ENOMEM;
+		ret = hpa_pool_split_one(big, small);
+	else
+		ret = hpa_pool_merge_one(big, small);
+	mutex_unlock(&big->convert_lock);
+	return ret != -ENOMEM;
 }
 
 /* Tries of hpa_pool_take(): each after memory came back to the node. */
@@ -966,6 +992,7 @@ static struct hpa_pool *hpa_pool_new(int nid, enum hpa_size size)
 	INIT_LIST_HEAD(&pool->dirty_list);
 	INIT_LIST_HEAD(&pool->pinned_list);
 	mutex_init(&pool->resize_lock);
+	mutex_init(&pool->convert_lock);
 	INIT_WORK(&pool->zero_work, hpa_pool_zero_worker);
 	INIT_DELAYED_WORK(&pool->pinned_work, hpa_pool_pinned_worker);
 	return pool;
@@ -1014,6 +1041,7 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 		leak = true;
 	}
 	mutex_destroy(&pool->resize_lock);
+	mutex_destroy(&pool->convert_lock);
 	kfree(pool);
 	return leak;
 }

@@ -381,6 +381,13 @@ TEST_F(convert, split_and_merge_while_2m_pages_churn)
 				     "split_pages", 1);
 		if (ret && ret != -ENOMEM)
 			bad = ret;
+		TH_LOG("%s: %d; 2M free %ld zeroing %ld in_use %ld total %ld, 1G total %ld; thread %ld/%ld",
+		       i & 1 ? "merge" : "split", ret,
+		       hpa_pool_read(nid, 0, "free"),
+		       hpa_pool_read(nid, 0, "zeroing"),
+		       hpa_pool_read(nid, 0, "in_use"),
+		       hpa_pool_read(nid, 0, "total"),
+		       hpa_pool_read(nid, 1, "total"), c.ok, c.enomem);
 		usleep(50000);
 	}
 	c.stop = 1;
