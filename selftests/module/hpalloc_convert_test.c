@@ -197,7 +197,7 @@ TEST_F(convert, admin_split_then_merge)
 	struct conv_counts c0, c1, c2, c3;
 	uint64_t gib, phys;
 	struct hpalloc_alloc a;
-	long faults, kb;
+	long faults, kb, t;
 	int nid = self->nid, ret;
 
 	/* where the 1 GiB page lies, from outside */
@@ -210,7 +210,9 @@ TEST_F(convert, admin_split_then_merge)
 	ASSERT_EQ(self->c0.free_1g, hpa_pool_read(nid, 1, "free"));
 
 	conv_read(nid, &c0);
+	t = hpa_now_ms();
 	ASSERT_EQ(0, hpa_pool_write(nid, 1, "split_pages", 1));
+	TH_LOG("split of one 1 GiB page: %ld ms", hpa_now_ms() - t);
 	conv_read(nid, &c1);
 	EXPECT_EQ(c0.split + 1, c1.split);
 	EXPECT_EQ(c0.total_1g - 1, c1.total_1g);
@@ -246,7 +248,9 @@ TEST_F(convert, admin_split_then_merge)
 	EXPECT_EQ(c1.zeroed_2m + 1, c2.zeroed_2m);
 	EXPECT_EQ(c1.free_2m, c2.free_2m);
 
+	t = hpa_now_ms();
 	ASSERT_EQ(0, hpa_pool_write(nid, 1, "merge_pages", 1));
+	TH_LOG("merge of 512 2 MiB pages: %ld ms", hpa_now_ms() - t);
 	conv_read(nid, &c3);
 	EXPECT_EQ(c2.merged + 1, c3.merged);
 	EXPECT_EQ(c2.total_1g + 1, c3.total_1g);
