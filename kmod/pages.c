@@ -375,7 +375,10 @@ static unsigned int hpa_pages_clean(unsigned long pfn, unsigned long nr)
  * Take [pfn, pfn + nr) back from the page allocator, which had it for a
  * moment, as one compound folio or as order-0 pages, and make it zero.
  * Movable pages that landed there are migrated away (HPA_CONTIG_TRIES
- * attempts).  Returns 0 or -errno; *dirty counts pieces zeroed.
+ * attempts).  With init_on_alloc set (Debian's default) the allocator has
+ * cleared the range as it handed it over, which a module cannot avoid;
+ * otherwise each piece is read and only a written one is zeroed.  Returns
+ * 0 or -errno; *dirty counts pieces this zeroed.
  */
 static int hpa_pages_retake(unsigned long pfn, unsigned long nr,
 			    bool compound, unsigned int *dirty)
@@ -392,7 +395,8 @@ static int hpa_pages_retake(unsigned long pfn, unsigned long nr,
 	if (ret)
 		return ret;
 	atomic_long_add(nr, &hpa_pages_held);
-	*dirty += hpa_pages_clean(pfn, nr);
+	if (!want_init_on_alloc(0))
+		*dirty += hpa_pages_clean(pfn, nr);
 	return 0;
 }
 
