@@ -218,10 +218,19 @@ static bool hpa_request_fits(const struct hpa_alloc_req *req)
 	return false;
 }
 
-/* Pool pages are compound folios, and so GUP can count on them. */
-static bool hpa_pool_pages_pinnable(enum hpa_size size)
+/*
+ * GUP can count references on a buffer only if every page of it is a
+ * compound folio; a 2 MiB page split from a 1 GiB page of order-0 pages is
+ * not (see hpa_page_compound()).
+ */
+static bool hpa_buffer_pages_pinnable(const struct hpa_buffer *buf)
 {
-	return size == HPA_2M || HPALLOC_CONTIG_COMPOUND;
+	unsigned int i;
+
+	for (i = 0; i < buf->nr_pages; i++)
+		if (!hpa_page_compound(buf->pages[i]))
+			return false;
+	return true;
 }
 
 /*
@@ -243,7 +252,7 @@ static int hpa_buffer_try_contig(struct hpa_buffer *buf,
 			continue;
 		if (!hpa_pool_take_contig(pool, req->nr_pages, buf->pages)) {
 			hpa_pool_note_contig(pool, false);
-			if (hpa_pool_pages_pinnable(req->size))
+			if (hpa_buffer_pages_pinnable(buf))
 				buf->flags |= HPA_BUF_PINNABLE;
 			return 0;
 		}
@@ -354,8 +363,6 @@ static int hpa_buffer_fill(struct hpa_buffer *buf,
 	if (req->contig && buf->charge != HPA_CHARGE_MEMCG)
 		return hpa_buffer_fill_contig(buf, req);
 
-	if (hpa_pool_pages_pinnable(req->size))
-		buf->flags |= HPA_BUF_PINNABLE;
 	for (i = 0; i < req->nr_pages; i++) {
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
@@ -370,6 +377,8 @@ static int hpa_buffer_fill(struct hpa_buffer *buf,
 	}
 	if (ret)
 		hpa_buffer_untake(buf, i);
+	else if (hpa_buffer_pages_pinnable(buf))
+		buf->flags |= HPA_BUF_PINNABLE;
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 #include <linux/list.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/page-flags.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -43,8 +44,10 @@ static inline const char *hpa_size_name(enum hpa_size size)
  * One pool per (node with memory, page size).  Every page it accounts for is
  * in exactly one of: free (zeroed, ready), in use (owned by a buffer), or
  * zeroing (freed by a buffer, waiting to be zeroed, or still pinned by
- * someone else).  total = free + in_use + zeroing.  Only pool.c takes the
- * lock or edits the counters; everyone else goes through its functions.
+ * someone else).  total = free + in_use + zeroing; a page being converted
+ * to the node's other page size (pool.c) is in neither pool until that is
+ * done.  Only pool.c takes the lock or edits the counters; everyone else
+ * goes through its functions.
  */
 struct hpa_pool {
 	int nid;
@@ -85,6 +88,21 @@ struct hpa_pool {
 	unsigned long ranges_own_2m;
 	unsigned long released_for_1g;	/* 2 MiB pages given up for them */
 
+	/*
+	 * 1 GiB pools only, under lock: 1 GiB pages split into 2 MiB pages
+	 * of the node's 2 MiB pool, 1 GiB pages merged from 512 of them,
+	 * 2 MiB pieces a conversion found written to (someone had that
+	 * memory while it was back with the page allocator) and zeroed, and
+	 * pieces it could not take back from the page allocator.
+	 */
+	unsigned long split;
+	unsigned long merged;
+	unsigned long convert_dirty;
+	unsigned long convert_lost;
+	unsigned long splitting;	/* 1 GiB pages being split now */
+	unsigned long merging;		/* GiBs of 2 MiB pages being merged */
+	struct mutex convert_lock;	/* one conversion of the node at once */
+
 	struct mutex resize_lock;	/* one grower / shrinker via sysfs */
 	struct work_struct zero_work;
 	struct delayed_work pinned_work;
@@ -97,6 +115,7 @@ struct hpa_pool_stats {
 	unsigned long shrinker_released, zeroed;
 	unsigned long ranges_tried, ranges_unmovable, ranges_pinned;
 	unsigned long ranges_busy, ranges_own_2m, released_for_1g;
+	unsigned long split, merged, convert_dirty, convert_lost;
 };
 
 /* What one search for a contiguous range saw, for the pool's counters. */
@@ -111,6 +130,17 @@ struct hpa_scan {
 #define HPA_BUF_CONTIG		BIT(0)	/* physically contiguous */
 #define HPA_BUF_PRIVATE_RANGE	BIT(1)	/* one range, released as a whole */
 #define HPA_BUF_PINNABLE	BIT(2)	/* every page is a compound folio */
+
+/*
+ * Is this pool page (or range) one compound folio?  2 MiB pool pages are,
+ * unless they came from splitting a 1 GiB page made of order-0 pages;
+ * 1 GiB pages are where compat.h says so.  Freeing, zeroing and the pin
+ * check go by each page's own form.
+ */
+static inline bool hpa_page_compound(struct page *page)
+{
+	return PageHead(page);
+}
 
 /* What a buffer's pages are charged to (account.c). */
 enum hpa_charge {
@@ -191,6 +221,9 @@ void hpa_pool_set_min(struct hpa_pool *pool, unsigned long min);
 void hpa_pool_read_stats(struct hpa_pool *pool, struct hpa_pool_stats *st);
 void hpa_pool_note_contig(struct hpa_pool *pool, bool failed);
 void hpa_pool_note_failure(struct hpa_pool *pool);
+unsigned long hpa_pool_nr_convertible(struct hpa_pool *pool);
+int hpa_pool_split(struct hpa_pool *big, unsigned long nr);
+int hpa_pool_merge(struct hpa_pool *big, unsigned long nr);
 
 /* pages.c */
 struct page *hpa_pages_alloc_2m(int nid);
@@ -201,6 +234,10 @@ void hpa_pages_free(struct page *page, unsigned long nr_base, bool compound);
 void hpa_pages_zero(struct page *page, unsigned long nr);
 bool hpa_pages_pinned(struct page *page, unsigned long nr_base,
 		      bool compound);
+unsigned int hpa_pages_split_1g(struct page *gib, struct list_head *pieces,
+				unsigned int *dirty);
+struct page *hpa_pages_merge_1g(unsigned long pfn, struct list_head *pieces,
+				unsigned int *dirty, unsigned int *lost);
 bool hpa_range_clearable(unsigned long pfn, unsigned long nr,
 			 const unsigned long *own);
 unsigned long hpa_node_capacity(int nid, enum hpa_size size);

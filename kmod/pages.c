@@ -18,6 +18,7 @@
 #include <linux/sched/signal.h>
 #include <linux/swap.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "internal.h"
@@ -339,6 +340,210 @@ bool hpa_pages_pinned(struct page *page, unsigned long nr_base, bool compound)
 	return false;
 }
 
+/*
+ * Zero what is not zero in [pfn, pfn + nr), a range just taken back from
+ * the page allocator: it was free for a while, and whoever had a page of
+ * it in between may have written to it.  Returns how many 2 MiB pieces
+ * had to be zeroed; a clean piece is read, never written.
+ */
+static unsigned int hpa_pages_clean(unsigned long pfn, unsigned long nr)
+{
+	unsigned long i, j, piece = 1UL << PMD_ORDER;
+	unsigned int dirty = 0;
+
+	for (i = 0; i < nr; i += piece) {
+		bool zeroed = false;
+
+		for (j = 0; j < piece; j++) {
+			struct page *page = pfn_to_page(pfn + i + j);
+			void *addr = kmap_local_page(page);
+			bool clean = !memchr_inv(addr, 0, PAGE_SIZE);
+
+			kunmap_local(addr);
+			if (!clean) {
+				clear_highpage(page);
+				zeroed = true;
+			}
+		}
+		dirty += zeroed;
+		cond_resched();
+	}
+	return dirty;
+}
+
+/*
+ * Take [pfn, pfn + nr) back from the page allocator, which had it for a
+ * moment, as one compound folio or as order-0 pages, and make it zero.
+ * Movable pages that landed there are migrated away (HPA_CONTIG_TRIES
+ * attempts).  With init_on_alloc set (Debian's default) the allocator has
+ * cleared the range as it handed it over, which a module cannot avoid;
+ * otherwise each piece is read and only a written one is zeroed.  Returns
+ * 0 or -errno; *dirty counts pieces this zeroed.
+ */
+static int hpa_pages_retake(unsigned long pfn, unsigned long nr,
+			    bool compound, unsigned int *dirty)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	int ret = -EBUSY, tries;
+
+	if (compound)
+		gfp |= HPALLOC_CONTIG_GFP_COMP;
+	for (tries = 0; tries < HPA_CONTIG_TRIES && ret == -EBUSY; tries++) {
+		ret = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE, gfp);
+		cond_resched();
+	}
+	if (ret)
+		return ret;
+	atomic_long_add(nr, &hpa_pages_held);
+	if (!want_init_on_alloc(0))
+		*dirty += hpa_pages_clean(pfn, nr);
+	return 0;
+}
+
+/*
+ * A 1 GiB page becomes 512 2 MiB pages, put on pieces (by lru).  When it
+ * is 262144 order-0 pages (see compat.h), every 2 MiB run of them already
+ * is a 2 MiB page that is not compound: nothing to do but count.  A 1 GiB
+ * folio goes back to the page allocator and each 2 MiB of it is taken
+ * back as an order-9 folio, the form GUP needs.  Returns the number of
+ * pieces; those that could not be taken back are lost to the pool.
+ */
+static unsigned int hpa_split_1g(struct page *gib, struct list_head *pieces,
+				 unsigned int *dirty)
+{
+	unsigned long pfn = page_to_pfn(gib), piece = 1UL << PMD_ORDER, i;
+	unsigned int n = 0;
+
+	if (!hpa_page_compound(gib)) {
+		for (i = 0; i < HPA_OWN_SLOTS; i++)
+			list_add_tail(&pfn_to_page(pfn + i * piece)->lru,
+				      pieces);
+		return HPA_OWN_SLOTS;
+	}
+	hpa_pages_free(gib, 1UL << PUD_ORDER, true);
+	for (i = 0; i < HPA_OWN_SLOTS; i++) {
+		unsigned long p = pfn + i * piece;
+
+		if (hpa_pages_retake(p, piece, true, dirty))
+			continue;
+		list_add_tail(&pfn_to_page(p)->lru, pieces);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The 512 2 MiB pages on pieces, which make up the aligned GiB at pfn,
+ * become one 1 GiB page in the form of the 1 GiB pool (compat.h).  With
+ * order-0 1 GiB pages, only compound pieces change: each goes back to the
+ * page allocator and comes back as order-0 pages.  For a 1 GiB folio the
+ * whole GiB goes back and comes back as one folio.  Returns the page, or
+ * NULL with the pieces that could be had again on pieces (as 2 MiB pages)
+ * and *lost counting the others.
+ */
+static struct page *hpa_merge_1g(unsigned long pfn,
+				 struct list_head *pieces,
+				 unsigned int *dirty, unsigned int *lost)
+{
+	unsigned long piece = 1UL << PMD_ORDER, i;
+	struct page *page, *next;
+
+	if (!HPALLOC_CONTIG_COMPOUND) {
+		list_for_each_entry_safe(page, next, pieces, lru) {
+			if (!hpa_page_compound(page))
+				continue;
+			list_del_init(&page->lru);
+			hpa_pages_free(page, piece, true);
+			if (hpa_pages_retake(page_to_pfn(page), piece, false,
+					     dirty)) {
+				(*lost)++;
+				continue;
+			}
+			list_add_tail(&page->lru, pieces);
+		}
+		if (*lost)
+			return NULL;
+		list_for_each_entry_safe(page, next, pieces, lru)
+			list_del_init(&page->lru);
+		return pfn_to_page(pfn);
+	}
+
+	list_for_each_entry_safe(page, next, pieces, lru) {
+		list_del_init(&page->lru);
+		hpa_pages_free(page, piece, hpa_page_compound(page));
+	}
+	if (!hpa_pages_retake(pfn, 1UL << PUD_ORDER, true, dirty))
+		return pfn_to_page(pfn);
+	for (i = 0; i < HPA_OWN_SLOTS; i++) {
+		unsigned long p = pfn + i * piece;
+
+		if (hpa_pages_retake(p, piece, true, dirty)) {
+			(*lost)++;
+			continue;
+		}
+		list_add_tail(&pfn_to_page(p)->lru, pieces);
+	}
+	return NULL;
+}
+
+/*
+ * A conversion runs in a worker of hpa_wq while its caller waits:
+ * alloc_contig_range() gives up on a fatal signal of the task it runs in,
+ * and memory given back for a moment must be taken back whoever asked.
+ */
+struct hpa_convert_work {
+	struct work_struct work;
+	bool merge;
+	struct page *gib;		/* split: the page; merge: the result */
+	unsigned long pfn;		/* merge: the GiB */
+	struct list_head *pieces;
+	unsigned int n, dirty, lost;
+};
+
+static void hpa_convert_worker(struct work_struct *work)
+{
+	struct hpa_convert_work *cw = container_of(work,
+						   struct hpa_convert_work,
+						   work);
+
+	if (cw->merge)
+		cw->gib = hpa_merge_1g(cw->pfn, cw->pieces, &cw->dirty,
+				       &cw->lost);
+	else
+		cw->n = hpa_split_1g(cw->gib, cw->pieces, &cw->dirty);
+}
+
+static void hpa_convert_run(struct hpa_convert_work *cw)
+{
+	INIT_WORK_ONSTACK(&cw->work, hpa_convert_worker);
+	queue_work(hpa_wq, &cw->work);
+	flush_work(&cw->work);
+	destroy_work_on_stack(&cw->work);
+}
+
+unsigned int hpa_pages_split_1g(struct page *gib, struct list_head *pieces,
+				unsigned int *dirty)
+{
+	struct hpa_convert_work cw = { .gib = gib, .pieces = pieces };
+
+	hpa_convert_run(&cw);
+	*dirty += cw.dirty;
+	return cw.n;
+}
+
+struct page *hpa_pages_merge_1g(unsigned long pfn, struct list_head *pieces,
+				unsigned int *dirty, unsigned int *lost)
+{
+	struct hpa_convert_work cw = {
+		.merge = true, .pfn = pfn, .pieces = pieces,
+	};
+
+	hpa_convert_run(&cw);
+	*dirty += cw.dirty;
+	*lost += cw.lost;
+	return cw.gib;
+}
+
 /* A node counter; node_page_state() is not exported. */
 static unsigned long hpa_node_stat(pg_data_t *pgdat, enum node_stat_item item)
 {
@@ -371,9 +576,10 @@ static unsigned long hpa_node_obtainable(int nid)
 
 /*
  * The most pages of this size an allocation could get on node nid: the
- * pool's free pages and those being zeroed, and, with overcommit, what the
- * node could give.  An upper bound, cheap to compute, so that a request
- * far beyond it is refused at once instead of draining the node first.
+ * pool's free pages and those being zeroed, what converting the node's
+ * other pool could give, and, with overcommit, what the node could give.
+ * An upper bound, cheap to compute, so that a request far beyond it is
+ * refused at once instead of draining the node first.
  */
 unsigned long hpa_node_capacity(int nid, enum hpa_size size)
 {
@@ -382,7 +588,7 @@ unsigned long hpa_node_capacity(int nid, enum hpa_size size)
 
 	if (!pool)
 		return 0;
-	n = hpa_pool_nr_ready(pool);
+	n = hpa_pool_nr_ready(pool) + hpa_pool_nr_convertible(pool);
 	if (READ_ONCE(hpa_overcommit))
 		n += hpa_node_obtainable(nid) >> hpa_size_order(size);
 	return n;

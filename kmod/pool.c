@@ -25,6 +25,7 @@ static struct hpa_pool *hpa_pools[MAX_NUMNODES][HPA_NR_SIZES];
 static struct shrinker *hpa_shrinker;
 
 static void hpa_pool_release_page(struct hpa_pool *pool, struct page *page);
+static int hpa_cmp_pfn(const void *a, const void *b);
 
 struct hpa_pool *hpa_pool_of(int nid, enum hpa_size size)
 {
@@ -117,12 +118,6 @@ void hpa_pool_note_failure(struct hpa_pool *pool)
 	spin_unlock(&pool->lock);
 }
 
-/* Pool pages: 2 MiB pages are always compound, 1 GiB pages per compat.h. */
-static bool hpa_pool_compound(const struct hpa_pool *pool)
-{
-	return pool->size == HPA_2M || HPALLOC_CONTIG_COMPOUND;
-}
-
 /* Free and being zeroed: what the pool could hand out without a search. */
 unsigned long hpa_pool_nr_ready(struct hpa_pool *pool)
 {
@@ -153,7 +148,7 @@ static struct page *hpa_pool_alloc_page(struct hpa_pool *pool)
 
 static void hpa_pool_release_page(struct hpa_pool *pool, struct page *page)
 {
-	hpa_pages_free(page, 1UL << pool->order, hpa_pool_compound(pool));
+	hpa_pages_free(page, 1UL << pool->order, hpa_page_compound(page));
 }
 
 /*
@@ -239,6 +234,263 @@ bool hpa_pool_wait_for_zeroing(struct hpa_pool *pool, bool was_releasing)
 	return true;
 }
 
+/* Free pages above the pool's minimum, in pages of its size. */
+static unsigned long hpa_pool_spare(struct hpa_pool *pool)
+{
+	unsigned long total = hpa_pool_total(pool);
+
+	return total > pool->min ? min(pool->nr_free, total - pool->min) : 0;
+}
+
+/*
+ * Pages of this pool's size that converting the node's other pool could
+ * give, at most: 512 per spare 1 GiB page for a 2 MiB pool; for a 1 GiB
+ * pool one per 512 spare 2 MiB pages (an upper bound: they must also make
+ * up whole aligned GiBs).
+ */
+unsigned long hpa_pool_nr_convertible(struct hpa_pool *pool)
+{
+	struct hpa_pool *other = hpa_pool_of(pool->nid, pool->size == HPA_2M ?
+					     HPA_1G : HPA_2M);
+	unsigned long n;
+
+	if (!other)
+		return 0;
+	n = hpa_pool_spare(other);
+	/* and what a conversion under way will bring */
+	if (pool->size == HPA_2M)
+		return (n + READ_ONCE(other->splitting)) * HPA_OWN_SLOTS;
+	return n / HPA_OWN_SLOTS + READ_ONCE(pool->merging);
+}
+
+/*
+ * Split one free 1 GiB page above the pool's minimum into 512 free pages
+ * of the node's 2 MiB pool; both targets follow, so that neither pool
+ * gives back or refills what moved.  No page is zeroed: the pieces are
+ * the zero memory the 1 GiB page was, unless the page allocator lent some
+ * of it out in between (see hpa_pages_split_1g()).  0, -ENOMEM when there
+ * is no such page, -EBUSY when pieces could not be taken back.
+ */
+static int hpa_pool_split_one(struct hpa_pool *big, struct hpa_pool *small)
+{
+	unsigned int n, dirty = 0;
+	LIST_HEAD(pieces);
+	struct page *gib;
+
+	spin_lock(&big->lock);
+	if (!hpa_pool_spare(big)) {
+		spin_unlock(&big->lock);
+		return -ENOMEM;
+	}
+	gib = list_first_entry(&big->free_list, struct page, lru);
+	list_del_init(&gib->lru);
+	big->nr_free--;
+	if (big->target)
+		big->target--;
+	big->splitting++;
+	spin_unlock(&big->lock);
+
+	n = hpa_pages_split_1g(gib, &pieces, &dirty);
+
+	spin_lock(&small->lock);
+	list_splice(&pieces, &small->free_list);
+	small->nr_free += n;
+	small->target += n;
+	spin_unlock(&small->lock);
+
+	spin_lock(&big->lock);
+	big->splitting--;
+	big->split++;
+	big->convert_dirty += dirty;
+	big->convert_lost += HPA_OWN_SLOTS - n;
+	spin_unlock(&big->lock);
+	return n == HPA_OWN_SLOTS ? 0 : -EBUSY;
+}
+
+/*
+ * How many 1 GiB-aligned ranges, up to max, the 2 MiB pool holds all 512
+ * pages of, free and above its minimum; *first (pfn >> PUD_ORDER) is the
+ * lowest of them.
+ */
+static unsigned long hpa_pool_full_gibs(struct hpa_pool *small,
+					unsigned long max, unsigned long *first)
+{
+	unsigned long cap = READ_ONCE(small->nr_free), n = 0, i, run = 0;
+	unsigned long full = 0, *gibs;
+	struct page *page;
+
+	if (!max || cap < HPA_OWN_SLOTS)
+		return 0;
+	gibs = kvmalloc_array(cap, sizeof(*gibs), GFP_KERNEL);
+	if (!gibs)
+		return 0;
+	spin_lock(&small->lock);
+	list_for_each_entry(page, &small->free_list, lru) {
+		if (n == cap)
+			break;
+		gibs[n++] = page_to_pfn(page) >> PUD_ORDER;
+	}
+	max = min(max, hpa_pool_spare(small) / HPA_OWN_SLOTS);
+	spin_unlock(&small->lock);
+	sort(gibs, n, sizeof(*gibs), hpa_cmp_pfn, NULL);
+	for (i = 0; i < n && full < max; i++) {
+		run = i && gibs[i] == gibs[i - 1] ? run + 1 : 1;
+		if (run == HPA_OWN_SLOTS && !full++)
+			*first = gibs[i];
+	}
+	kvfree(gibs);
+	return full;
+}
+
+/*
+ * Merge 512 free 2 MiB pages that make up one aligned GiB, above the 2 MiB
+ * pool's minimum, into a free page of the node's 1 GiB pool.  Only pieces
+ * found written to are zeroed.  0, -ENOMEM when no such GiB is free,
+ * -EBUSY when it could not be formed (the pieces that could be had again
+ * stay in the 2 MiB pool, the others are counted lost).
+ */
+static int hpa_pool_merge_one(struct hpa_pool *big, struct hpa_pool *small)
+{
+	unsigned long gib, n = 0;
+	unsigned int dirty = 0, lost = 0;
+	struct page *page, *next;
+	LIST_HEAD(pieces);
+
+	if (!hpa_pool_full_gibs(small, 1, &gib))
+		return -ENOMEM;
+	spin_lock(&small->lock);
+	if (hpa_pool_spare(small) >= HPA_OWN_SLOTS) {
+		list_for_each_entry_safe(page, next, &small->free_list, lru) {
+			if (page_to_pfn(page) >> PUD_ORDER != gib)
+				continue;
+			list_move_tail(&page->lru, &pieces);
+			n++;
+		}
+	}
+	if (n < HPA_OWN_SLOTS) {
+		/* taken meanwhile: put back what was moved, order aside */
+		list_splice(&pieces, &small->free_list);
+		spin_unlock(&small->lock);
+		return -ENOMEM;
+	}
+	small->nr_free -= n;
+	small->target = small->target > n ? small->target - n : 0;
+	spin_unlock(&small->lock);
+	spin_lock(&big->lock);
+	big->merging++;
+	spin_unlock(&big->lock);
+
+	page = hpa_pages_merge_1g(gib << PUD_ORDER, &pieces, &dirty, &lost);
+
+	spin_lock(&big->lock);
+	big->merging--;
+	if (page) {
+		list_add(&page->lru, &big->free_list);
+		big->nr_free++;
+		big->target++;
+		big->merged++;
+	}
+	big->convert_dirty += dirty;
+	big->convert_lost += lost;
+	spin_unlock(&big->lock);
+	if (page)
+		return 0;
+
+	n = 0;
+	list_for_each_entry(page, &pieces, lru)
+		n++;
+	spin_lock(&small->lock);
+	list_splice(&pieces, &small->free_list);
+	small->nr_free += n;
+	small->target += n;
+	spin_unlock(&small->lock);
+	return -EBUSY;
+}
+
+/* The node's two pools, for a conversion asked of its 1 GiB pool. */
+static struct hpa_pool *hpa_pool_small_of(struct hpa_pool *big)
+{
+	return big->size == HPA_1G ? hpa_pool_of(big->nid, HPA_2M) : NULL;
+}
+
+/*
+ * An administrator's request (sysfs): split nr free 1 GiB pages, or merge
+ * nr GiBs of free 2 MiB pages, with no other conversion of the node in
+ * between.  Nothing changes when there are fewer than nr to convert
+ * (-ENOMEM); -EBUSY when one could not be completed (pages taken by an
+ * allocation meanwhile, pieces that could not be taken back).
+ */
+int hpa_pool_split(struct hpa_pool *big, unsigned long nr)
+{
+	struct hpa_pool *small = hpa_pool_small_of(big);
+	int ret = 0;
+
+	if (!small)
+		return -EINVAL;
+	mutex_lock(&big->convert_lock);
+	spin_lock(&big->lock);
+	if (hpa_pool_spare(big) < nr)
+		ret = -ENOMEM;
+	spin_unlock(&big->lock);
+	while (!ret && nr--) {
+		ret = hpa_pool_split_one(big, small);
+		if (ret == -ENOMEM)
+			ret = -EBUSY;
+		cond_resched();
+	}
+	mutex_unlock(&big->convert_lock);
+	return ret;
+}
+
+int hpa_pool_merge(struct hpa_pool *big, unsigned long nr)
+{
+	struct hpa_pool *small = hpa_pool_small_of(big);
+	unsigned long gib;
+	int ret = 0;
+
+	if (!small)
+		return -EINVAL;
+	mutex_lock(&big->convert_lock);
+	if (hpa_pool_full_gibs(small, nr, &gib) < nr)
+		ret = -ENOMEM;
+	while (!ret && nr--) {
+		ret = hpa_pool_merge_one(big, small);
+		if (ret == -ENOMEM)
+			ret = -EBUSY;
+		cond_resched();
+	}
+	mutex_unlock(&big->convert_lock);
+	return ret;
+}
+
+/*
+ * The pool is dry and the page allocator gave nothing: convert the node's
+ * other pool (split a 1 GiB page for a 2 MiB take, merge a free GiB of
+ * 2 MiB pages for a 1 GiB take), or wait for the conversion under way,
+ * whose pages are in neither pool until it ends.  True when pages may
+ * have come.
+ */
+static bool hpa_pool_convert_for(struct hpa_pool *pool)
+{
+	struct hpa_pool *big = hpa_pool_of(pool->nid, HPA_1G);
+	struct hpa_pool *small = hpa_pool_of(pool->nid, HPA_2M);
+	int ret;
+
+	if (!big || !small)
+		return false;
+	if (!mutex_trylock(&big->convert_lock)) {
+		mutex_lock(&big->convert_lock);
+		mutex_unlock(&big->convert_lock);
+		return true;
+	}
+	if (pool->size == HPA_2M)
+		ret = hpa_pool_split_one(big, small);
+	else
+		ret = hpa_pool_merge_one(big, small);
+	mutex_unlock(&big->convert_lock);
+	return ret != -ENOMEM;
+}
+
 /* Tries of hpa_pool_take(): each after memory came back to the node. */
 #define HPA_TAKE_TRIES	3
 
@@ -275,6 +527,11 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 			pool->allocs++;
 			spin_unlock(&pool->lock);
 			return page;
+		}
+		if (hpa_pool_convert_for(pool)) {
+			page = hpa_pool_take_free(pool);
+			if (page)
+				return page;
 		}
 		if (fatal_signal_pending(current))
 			break;
@@ -403,12 +660,11 @@ static void hpa_pool_zero_worker(struct work_struct *work)
 {
 	struct hpa_pool *pool = container_of(work, struct hpa_pool, zero_work);
 	unsigned long nr_base = 1UL << pool->order;
-	bool compound = hpa_pool_compound(pool);
 	bool pinned_any = false;
 
 	for (;;) {
 		struct page *page;
-		bool surplus;
+		bool surplus, compound;
 
 		spin_lock(&pool->lock);
 		page = list_first_entry_or_null(&pool->dirty_list,
@@ -418,6 +674,7 @@ static void hpa_pool_zero_worker(struct work_struct *work)
 			break;
 		}
 		list_del_init(&page->lru);
+		compound = hpa_page_compound(page);
 		surplus = hpa_pool_total(pool) > pool->target;
 		/* put_page() is safe with pins: they free the folio later */
 		if (!(surplus && compound) &&
@@ -655,6 +912,10 @@ void hpa_pool_read_stats(struct hpa_pool *pool, struct hpa_pool_stats *st)
 	st->ranges_busy = pool->ranges_busy;
 	st->ranges_own_2m = pool->ranges_own_2m;
 	st->released_for_1g = pool->released_for_1g;
+	st->split = pool->split;
+	st->merged = pool->merged;
+	st->convert_dirty = pool->convert_dirty;
+	st->convert_lost = pool->convert_lost;
 	spin_unlock(&pool->lock);
 }
 
@@ -731,6 +992,7 @@ static struct hpa_pool *hpa_pool_new(int nid, enum hpa_size size)
 	INIT_LIST_HEAD(&pool->dirty_list);
 	INIT_LIST_HEAD(&pool->pinned_list);
 	mutex_init(&pool->resize_lock);
+	mutex_init(&pool->convert_lock);
 	INIT_WORK(&pool->zero_work, hpa_pool_zero_worker);
 	INIT_DELAYED_WORK(&pool->pinned_work, hpa_pool_pinned_worker);
 	return pool;
@@ -739,7 +1001,6 @@ static struct hpa_pool *hpa_pool_new(int nid, enum hpa_size size)
 /* Drain a pool at unload and free it; says whether anything was out. */
 static bool hpa_pool_destroy(struct hpa_pool *pool)
 {
-	bool compound = hpa_pool_compound(pool);
 	unsigned long nr_base = 1UL << pool->order;
 	const char *name = hpa_size_name(pool->size);
 	struct page *page, *next;
@@ -757,7 +1018,8 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 	list_splice_tail_init(&pool->pinned_list, &pool->dirty_list);
 	list_for_each_entry_safe(page, next, &pool->dirty_list, lru) {
 		list_del_init(&page->lru);
-		if (!compound && hpa_pages_pinned(page, nr_base, false)) {
+		if (!hpa_page_compound(page) &&
+		    hpa_pages_pinned(page, nr_base, false)) {
 			pr_err("leak: node%d %s page pfn %#lx still referenced\n",
 			       pool->nid, name, page_to_pfn(page));
 			leak = true;
@@ -779,6 +1041,7 @@ static bool hpa_pool_destroy(struct hpa_pool *pool)
 		leak = true;
 	}
 	mutex_destroy(&pool->resize_lock);
+	mutex_destroy(&pool->convert_lock);
 	kfree(pool);
 	return leak;
 }

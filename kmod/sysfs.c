@@ -58,6 +58,10 @@ HPA_POOL_COUNTER(ranges_pinned, ranges_pinned);
 HPA_POOL_COUNTER(ranges_busy, ranges_busy);
 HPA_POOL_COUNTER(ranges_own_2m, ranges_own_2m);
 HPA_POOL_COUNTER(released_for_1g, released_for_1g);
+HPA_POOL_COUNTER(split, split);
+HPA_POOL_COUNTER(merged, merged);
+HPA_POOL_COUNTER(convert_dirty, convert_dirty);
+HPA_POOL_COUNTER(convert_lost, convert_lost);
 
 static ssize_t target_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
@@ -104,6 +108,48 @@ static ssize_t min_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 static struct kobj_attribute min_attr = __ATTR_RW(min);
 
+/*
+ * A count to convert, as written to split_pages or merge_pages: a positive
+ * decimal (or 0x...) number; anything else, negative or too large for an
+ * unsigned long, is -EINVAL.
+ */
+static int hpa_parse_convert_count(const char *buf, unsigned long *nr)
+{
+	if (kstrtoul(buf, 0, nr) || !*nr)
+		return -EINVAL;
+	return 0;
+}
+
+/* Split that many free 1 GiB pages (above min) into 2 MiB pages. */
+static ssize_t split_pages_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	unsigned long nr;
+	int ret = hpa_parse_convert_count(buf, &nr);
+
+	if (!ret)
+		ret = hpa_pool_split(to_pool(kobj), nr);
+	return ret ? ret : count;
+}
+
+static struct kobj_attribute split_pages_attr = __ATTR_WO(split_pages);
+
+/* Merge that many free aligned GiBs of 2 MiB pages into 1 GiB pages. */
+static ssize_t merge_pages_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	unsigned long nr;
+	int ret = hpa_parse_convert_count(buf, &nr);
+
+	if (!ret)
+		ret = hpa_pool_merge(to_pool(kobj), nr);
+	return ret ? ret : count;
+}
+
+static struct kobj_attribute merge_pages_attr = __ATTR_WO(merge_pages);
+
 static struct attribute *hpa_pool_attrs[] = {
 	&target_attr.attr,
 	&min_attr.attr,
@@ -125,7 +171,38 @@ static struct attribute *hpa_pool_attrs[] = {
 	&released_for_1g_attr.attr,
 	NULL
 };
-ATTRIBUTE_GROUPS(hpa_pool);
+
+/* Only a 1 GiB pool converts: to and from the node's 2 MiB pool. */
+static struct attribute *hpa_convert_attrs[] = {
+	&split_attr.attr,
+	&merged_attr.attr,
+	&convert_dirty_attr.attr,
+	&convert_lost_attr.attr,
+	&split_pages_attr.attr,
+	&merge_pages_attr.attr,
+	NULL
+};
+
+static umode_t hpa_convert_visible(struct kobject *kobj, struct attribute *a,
+				   int n)
+{
+	return to_pool(kobj)->size == HPA_1G ? a->mode : 0;
+}
+
+static const struct attribute_group hpa_pool_group = {
+	.attrs = hpa_pool_attrs,
+};
+
+static const struct attribute_group hpa_convert_group = {
+	.attrs = hpa_convert_attrs,
+	.is_visible = hpa_convert_visible,
+};
+
+static const struct attribute_group *hpa_pool_groups[] = {
+	&hpa_pool_group,
+	&hpa_convert_group,
+	NULL
+};
 
 static void hpa_pool_dir_release(struct kobject *kobj)
 {
