@@ -339,6 +339,11 @@ struct hpa_block {
 /* Random, bits 0 and 1 set, set at start-up. */
 extern uint64_t hpa_free_cookie;
 #define HPA_FOREIGN_TAG	2ULL
+/*
+ * Largest block a remote free keeps in the freeing thread's cache
+ * (hpa_heap_free_remote); bigger ones go to their page's remote list.
+ */
+#define HPA_FOREIGN_MAX	1024
 
 /* tag is one of the two free tags (cookie is hpa_free_cookie). */
 static inline __attribute__((always_inline)) bool
@@ -372,7 +377,7 @@ struct hpa_page {
 	uint32_t block_size;
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
-	uint8_t shared;				/* heap is a node heap */
+	uint8_t remote_direct;	/* remote frees onto `remote` at once */
 
 	_Atomic(struct hpa_block *) remote	/* frees from other threads */
 		__attribute__((aligned(64)));

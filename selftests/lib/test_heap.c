@@ -494,16 +494,41 @@ TEST_F(heap, cross_thread_frees_overflow_to_the_owner)
 	EXPECT_EQ(0, in_use());
 }
 
-/* A node heap's block freed by a thread goes straight back to its page. */
-TEST_F(heap, node_heap_blocks_freed_elsewhere_go_back_at_once)
+static int small_was_kept;
+
+/* Free p and look whether it went into this thread's cache. */
+static void *free_small_and_look(void *p)
+{
+	hpa_free(hpa_malloc(1));
+	hpa_free(p);
+	small_was_kept = atomic_load(&page_of(p)->remote) == NULL &&
+		hpa_heap_get()->cls[page_of(p)->cls].cache == p;
+	return NULL;
+}
+
+/*
+ * A node heap's block, or one above HPA_FOREIGN_MAX, freed by another
+ * thread goes straight back to its page; a small one stays with the freer.
+ */
+TEST_F(heap, node_heap_and_big_blocks_freed_elsewhere_go_back_at_once)
 {
 	char *p = hpa_malloc_node(64, 1);
+	char *big = hpa_malloc(HPA_FOREIGN_MAX + 1);
+	char *small = hpa_malloc(HPA_FOREIGN_MAX);
 	pthread_t t;
 
 	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, big);
+	ASSERT_NE(NULL, small);
 	ASSERT_EQ(0, pthread_create(&t, NULL, free_it_keep_heap, p));
 	pthread_join(t, NULL);
 	EXPECT_EQ((struct hpa_block *)p, atomic_load(&page_of(p)->remote));
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_it_keep_heap, big));
+	pthread_join(t, NULL);
+	EXPECT_EQ((struct hpa_block *)big, atomic_load(&page_of(big)->remote));
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_small_and_look, small));
+	pthread_join(t, NULL);
+	EXPECT_EQ(1, small_was_kept);
 }
 
 /*
