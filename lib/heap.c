@@ -560,7 +560,8 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 	 * caches would double what caches hold (rptest: 20% more peak RSS
 	 * and 15% slower with them cached).
 	 */
-	pg->remote_direct = h->shared || hpa_classes[cls].size > HPA_FOREIGN_MAX;
+	pg->remote_direct = h->shared ||
+			    hpa_classes[cls].size > HPA_FOREIGN_MAX;
 	if (seg->free_units == 0) {
 		seg_unlink(&h->segs[kind], seg);
 		seg_push(&h->segs_full[kind], seg);
