@@ -325,16 +325,32 @@ static inline unsigned int hpa_size_class(size_t size)
 struct hpa_heap;
 
 /*
- * A free block.  tag is hpa_free_cookie while the block sits in a class's
- * free cache or bitmap, 0 from malloc on: free finds a double free with one
- * load and a compare (and then makes sure, hpa_heap_free_suspect()).
+ * A free block.  tag is hpa_free_cookie while the block sits in its owner's
+ * free cache, bitmap or remote list, hpa_free_cookie ^ HPA_FOREIGN_TAG while
+ * it sits in another heap's free cache (a remote free kept by the freeing
+ * thread), 0 from malloc on: free finds a double free with one load, an or
+ * and a compare (and then makes sure, hpa_heap_free_suspect()).
  */
 struct hpa_block {
 	struct hpa_block *next;
 	uint64_t tag;
 };
 
-extern uint64_t hpa_free_cookie;	/* random, odd, set at start-up */
+/* Random, bits 0 and 1 set, set at start-up. */
+extern uint64_t hpa_free_cookie;
+#define HPA_FOREIGN_TAG	2ULL
+/*
+ * Largest block a remote free keeps in the freeing thread's cache
+ * (hpa_heap_free_remote); bigger ones go to their page's remote list.
+ */
+#define HPA_FOREIGN_MAX	1024
+
+/* tag is one of the two free tags (cookie is hpa_free_cookie). */
+static inline __attribute__((always_inline)) bool
+hpa_tag_is_free(uint64_t tag, uint64_t cookie)
+{
+	return (tag | HPA_FOREIGN_TAG) == cookie;
+}
 
 /*
  * A page: a run of units in one segment, cut into blocks of one class.
@@ -361,6 +377,7 @@ struct hpa_page {
 	uint32_t block_size;
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
+	uint8_t remote_direct;	/* remote frees onto `remote` at once */
 
 	_Atomic(struct hpa_block *) remote	/* frees from other threads */
 		__attribute__((aligned(64)));
@@ -700,7 +717,7 @@ hpa_heap_free_cached(struct hpa_page *pg, void *p)
 
 	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= pg->blocks))
 		hpa_bad_pointer("hpa_free", p, "not the start of a block");
-	if (HPA_UNLIKELY(b->tag == pg->cookie)) {
+	if (HPA_UNLIKELY(hpa_tag_is_free(b->tag, pg->cookie))) {
 		hpa_heap_free_suspect(b, pg);
 		return;
 	}

@@ -22,7 +22,9 @@
 #   -a  allocators, comma-separated (default all: glibc,glibc-thp,
 #       glibc-hugetlb,jemalloc,mimalloc,tcmalloc,hpalloc; glibc-thp and
 #       glibc-hugetlb only run in the grow, rss and tlb sections)
-#   -o  markdown results (default docs/bench.md)
+#   -o  markdown results (default docs/bench.md); in an existing file with
+#       a `<!-- results -->` line only what lies between it and
+#       `<!-- end of results -->` is replaced (text before and after stays)
 #
 # Sections: small = the workload shapes of selftests/bench/bench.c (time
 # and peak RSS); cg = allocator instructions per malloc/free pair, counted
@@ -413,13 +415,19 @@ for a in allocs:
 L.append("")
 text = "\n".join(L) + "\n"
 print(text)
+# The output replaces what lies between the two markers of an existing
+# file: what comes before the first and from the second on is kept
+# (hand-written text).  A file with no markers is replaced as a whole.
 marker = "<!-- results -->"
+end = "<!-- end of results -->"
 try:
     old = open(out).read()
 except FileNotFoundError:
     old = ""
 if marker in old:
-    text = old.split(marker)[0] + marker + "\n\n" + text
+    head, rest = old.split(marker, 1)
+    tail = rest[rest.index(end):] if end in rest else end + "\n"
+    text = head + marker + "\n\n" + text + "\n" + tail
 open(out, "w").write(text)
 PY
 echo "results written to $OUT" >&2

@@ -4,6 +4,8 @@
  * thread exit, empty segments going back, corruption detection.
  */
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdlib.h>
 
 #include "hpa_test.h"
 
@@ -179,6 +181,14 @@ static void *free_it(void *p)
 	return NULL;
 }
 
+/* The same from a thread with a heap of its own first. */
+static void *free_it_keep_heap(void *p)
+{
+	hpa_free(hpa_malloc(1));
+	hpa_free(p);
+	return NULL;
+}
+
 /* Freed by its owner (in the cache), then by another thread. */
 static void double_free_remote(void *arg)
 {
@@ -321,6 +331,263 @@ TEST_F(heap, corruption_aborts_with_a_message)
 	EXPECT_EQ(SIGABRT, run_child(foreign_free, &local, buf, sizeof(buf),
 				     NULL));
 	EXPECT_NE(NULL, strstr(buf, expect)) TH_LOG("%s", buf);
+}
+
+/* ---- remote frees kept by the freeing thread ------------------------ */
+
+static struct hpa_page *page_of(const void *p)
+{
+	return hpa_unit_page(((uintptr_t)p - (uintptr_t)hpa_arena.base) >>
+			     HPA_UNIT_SHIFT);
+}
+
+/* Blocks on the remote lists of the pages of p[0..n). */
+static size_t remote_blocks(char **p, int n)
+{
+	struct hpa_page *seen[64];
+	int i, j, nseen = 0;
+	size_t count = 0;
+
+	for (i = 0; i < n; i++) {
+		struct hpa_page *pg = page_of(p[i]);
+		struct hpa_block *b;
+
+		for (j = 0; j < nseen && seen[j] != pg; j++)
+			;
+		if (j < nseen)
+			continue;
+		if (nseen < 64)
+			seen[nseen++] = pg;
+		for (b = atomic_load(&pg->remote); b; b = b->next)
+			count++;
+	}
+	return count;
+}
+
+/* Enough mallocs of 64 bytes that the owner runs dry and collects. */
+static void collect_by_mallocs(void)
+{
+	static char *q[2048];
+	int i;
+
+	for (i = 0; i < 2048; i++)
+		q[i] = hpa_malloc(64);
+	for (i = 0; i < 2048; i++)
+		hpa_free(q[i]);
+}
+
+struct reuse {
+	char **p;
+	int n;
+	struct hpa_heap *owner;
+	int same, remote_after_free, foreign;
+	uint64_t in_use_cached, in_use_reused;
+};
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void *free_then_reuse(void *arg)
+{
+	struct reuse *r = arg;
+	char **q = calloc((size_t)r->n, sizeof(*q));
+	char **a = calloc((size_t)r->n, sizeof(*a));
+	int i;
+
+	hpa_free(hpa_malloc(1));	/* this thread's own heap */
+	for (i = 0; i < r->n; i++)
+		hpa_free(r->p[i]);
+	/* Kept here: nothing went to the owner's remote lists. */
+	r->remote_after_free = (int)remote_blocks(r->p, r->n);
+	r->in_use_cached = in_use();
+	for (i = 0; i < r->n; i++) {
+		q[i] = hpa_malloc(64);
+		r->foreign += page_of(q[i])->heap == r->owner;
+	}
+	r->in_use_reused = in_use();
+	/* The same blocks came back, the one freed last first. */
+	memcpy(a, r->p, (size_t)r->n * sizeof(*a));
+	r->same = q[0] == r->p[r->n - 1];
+	qsort(a, (size_t)r->n, sizeof(*a), cmp_ptr);
+	qsort(q, (size_t)r->n, sizeof(*q), cmp_ptr);
+	r->same &= !memcmp(a, q, (size_t)r->n * sizeof(*q));
+	for (i = 0; i < r->n; i++)
+		hpa_free(q[i]);
+	free(q);
+	free(a);
+	return NULL;
+}
+
+TEST_F(heap, cross_thread_frees_are_reused_by_the_freeing_thread)
+{
+	enum { N = 300 };
+	static char *p[N];
+	struct reuse r = { p, N, NULL, 0, 0, 0, 0, 0 };
+	pthread_t t;
+	int i;
+
+	for (i = 0; i < N; i++)
+		ASSERT_NE(NULL, p[i] = hpa_malloc(64));
+	r.owner = hpa_heap_get();
+	ASSERT_GT(r.owner->cls[hpa_size_class(64)].cache_max, N);
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_then_reuse, &r));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, r.remote_after_free);
+	EXPECT_EQ(N, r.foreign);
+	EXPECT_EQ(1, r.same);
+	/* Cached blocks are not in use; handed out again they are. */
+	EXPECT_EQ(0, r.in_use_cached);
+	EXPECT_EQ((uint64_t)N * 64, r.in_use_reused);
+	/*
+	 * The thread exited with the blocks freed again in its cache: they
+	 * went back to their pages' remote lists, still counted as in use
+	 * until the owner collects them.
+	 */
+	EXPECT_EQ(N, remote_blocks(p, N));
+	EXPECT_EQ((uint64_t)N * 64, in_use());
+	collect_by_mallocs();
+	EXPECT_EQ(0, remote_blocks(p, N));
+	EXPECT_EQ(0, in_use());
+}
+
+static void *free_some(void *arg)
+{
+	struct xfer *x = arg;
+	int i;
+
+	hpa_free(hpa_malloc(1));
+	for (i = 0; i < x->n; i++)
+		hpa_free(x->p[i]);
+	/* Left in this thread's cache: the rest went back in the flushes. */
+	x->n = (int)remote_blocks(x->p, x->n);
+	return NULL;
+}
+
+/* Past the cache's limit the older half goes back to the owners. */
+TEST_F(heap, cross_thread_frees_overflow_to_the_owner)
+{
+	enum { N = 5000 };
+	static char *p[N];
+	struct xfer x = { p, N };
+	unsigned int max;
+	pthread_t t;
+	int i;
+
+	for (i = 0; i < N; i++)
+		ASSERT_NE(NULL, p[i] = hpa_malloc(64));
+	max = hpa_heap_get()->cls[hpa_size_class(64)].cache_max;
+	ASSERT_LT(max, N);
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_some, &x));
+	pthread_join(t, NULL);
+	/* All but what the cache keeps (max/2 .. max blocks) were handed back. */
+	EXPECT_GE(x.n, N - (int)max);
+	EXPECT_LE(x.n, N - (int)max / 2);
+	/* And the rest at thread exit. */
+	EXPECT_EQ(N, remote_blocks(p, N));
+	EXPECT_EQ((uint64_t)N * 64, in_use());
+	collect_by_mallocs();
+	EXPECT_EQ(0, remote_blocks(p, N));
+	EXPECT_EQ(0, in_use());
+}
+
+static int small_was_kept;
+
+/* Free p and look whether it went into this thread's cache. */
+static void *free_small_and_look(void *p)
+{
+	hpa_free(hpa_malloc(1));
+	hpa_free(p);
+	small_was_kept = atomic_load(&page_of(p)->remote) == NULL &&
+		hpa_heap_get()->cls[page_of(p)->cls].cache == p;
+	return NULL;
+}
+
+/*
+ * A node heap's block, or one above HPA_FOREIGN_MAX, freed by another
+ * thread goes straight back to its page; a small one stays with the freer.
+ */
+TEST_F(heap, node_heap_and_big_blocks_freed_elsewhere_go_back_at_once)
+{
+	char *p = hpa_malloc_node(64, 1);
+	char *big = hpa_malloc(HPA_FOREIGN_MAX + 1);
+	char *small = hpa_malloc(HPA_FOREIGN_MAX);
+	pthread_t t;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, big);
+	ASSERT_NE(NULL, small);
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_it_keep_heap, p));
+	pthread_join(t, NULL);
+	EXPECT_EQ((struct hpa_block *)p, atomic_load(&page_of(p)->remote));
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_it_keep_heap, big));
+	pthread_join(t, NULL);
+	EXPECT_EQ((struct hpa_block *)big, atomic_load(&page_of(big)->remote));
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_small_and_look, small));
+	pthread_join(t, NULL);
+	EXPECT_EQ(1, small_was_kept);
+}
+
+/*
+ * Double frees of a block another thread holds in its cache: by that
+ * thread, by the owner, by a third thread (the holder still running).
+ */
+struct holder {
+	char *p;
+	sem_t freed, done;
+	int again;		/* the holder frees p a second time */
+};
+
+static void *hold_freed(void *arg)
+{
+	struct holder *h = arg;
+
+	hpa_free(hpa_malloc(1));
+	hpa_free(h->p);
+	if (h->again)
+		hpa_free(h->p);
+	sem_post(&h->freed);
+	sem_wait(&h->done);
+	return NULL;
+}
+
+static void double_free_foreign(void *arg)
+{
+	struct holder h;
+	pthread_t t, u;
+
+	memset(&h, 0, sizeof(h));
+	h.p = hpa_malloc(48);
+	h.again = *(int *)arg == 0;
+	sem_init(&h.freed, 0, 0);
+	sem_init(&h.done, 0, 0);
+	pthread_create(&t, NULL, hold_freed, &h);
+	sem_wait(&h.freed);
+	if (*(int *)arg == 1) {
+		hpa_free(h.p);		/* the owner */
+	} else if (*(int *)arg == 2) {
+		pthread_create(&u, NULL, free_it_keep_heap, h.p);
+		pthread_join(u, NULL);
+	}
+	sem_post(&h.done);
+	pthread_join(t, NULL);
+}
+
+TEST_F(heap, double_frees_across_threads_are_caught)
+{
+	char buf[1024];
+	int who;
+
+	for (who = 0; who < 3; who++) {
+		EXPECT_EQ(SIGABRT, run_child(double_free_foreign, &who, buf,
+					     sizeof(buf), NULL))
+			TH_LOG("case %d", who);
+		EXPECT_NE(NULL, strstr(buf, "double free"))
+			TH_LOG("case %d: %s", who, buf);
+	}
 }
 
 TEST_F(heap, node_heap_binds_its_segments)
