@@ -120,17 +120,26 @@ static int hpa_parse_convert_count(const char *buf, unsigned long *nr)
 	return 0;
 }
 
-/* Split that many free 1 GiB pages (above min) into 2 MiB pages. */
-static ssize_t split_pages_store(struct kobject *kobj,
-				 struct kobj_attribute *attr,
-				 const char *buf, size_t count)
+/* A conversion request: a count, then the pool's conversion of that many. */
+static ssize_t hpa_convert_store(struct kobject *kobj, const char *buf,
+				 size_t count,
+				 int (*convert)(struct hpa_pool *pool,
+						unsigned long nr))
 {
 	unsigned long nr;
 	int ret = hpa_parse_convert_count(buf, &nr);
 
 	if (!ret)
-		ret = hpa_pool_split(to_pool(kobj), nr);
+		ret = convert(to_pool(kobj), nr);
 	return ret ? ret : count;
+}
+
+/* Split that many free 1 GiB pages (above min) into 2 MiB pages. */
+static ssize_t split_pages_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	return hpa_convert_store(kobj, buf, count, hpa_pool_split);
 }
 
 static struct kobj_attribute split_pages_attr = __ATTR_WO(split_pages);
@@ -140,12 +149,7 @@ static ssize_t merge_pages_store(struct kobject *kobj,
 				 struct kobj_attribute *attr,
 				 const char *buf, size_t count)
 {
-	unsigned long nr;
-	int ret = hpa_parse_convert_count(buf, &nr);
-
-	if (!ret)
-		ret = hpa_pool_merge(to_pool(kobj), nr);
-	return ret ? ret : count;
+	return hpa_convert_store(kobj, buf, count, hpa_pool_merge);
 }
 
 static struct kobj_attribute merge_pages_attr = __ATTR_WO(merge_pages);
