@@ -8,7 +8,7 @@
 # the same binary (selftests/bench/bench.c) with LD_PRELOAD.  Not part of
 # `make check`.
 #
-#   scripts/bench.sh [-t TABLE_GIB] [-g GROW_MAX] [-s SECONDS] [-r REPEATS]
+#   scripts/bench.sh [-h] [-t TABLE_GIB] [-g GROW_MAX] [-s SECONDS] [-r REPEATS]
 #                    [-n CG_OPS] [-k SECTIONS] [-a ALLOCATORS] [-o OUTPUT.md]
 #
 #   -t  random-update table size in GiB (default 4; the issue asks 4-8)
@@ -46,18 +46,35 @@ TABLE_GIB=4 GROW_MAX=8589934592 SECS=1 REPEATS=3 OUT=docs/bench.md
 CG_OPS=200000
 SECTIONS=small,cg,rss,grow,tlb
 ALLOCS=(glibc glibc-thp glibc-hugetlb jemalloc mimalloc tcmalloc hpalloc)
-while getopts t:g:s:r:n:o:k:a: opt; do
+usage() { sed -n '2,40s/^# \{0,1\}//p' "$0"; }
+die() { echo "bench.sh: $*" >&2; exit 2; }
+# -OPT VALUE must be a whole number of at least 1
+count() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "-$1 $2: not a positive whole number"; }
+while getopts :t:g:s:r:n:o:k:a:h opt; do
 	case $opt in
-	t) TABLE_GIB=$OPTARG ;;
-	g) GROW_MAX=$OPTARG ;;
-	s) SECS=$OPTARG ;;
-	r) REPEATS=$OPTARG ;;
-	n) CG_OPS=$OPTARG ;;
+	t) count t "$OPTARG"; TABLE_GIB=$OPTARG ;;
+	g) count g "$OPTARG"; GROW_MAX=$OPTARG ;;
+	s) count s "$OPTARG"; SECS=$OPTARG ;;
+	r) count r "$OPTARG"; REPEATS=$OPTARG ;;
+	n) count n "$OPTARG"; CG_OPS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	k) SECTIONS=$OPTARG ;;
 	a) IFS=, read -ra ALLOCS <<<"$OPTARG" ;;
-	*) sed -n '2,40s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	h) usage; exit 0 ;;
+	:) usage >&2; die "-$OPTARG needs a value" ;;
+	*) usage >&2; die "-$OPTARG: no such option" ;;
 	esac
+done
+[ $OPTIND -gt $# ] || die "${!OPTIND}: unexpected argument"
+for s in ${SECTIONS//,/ }; do
+	[[ $s =~ ^(small|cg|rss|grow|tlb)$ ]] ||
+		die "-k $SECTIONS: no section '$s' (small,cg,rss,grow,tlb)"
+done
+[ -n "${SECTIONS//,/}" ] || die "-k: no section given"
+[ ${#ALLOCS[@]} -gt 0 ] || die "-a: no allocator given"
+for a in "${ALLOCS[@]}"; do
+	[[ $a =~ ^(glibc|glibc-thp|glibc-hugetlb|jemalloc|mimalloc|tcmalloc|hpalloc)$ ]] ||
+		die "-a: no allocator '$a' (glibc,glibc-thp,glibc-hugetlb,jemalloc,mimalloc,tcmalloc,hpalloc)"
 done
 CMDLINE="scripts/bench.sh -t $TABLE_GIB -g $GROW_MAX -s $SECS -r $REPEATS -n $CG_OPS"
 [ "$SECTIONS" = small,cg,rss,grow,tlb ] || CMDLINE+=" -k $SECTIONS"

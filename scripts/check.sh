@@ -59,7 +59,7 @@ for t in check-install check-man $deb; do
 	count "$t" "$tp" "$tf" 0
 done
 
-note "static checks: checkpatch, sparse, the syzkaller description, the CDI spec"
+note "static checks: checkpatch, sparse, the syzkaller description, the CDI spec, script options"
 if python3 "$HPA_ROOT/selftests/syzkaller/check-description.py"; then
 	count syzkaller-description 1 0 0
 else
@@ -69,6 +69,11 @@ if python3 "$HPA_ROOT/scripts/cdi-check.py"; then
 	count cdi-spec 1 0 0
 else
 	count cdi-spec 0 1 0
+fi
+if "$HPA_ROOT/scripts/options-test.sh"; then
+	count script-options 1 0 0
+else
+	count script-options 0 1 0
 fi
 if "$HPA_ROOT/scripts/checkpatch.sh"; then count checkpatch 1 0 0; else count checkpatch 0 1 0; fi
 # shellcheck disable=SC2086
