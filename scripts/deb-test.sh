@@ -5,9 +5,10 @@
 # packages, and check that DKMS built and installed hpalloc.ko for every
 # kernel whose headers are installed (6.1 and 6.12 here), that
 # `man 8 hpallocctl` renders, that pkg-config links a program against the
-# installed library, that systemd-analyze accepts the unit and that
-# hpallocctl runs; then purge them again and
-# check that DKMS forgot the module; and scripts/dkms-install.sh --remove
+# installed library, that systemd-analyze accepts the unit, that
+# hpallocctl runs and that /etc/cdi/hpalloc.yaml is a conffile; then purge
+# them again and check that DKMS forgot the module and that the CDI spec is
+# gone; and scripts/dkms-install.sh --remove
 # undoing --restrict.  Needs root (dpkg -i).  KTAP output.
 # make check runs it when dpkg-buildpackage, dh_dkms and lintian are there.
 set -uo pipefail
@@ -55,10 +56,23 @@ ok $rc "lintian: no error or warning"
 
 debs=()
 for p in $pkgs; do debs+=("$(ls "$tmp/${p}"_*.deb)"); done
+cdi=/etc/cdi/hpalloc.yaml
+[ ! -e $cdi ] || echo "# $cdi is there before the install"
+cdi_dir_before=$([ -d /etc/cdi ] && echo yes)
 apt_q install --no-install-recommends "${debs[@]}" >"$tmp/install.log" 2>&1
 rc=$?
 [ $rc = 0 ] || sed 's/^/# /' "$tmp/install.log"
 ok $rc "install of the four packages"
+
+# The CDI spec is a conffile of hpalloc-dkms (dpkg keeps an edited copy on
+# upgrade and removal, and purge removes it), shipped as the tree has it:
+# listed in the package's Conffiles with the md5sum of the file in /etc.
+sum=$(dpkg-query -W -f='${Conffiles}\n' hpalloc-dkms 2>/dev/null |
+	awk -v f=$cdi '$1 == f && NF == 2 { print $2 }')
+echo "# conffile $cdi: ${sum:-not listed}"
+[ -n "$sum" ] && [ -f $cdi ] && [ "$sum" = "$(md5sum <$cdi | cut -d' ' -f1)" ] &&
+	cmp -s $cdi "$HPA_ROOT/scripts/hpalloc-cdi.yaml"
+ok $? "$cdi is a conffile of hpalloc-dkms, as shipped"
 
 # hpalloc-dkms's postinst builds and installs the module for every kernel
 # with headers ("Building for 6.1.0-... and 6.12...").
@@ -101,6 +115,14 @@ left=$(dkms status hpalloc 2>/dev/null; dpkg-query -W -f='${db:Status-Abbrev} ${
 purged=$?
 [ $purged = 0 ] || { echo "# left after purge: $left"; tail -n 20 "$tmp/purge.log" | sed 's/^/# /'; }
 ok $purged "purge removes the packages, the module from dkms, /usr/src and /etc"
+
+# dpkg --purge (apt-get purge runs it) removes conffiles, and /etc/cdi
+# too when the package made it and nothing else is in it.
+left=$(ls -d $cdi $cdi.dpkg-* 2>/dev/null)
+[ -n "$cdi_dir_before" ] || [ ! -e /etc/cdi ] || left="$left /etc/cdi"
+[ -z "$left" ] || echo "# left after purge: $left"
+[ -z "$left" ]
+ok $? "purge removes $cdi"
 
 # Without packages: scripts/dkms-install.sh --restrict, then --remove
 # takes out the module, its sources, the udev rule and the group.

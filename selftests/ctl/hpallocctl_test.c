@@ -208,6 +208,100 @@ TEST_F(ctl, load_params_then_twice)
 	EXPECT_EQ(0, self->r.rc);
 }
 
+#define ACCT_PARAM "/sys/module/hpalloc/parameters/accounting"
+
+/* The accounting parameter's value (one line, no newline), "" if none. */
+static const char *accounting_now(char *buf, size_t len)
+{
+	FILE *f = fopen(ACCT_PARAM, "r");
+
+	buf[0] = '\0';
+	if (!f)
+		return buf;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* -errno of writing s to the accounting parameter, 0 if it took it. */
+static int accounting_write(const char *s)
+{
+	int fd = open(ACCT_PARAM, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * accounting= at load: the two names the module knows (memlock, memcg;
+ * kmod/account.c, hpalloc(4)) and nothing else.  Case matters, and there
+ * is no combination: "memcg,memlock" is not a third mode.  A refused value
+ * fails the load (exit 1) with the module's own reason from the kernel
+ * log, and loads nothing; an accepted one reads back from sysfs and from
+ * status --json.  Once loaded, a refused value (at load or written to
+ * sysfs) leaves the parameter as it was.
+ */
+TEST_F(ctl, load_accounting)
+{
+	static const char *const bad[] = {
+		"bogus", "MEMCG", "memcg,memlock",
+	};
+	struct json_object *st;
+	char arg[64], want[128], v[32];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(arg, sizeof(arg), "accounting=%s", bad[i]);
+		ctl_run(&self->r, ctl_bin(), "load", arg, NULL);
+		EXPECT_EQ(1, self->r.rc) TH_LOG("%s: out: %s err: %s", arg,
+						self->r.out, self->r.err);
+		EXPECT_NE(NULL, strstr(self->r.err, "Invalid argument"))
+			TH_LOG("%s: %s", arg, self->r.err);
+		snprintf(want, sizeof(want),
+			 "kernel: hpalloc: %s: not one of memlock, memcg", arg);
+		EXPECT_NE(NULL, strstr(self->r.err, want))
+			TH_LOG("%s: %s", arg, self->r.err);
+		EXPECT_FALSE(module_loaded()) TH_LOG("%s loaded it", arg);
+		if (module_loaded())
+			ctl_run(&self->r, ctl_bin(), "unload", NULL);
+	}
+
+	ctl_run(&self->r, ctl_bin(), "load", "accounting=memcg", NULL);
+	ASSERT_EQ(0, self->r.rc) TH_LOG("%s", self->r.err);
+	EXPECT_STREQ("memcg", accounting_now(v, sizeof(v)));
+	st = status(_metadata, self);
+	ASSERT_NE(NULL, st);
+	EXPECT_STREQ("memcg", json_object_get_string(
+			ctl_json_get(st, "module.parameters.accounting")));
+	json_object_put(st);
+
+	/* Refusals once loaded: the value stays memcg. */
+	ctl_run(&self->r, ctl_bin(), "load", "accounting=bogus", NULL);
+	EXPECT_EQ(1, self->r.rc);
+	EXPECT_NE(NULL, strstr(self->r.err, "already loaded"));
+	EXPECT_STREQ("memcg", accounting_now(v, sizeof(v)));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-EINVAL, accounting_write(bad[i])) TH_LOG("%s", bad[i]);
+		EXPECT_STREQ("memcg", accounting_now(v, sizeof(v)))
+			TH_LOG("after writing %s", bad[i]);
+	}
+	EXPECT_EQ(0, accounting_write("memlock"));
+	EXPECT_STREQ("memlock", accounting_now(v, sizeof(v)));
+	ctl_run(&self->r, ctl_bin(), "unload", NULL);
+	EXPECT_EQ(0, self->r.rc) TH_LOG("%s", self->r.err);
+
+	/* And without the parameter, the default. */
+	ctl_run(&self->r, ctl_bin(), "load", NULL);
+	ASSERT_EQ(0, self->r.rc) TH_LOG("%s", self->r.err);
+	EXPECT_STREQ("memlock", accounting_now(v, sizeof(v)));
+}
+
 /*
  * A child maps 4 MiB of the device and closes the file: the mapping alone
  * holds the module.  unload names the child and fails; after the child
