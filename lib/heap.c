@@ -24,7 +24,6 @@
  * shared: used under their adaptive lock, fed with segments bound to their
  * node.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -595,10 +594,8 @@ static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
 		pg = cl->avail;
 		if (!pg) {
 			pg = page_new(h, cls);
-			if (!pg) {
-				errno = ENOMEM;
-				return NULL;
-			}
+			if (!pg)
+				return NULL;	/* the public caller sets errno */
 			page_push(&cl->avail, pg);
 		}
 		while (pg->nonempty) {
