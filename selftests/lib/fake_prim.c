@@ -257,14 +257,15 @@ static int f_dma_export(uint64_t handle, bool readonly)
 	return -ENODEV;
 }
 
-static void *f_map_fd(int fd, void *addr, size_t len, size_t align)
+static int f_map_fd(int fd, void *addr, size_t len, size_t align,
+		    void **out)
 {
 	(void)fd;
 	(void)addr;
 	(void)len;
 	(void)align;
-	errno = ENODEV;
-	return NULL;
+	(void)out;
+	return -ENODEV;
 }
 
 static int f_unmap_fd(void *addr, size_t len)
