@@ -116,7 +116,9 @@ static int f_commit_locked(void *addr, size_t len, int node,
 
 	if (!check_range(addr, len, false))
 		return -EINVAL;
-	if (fake.fail_commits > 0) {
+	if (fake.fail_commits > 0 && fake.fail_after > 0) {
+		fake.fail_after--;
+	} else if (fake.fail_commits > 0) {
 		fake.fail_commits--;
 		return -ENOMEM;
 	}
