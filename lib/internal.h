@@ -31,6 +31,11 @@
  *   init.c      start-up (hpa_init_slow) and the atfork handlers
  *   alloc.c     the public malloc-style API
  *   preload.c   the LD_PRELOAD shim (libhpalloc-preload.so only)
+ *
+ * errno is the exported functions' (HPA_EXPORT): everything here returns
+ * 0 or -errno, or NULL for "no memory", and leaves errno alone; the
+ * exported function that fails sets it once (see alloc.c below for how
+ * the malloc fast path does that without a check of its own).
  */
 #ifndef HPA_INTERNAL_H
 #define HPA_INTERNAL_H

@@ -150,11 +150,16 @@ static size_t round_pow2(size_t x)
 
 HPA_EXPORT int posix_memalign(void **memptr, size_t align, size_t size)
 {
+	void *p;
+
 	if (HPA_UNLIKELY(starting())) {
 		if (!align || align & (align - 1) || align % sizeof(void *))
 			return EINVAL;
-		*memptr = boot_alloc(size, align);
-		return *memptr ? 0 : ENOMEM;
+		p = boot_alloc(size, align);
+		if (!p)
+			return ENOMEM;	/* errno and *memptr untouched */
+		*memptr = p;
+		return 0;
 	}
 	return hpa_posix_memalign(memptr, align, size);
 }
