@@ -28,18 +28,31 @@ void *hpa_nomem(void)
 	return NULL;
 }
 
-/* The exported malloc's exits from its inlined fast path (internal.h). */
+/*
+ * The exported malloc's exits from its inlined fast path (internal.h).
+ * They repeat hpa_heap_alloc_slow and hpa_alloc_any rather than call
+ * them: one call fewer on the way to a new word or a big block.
+ */
 HPA_NOINLINE void *hpa_malloc_refill(struct hpa_heap *h, unsigned int cls)
 {
-	void *p = hpa_heap_alloc_slow(h, cls);
+	void *p = hpa_heap_next_word(h, cls);
 
+	if (HPA_LIKELY(p))
+		return p;
+	p = hpa_heap_refill(h, cls);
 	return HPA_LIKELY(p) ? p : hpa_nomem();
 }
 
 HPA_NOINLINE void *hpa_malloc_slow(size_t size)
 {
-	void *p = hpa_alloc_any(size);
+	void *p;
 
+	if (size <= HPA_SMALL_MAX) {
+		p = hpa_alloc_small(size);
+	} else {
+		hpa_ensure_init();
+		p = hpa_huge_alloc(size, 0, -1);
+	}
 	return HPA_LIKELY(p) ? p : hpa_nomem();
 }
 

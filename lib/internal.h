@@ -549,10 +549,12 @@ static inline struct hpa_heap *hpa_heap_get(void)
 }
 
 /*
- * The class's word ran out: refill it, or NULL when no memory is left
- * (errno untouched).
+ * The class's word ran out: hpa_heap_next_word, else hpa_heap_refill; NULL
+ * when no memory is left (errno untouched).
  */
 void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls);
+/* A new head page for the class (remote frees collected first), or NULL. */
+void *hpa_heap_refill(struct hpa_heap *h, unsigned int cls);
 /*
  * What the fast path below calls when the class's word ran out:
  * hpa_heap_alloc_slow for the library's own callers, hpa_malloc_refill
@@ -631,6 +633,42 @@ static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 				 (size_t)__builtin_ctzll(word) * cl->size);
 	b->tag = 0;
 	return b;
+}
+
+/* Point the class at word w of its head page pg; a block from it. */
+static inline void *hpa_class_use_word(struct hpa_class_list *cl,
+				       struct hpa_page *pg, unsigned int w)
+{
+	cl->word = &pg->free_map[w];
+	cl->base = pg->start + (size_t)w * 64 * pg->block_size;
+	return hpa_class_take(cl, pg->free_map[w]);
+}
+
+/*
+ * The class's word ran out: most often the head page has another word with
+ * free blocks, found with ctz of its nonempty mask (no call, no lock).
+ * NULL when it has none (or remote frees wait): hpa_heap_refill then.
+ */
+static inline __attribute__((always_inline)) void *
+hpa_heap_next_word(struct hpa_heap *h, unsigned int cls)
+{
+	struct hpa_class_list *cl = &h->cls[cls];
+	struct hpa_page *pg = cl->avail;
+	uint64_t ne;
+
+	if (HPA_LIKELY(pg && !atomic_load_explicit(&h->remote_pages,
+						   memory_order_relaxed))) {
+		for (ne = pg->nonempty; ne; ne &= ne - 1) {
+			unsigned int w = (unsigned int)__builtin_ctzll(ne);
+
+			if (pg->free_map[w]) {
+				pg->nonempty = ne;
+				return hpa_class_use_word(cl, pg, w);
+			}
+		}
+		pg->nonempty = 0;
+	}
+	return NULL;
 }
 
 /*
