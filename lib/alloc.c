@@ -4,18 +4,56 @@
  * from the calling thread's heap; larger ones are runs of whole chunks
  * (huge.c).  free() finds everything from the pointer: the chunk map entry
  * of its 2 MiB chunk says segment, huge run or neither.
+ *
+ * errno is set here (and in the other exported functions), once, on the
+ * way out: what these functions call returns NULL or -errno and leaves it
+ * alone.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "internal.h"
 
-void *hpa_malloc_slow(size_t size)
+void *hpa_alloc_any(size_t size)
 {
 	if (size <= HPA_SMALL_MAX)
 		return hpa_alloc_small(size);
 	hpa_ensure_init();
 	return hpa_huge_alloc(size, 0, -1);
+}
+
+void *hpa_nomem(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
+/*
+ * The exported malloc's exits from its inlined fast path (internal.h).
+ * They repeat hpa_heap_alloc_slow and hpa_alloc_any rather than call
+ * them: one call fewer on the way to a new word or a big block.
+ */
+HPA_NOINLINE void *hpa_malloc_refill(struct hpa_heap *h, unsigned int cls)
+{
+	void *p = hpa_heap_next_word(h, cls);
+
+	if (HPA_LIKELY(p))
+		return p;
+	p = hpa_heap_refill(h, cls);
+	return HPA_LIKELY(p) ? p : hpa_nomem();
+}
+
+HPA_NOINLINE void *hpa_malloc_slow(size_t size)
+{
+	void *p;
+
+	if (size <= HPA_SMALL_MAX) {
+		p = hpa_alloc_small(size);
+	} else {
+		hpa_ensure_init();
+		p = hpa_huge_alloc(size, 0, -1);
+	}
+	return HPA_LIKELY(p) ? p : hpa_nomem();
 }
 
 void hpa_free_other(void *p)
@@ -76,24 +114,26 @@ HPA_EXPORT void *hpa_calloc(size_t nmemb, size_t size)
 	size_t total;
 	void *p;
 
-	if (__builtin_mul_overflow(nmemb, size, &total)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (__builtin_mul_overflow(nmemb, size, &total))
+		goto nomem;
 	if (total > HPA_SMALL_MAX) {
 		hpa_ensure_init();
 		p = hpa_huge_alloc(total, 0, -1);
 		if (!p)
-			return NULL;
+			goto nomem;
 		/* Freshly mapped memory reads zero; do not fault it all in. */
 		if (!hpa_chunk_take_fresh(hpa_chunk_index(p)))
 			memset(p, 0, total);
 		return p;
 	}
 	p = hpa_alloc_small(total);
-	if (p)
-		memset(p, 0, total);
+	if (!p)
+		goto nomem;
+	memset(p, 0, total);
 	return p;
+nomem:
+	errno = ENOMEM;
+	return NULL;
 }
 
 static bool is_pow2(size_t x)
@@ -120,7 +160,7 @@ void *hpa_alloc_aligned_node(size_t size, size_t align, int node)
 	int c;
 
 	if (align <= HPA_ALIGN && node < 0)
-		return hpa_malloc(size);
+		return hpa_alloc_inline(size);
 	hpa_ensure_init();
 	if (align < HPA_ALIGN)
 		align = HPA_ALIGN;
@@ -128,20 +168,23 @@ void *hpa_alloc_aligned_node(size_t size, size_t align, int node)
 	if (c < 0)
 		return hpa_huge_alloc(size, align, node);
 	h = node < 0 ? hpa_heap_get() : hpa_heap_node(node);
-	if (!h) {
-		errno = ENOMEM;
+	if (!h)
 		return NULL;
-	}
 	return hpa_heap_alloc(h, (unsigned int)c);
 }
 
 HPA_EXPORT void *hpa_aligned_alloc(size_t align, size_t size)
 {
+	void *p;
+
 	if (!is_pow2(align)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return hpa_alloc_aligned_node(size, align, -1);
+	p = hpa_alloc_aligned_node(size, align, -1);
+	if (!p)
+		errno = ENOMEM;
+	return p;
 }
 
 HPA_EXPORT int hpa_posix_memalign(void **memptr, size_t align, size_t size)
@@ -153,6 +196,10 @@ HPA_EXPORT int hpa_posix_memalign(void **memptr, size_t align, size_t size)
 		return EINVAL;
 	p = hpa_alloc_aligned_node(size, align, -1);
 	if (!p) {
+		/*
+		 * The code is the return value; errno stays the caller's even
+		 * where a backend's failed mmap or ioctl on the way wrote it.
+		 */
 		errno = saved;
 		return ENOMEM;
 	}
@@ -162,14 +209,19 @@ HPA_EXPORT int hpa_posix_memalign(void **memptr, size_t align, size_t size)
 
 HPA_EXPORT void *hpa_malloc_node(size_t size, int node)
 {
+	void *p;
+
 	hpa_ensure_init();
-	if (node == -1)
-		return hpa_malloc(size);
-	if (node < 0 || node >= HPA_MAX_NODES || !hpa_prim->node_online(node)) {
+	if (node != -1 && (node < 0 || node >= HPA_MAX_NODES ||
+			   !hpa_prim->node_online(node))) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return hpa_alloc_aligned_node(size, HPA_ALIGN, node);
+	p = node == -1 ? hpa_alloc_inline(size) :
+	    hpa_alloc_aligned_node(size, HPA_ALIGN, node);
+	if (!p)
+		errno = ENOMEM;
+	return p;
 }
 
 HPA_EXPORT void *hpa_realloc(void *p, size_t size)
@@ -177,6 +229,7 @@ HPA_EXPORT void *hpa_realloc(void *p, size_t size)
 	const struct hpa_chunk *c;
 	size_t idx, old;
 	void *q;
+	int err;
 
 	if (!p)
 		return hpa_malloc(size);
@@ -188,8 +241,14 @@ HPA_EXPORT void *hpa_realloc(void *p, size_t size)
 	if (!c)
 		hpa_bad_pointer("hpa_realloc", p,
 				"pointer was not allocated by hpalloc");
-	if (c->kind == HPA_CHUNK_HUGE && size > HPA_SMALL_MAX)
-		return hpa_huge_realloc(idx, p, size);
+	if (c->kind == HPA_CHUNK_HUGE && size > HPA_SMALL_MAX) {
+		err = hpa_huge_realloc(idx, p, size, &q);
+		if (err) {
+			errno = -err;
+			return NULL;
+		}
+		return q;
+	}
 	old = hpa_usable_size(p);
 	/*
 	 * Fits, and not shrinking to less than half: keep the block.  A big
@@ -198,9 +257,11 @@ HPA_EXPORT void *hpa_realloc(void *p, size_t size)
 	 */
 	if (size <= old && size >= old / 2)
 		return p;
-	q = hpa_malloc(size);
-	if (!q)
+	q = hpa_alloc_inline(size);
+	if (!q) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	memcpy(q, p, size < old ? size : old);
 	hpa_free(p);
 	return q;

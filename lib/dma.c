@@ -166,6 +166,7 @@ HPA_EXPORT void *hpa_dma_map_fd(int fd, void *addr, size_t *size)
 {
 	size_t len, align;
 	long end;
+	int err;
 
 	if (fd < 0) {
 		errno = EBADF;
@@ -186,8 +187,12 @@ HPA_EXPORT void *hpa_dma_map_fd(int fd, void *addr, size_t *size)
 		errno = EINVAL;
 		return NULL;
 	}
-	addr = hpa_prim->map_fd(fd, addr, len, align);
-	if (addr && size)
+	err = hpa_prim->map_fd(fd, addr, len, align, &addr);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	if (size)
 		*size = len;
 	return addr;
 }

@@ -24,7 +24,6 @@
  * shared: used under their adaptive lock, fed with segments bound to their
  * node.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -570,20 +569,11 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 	return pg;
 }
 
-/* Point the class at word w of its head page pg. */
-static void *class_use_word(struct hpa_class_list *cl, struct hpa_page *pg,
-			    unsigned int w)
-{
-	cl->word = &pg->free_map[w];
-	cl->base = pg->start + (size_t)w * 64 * pg->block_size;
-	return hpa_class_take(cl, pg->free_map[w]);
-}
-
 /*
- * The class's word ran out (or it has no page yet): collect remote frees,
- * retire full head pages, carve a new page.
+ * The class's head page has no free word left (or there is no page yet):
+ * collect remote frees, retire full head pages, carve a new page.
  */
-static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
+void *hpa_heap_refill(struct hpa_heap *h, unsigned int cls)
 {
 	struct hpa_class_list *cl = &h->cls[cls];
 	struct hpa_page *pg;
@@ -595,10 +585,8 @@ static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
 		pg = cl->avail;
 		if (!pg) {
 			pg = page_new(h, cls);
-			if (!pg) {
-				errno = ENOMEM;
-				return NULL;
-			}
+			if (!pg)
+				return NULL;	/* the public caller sets errno */
 			page_push(&cl->avail, pg);
 		}
 		while (pg->nonempty) {
@@ -606,7 +594,7 @@ static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
 					pg->nonempty);
 
 			if (pg->free_map[w])
-				return class_use_word(cl, pg, w);
+				return hpa_class_use_word(cl, pg, w);
 			pg->nonempty &= pg->nonempty - 1;
 		}
 		/* No free block left: the next page becomes the head. */
@@ -617,29 +605,11 @@ static HPA_NOINLINE void *alloc_refill(struct hpa_heap *h, unsigned int cls)
 	}
 }
 
-/*
- * The class's word ran out: most often the head page has another word with
- * free blocks, found with ctz of its nonempty mask (no call, no lock).
- */
 void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls)
 {
-	struct hpa_class_list *cl = &h->cls[cls];
-	struct hpa_page *pg = cl->avail;
-	uint64_t ne;
+	void *b = hpa_heap_next_word(h, cls);
 
-	if (HPA_LIKELY(pg && !atomic_load_explicit(&h->remote_pages,
-						   memory_order_relaxed))) {
-		for (ne = pg->nonempty; ne; ne &= ne - 1) {
-			unsigned int w = (unsigned int)__builtin_ctzll(ne);
-
-			if (pg->free_map[w]) {
-				pg->nonempty = ne;
-				return class_use_word(cl, pg, w);
-			}
-		}
-		pg->nonempty = 0;
-	}
-	return alloc_refill(h, cls);
+	return HPA_LIKELY(b) ? b : hpa_heap_refill(h, cls);
 }
 
 void *hpa_heap_alloc_locked(struct hpa_heap *h, unsigned int cls)

@@ -33,10 +33,8 @@ void *hpa_huge_alloc(size_t size, size_t align, int node)
 	long idx;
 	bool bind = node >= 0;
 
-	if (size > hpa_arena.size || align > hpa_arena.size) {
-		errno = ENOMEM;
+	if (size > hpa_arena.size || align > hpa_arena.size)
 		return NULL;
-	}
 	n = size ? chunks_for(size) : 1;
 	if (align > HPA_CHUNK_SIZE)
 		align_chunks = align >> HPA_CHUNK_SHIFT;
@@ -59,7 +57,6 @@ void *hpa_huge_alloc(size_t size, size_t align, int node)
 				       want_1g(n))) {
 		if (idx >= 0)
 			hpa_arena_give((size_t)idx, n);
-		errno = ENOMEM;
 		return NULL;
 	}
 found:
@@ -132,7 +129,7 @@ static long move_run(size_t idx, size_t n, size_t new_n, size_t size)
 	return to;
 }
 
-void *hpa_huge_realloc(size_t idx, void *p, size_t size)
+int hpa_huge_realloc(size_t idx, void *p, size_t size, void **out)
 {
 	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	size_t n = c->nchunks, new_n;
@@ -141,10 +138,8 @@ void *hpa_huge_realloc(size_t idx, void *p, size_t size)
 
 	if (p != hpa_chunk_addr(idx))
 		hpa_bad_pointer("hpa_realloc", p, "not the start of a block");
-	if (size > hpa_arena.size) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (size > hpa_arena.size)
+		return -ENOMEM;
 	new_n = chunks_for(size);
 	if (new_n <= n) {
 		if (new_n < n && c->page_shift < 30) {
@@ -155,7 +150,8 @@ void *hpa_huge_realloc(size_t idx, void *p, size_t size)
 		} else {
 			hpa_chunks_mark_huge(idx, n, size);
 		}
-		return p;
+		*out = p;
+		return 0;
 	}
 	if (hpa_arena_take_at(idx + n, new_n - n)) {
 		if (hpa_pool_commit(idx + n, new_n - n, c->node, c->bound,
@@ -164,25 +160,27 @@ void *hpa_huge_realloc(size_t idx, void *p, size_t size)
 			hpa_stat_add(&hpa_gstats.realloc_in_place, 1);
 			hpa_stat_add(&hpa_gstats.huge_in_use,
 				     (int64_t)((new_n - n) << HPA_CHUNK_SHIFT));
-			return p;
+			*out = p;
+			return 0;
 		}
+		/* Whatever the backend said, malloc's word for it is ENOMEM. */
 		hpa_arena_give(idx + n, new_n - n);
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
 	moved = move_run(idx, n, new_n, size);
-	if (moved >= 0)
-		return hpa_chunk_addr((size_t)moved);
-	if (moved != -EOPNOTSUPP) {
-		errno = (int)-moved;
-		return NULL;
+	if (moved >= 0) {
+		*out = hpa_chunk_addr((size_t)moved);
+		return 0;
 	}
+	if (moved != -EOPNOTSUPP)
+		return (int)moved;
 	/* The backend cannot move pages: copy (counted). */
 	q = hpa_huge_alloc(size, 0, c->bound ? c->node : -1);
 	if (!q)
-		return NULL;
+		return -ENOMEM;
 	memcpy(q, p, n << HPA_CHUNK_SHIFT);
 	hpa_huge_free(idx, p);
 	hpa_stat_add(&hpa_gstats.realloc_copies, 1);
-	return q;
+	*out = q;
+	return 0;
 }

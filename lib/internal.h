@@ -31,6 +31,11 @@
  *   init.c      start-up (hpa_init_slow) and the atfork handlers
  *   alloc.c     the public malloc-style API
  *   preload.c   the LD_PRELOAD shim (libhpalloc-preload.so only)
+ *
+ * errno is the exported functions' (HPA_EXPORT): everything here returns
+ * 0 or -errno, or NULL for "no memory", and leaves errno alone; the
+ * exported function that fails sets it once (see alloc.c below for how
+ * the malloc fast path does that without a check of its own).
  */
 #ifndef HPA_INTERNAL_H
 #define HPA_INTERNAL_H
@@ -543,7 +548,20 @@ static inline struct hpa_heap *hpa_heap_get(void)
 	return hpa_heap_get_slow();
 }
 
+/*
+ * The class's word ran out: hpa_heap_next_word, else hpa_heap_refill; NULL
+ * when no memory is left (errno untouched).
+ */
 void *hpa_heap_alloc_slow(struct hpa_heap *h, unsigned int cls);
+/* A new head page for the class (remote frees collected first), or NULL. */
+void *hpa_heap_refill(struct hpa_heap *h, unsigned int cls);
+/*
+ * What the fast path below calls when the class's word ran out:
+ * hpa_heap_alloc_slow for the library's own callers, hpa_malloc_refill
+ * (alloc.c: the same, and errno = ENOMEM on NULL) for the exported
+ * functions, in tail position, so that they need no check of their own.
+ */
+typedef void *hpa_refill_fn(struct hpa_heap *h, unsigned int cls);
 /* p first: free keeps it in the register it came in. */
 void hpa_heap_free_remote(void *p, struct hpa_page *pg);
 void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
@@ -617,12 +635,49 @@ static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 	return b;
 }
 
+/* Point the class at word w of its head page pg; a block from it. */
+static inline void *hpa_class_use_word(struct hpa_class_list *cl,
+				       struct hpa_page *pg, unsigned int w)
+{
+	cl->word = &pg->free_map[w];
+	cl->base = pg->start + (size_t)w * 64 * pg->block_size;
+	return hpa_class_take(cl, pg->free_map[w]);
+}
+
 /*
- * The malloc fast path: pop the class's free cache; else ctz of the class's
- * current bitmap word.
+ * The class's word ran out: most often the head page has another word with
+ * free blocks, found with ctz of its nonempty mask (no call, no lock).
+ * NULL when it has none (or remote frees wait): hpa_heap_refill then.
  */
 static inline __attribute__((always_inline)) void *
-hpa_heap_alloc_cl(struct hpa_heap *h, struct hpa_class_list *cl)
+hpa_heap_next_word(struct hpa_heap *h, unsigned int cls)
+{
+	struct hpa_class_list *cl = &h->cls[cls];
+	struct hpa_page *pg = cl->avail;
+	uint64_t ne;
+
+	if (HPA_LIKELY(pg && !atomic_load_explicit(&h->remote_pages,
+						   memory_order_relaxed))) {
+		for (ne = pg->nonempty; ne; ne &= ne - 1) {
+			unsigned int w = (unsigned int)__builtin_ctzll(ne);
+
+			if (pg->free_map[w]) {
+				pg->nonempty = ne;
+				return hpa_class_use_word(cl, pg, w);
+			}
+		}
+		pg->nonempty = 0;
+	}
+	return NULL;
+}
+
+/*
+ * The malloc fast path: pop the class's free cache; else ctz of the class's
+ * current bitmap word; else refill.
+ */
+static inline __attribute__((always_inline)) void *
+hpa_heap_alloc_cl_then(struct hpa_heap *h, struct hpa_class_list *cl,
+		       hpa_refill_fn *refill)
 {
 	struct hpa_block *b = cl->cache;
 	uint64_t word;
@@ -636,7 +691,13 @@ hpa_heap_alloc_cl(struct hpa_heap *h, struct hpa_class_list *cl)
 	word = *cl->word;
 	if (HPA_LIKELY(word))
 		return hpa_class_take(cl, word);
-	return hpa_heap_alloc_slow(h, (unsigned int)(cl - h->cls));
+	return refill(h, (unsigned int)(cl - h->cls));
+}
+
+static inline __attribute__((always_inline)) void *
+hpa_heap_alloc_cl(struct hpa_heap *h, struct hpa_class_list *cl)
+{
+	return hpa_heap_alloc_cl_then(h, cl, hpa_heap_alloc_slow);
 }
 
 static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
@@ -652,10 +713,11 @@ static inline void *hpa_heap_alloc_unlocked(struct hpa_heap *h,
 extern uint16_t hpa_class_off_by_16[65];
 
 static inline __attribute__((always_inline)) void *
-hpa_heap_alloc_upto_1k(struct hpa_heap *h, size_t size)
+hpa_heap_alloc_upto_1k(struct hpa_heap *h, size_t size, hpa_refill_fn *refill)
 {
-	return hpa_heap_alloc_cl(h, (struct hpa_class_list *)((char *)h +
-				 hpa_class_off_by_16[(size + 15) >> 4]));
+	return hpa_heap_alloc_cl_then(h, (struct hpa_class_list *)((char *)h +
+				      hpa_class_off_by_16[(size + 15) >> 4]),
+				      refill);
 }
 
 void *hpa_heap_alloc_locked(struct hpa_heap *h, unsigned int cls);
@@ -730,9 +792,15 @@ void hpa_heaps_init(void);
 
 /* ---- huge.c ---------------------------------------------------------- */
 
+/* A block of whole chunks; NULL: no memory (errno is the caller's to set). */
 void *hpa_huge_alloc(size_t size, size_t align, int node);
 void hpa_huge_free(size_t idx, const void *p);
-void *hpa_huge_realloc(size_t idx, void *p, size_t size);
+/*
+ * Resize the big block p (chunk idx) to size: 0 and the block in *out (p
+ * itself, or where it moved), or -ENOMEM with p untouched.  errno is left
+ * alone.
+ */
+int hpa_huge_realloc(size_t idx, void *p, size_t size, void **out);
 size_t hpa_huge_usable(size_t idx, const void *p);
 
 /* ---- init.c: start-up, atfork handlers -------------------------------- */
@@ -750,36 +818,64 @@ static inline void hpa_ensure_init(void)
 
 /* ---- alloc.c: the public malloc-style API ---------------------------- */
 
+/*
+ * errno belongs to the exported functions: the internal allocation
+ * functions (the heap's, huge.c's and those here) return NULL for "no
+ * memory" and leave errno alone; an exported function that fails sets
+ * errno once, on its way out.  The malloc fast path cannot afford a check
+ * of its own (a call that is not in tail position makes the compiler save
+ * registers on every path), so the exported functions inline a variant of
+ * it whose two out-of-line exits, hpa_malloc_refill and hpa_malloc_slow,
+ * are theirs: the internal hpa_heap_alloc_slow and hpa_alloc_any, and
+ * errno = ENOMEM when those have nothing.  Only exported functions call
+ * those two, and hpa_nomem.
+ */
 void *hpa_alloc_aligned_node(size_t size, size_t align, int node);
+/* Any size, this thread's heap or a big block. */
+void *hpa_alloc_any(size_t size);
 
-/* The malloc and free fast paths, shared by alloc.c and preload.c. */
+void *hpa_malloc_refill(struct hpa_heap *h, unsigned int cls);
+void *hpa_malloc_slow(size_t size);
+/* errno = ENOMEM; NULL.  Out of line: the exported functions' last call. */
+__attribute__((cold)) void *hpa_nomem(void);
+
 static inline void *hpa_alloc_small(size_t size)
 {
 	struct hpa_heap *h = hpa_heap_get();
 
-	if (HPA_UNLIKELY(!h)) {
-		errno = ENOMEM;
+	if (HPA_UNLIKELY(!h))
 		return NULL;
-	}
 	return hpa_heap_alloc(h, hpa_size_class(size));
 }
 
-/* Big blocks, and threads without a heap of their own yet. */
-void *hpa_malloc_slow(size_t size);
-
-static inline void *hpa_malloc_inline(size_t size)
+static inline __attribute__((always_inline)) void *
+hpa_alloc_fast(size_t size, hpa_refill_fn *refill, void *(*slow)(size_t))
 {
 	struct hpa_heap *h = hpa_tls_heap;
 
 	/* A thread's own heap is never shared: no lock to check for. */
 	if (HPA_LIKELY((uintptr_t)h > 1)) {
 		if (HPA_LIKELY(size <= HPA_SMALL_TABLE_MAX))
-			return hpa_heap_alloc_upto_1k(h, size);
+			return hpa_heap_alloc_upto_1k(h, size, refill);
 		if (size <= HPA_SMALL_MAX)
-			return hpa_heap_alloc_unlocked(h,
-					hpa_size_class_calc(size));
+			return hpa_heap_alloc_cl_then(h,
+					&h->cls[hpa_size_class_calc(size)],
+					refill);
 	}
-	return hpa_malloc_slow(size);
+	return slow(size);
+}
+
+/* The malloc fast path for the library's own callers: errno untouched. */
+static inline void *hpa_alloc_inline(size_t size)
+{
+	return hpa_alloc_fast(size, hpa_heap_alloc_slow, hpa_alloc_any);
+}
+
+/* The exported malloc's body: NULL with errno = ENOMEM. */
+static inline __attribute__((always_inline)) void *
+hpa_malloc_inline(size_t size)
+{
+	return hpa_alloc_fast(size, hpa_malloc_refill, hpa_malloc_slow);
 }
 
 /* The chunk entry of p, or NULL if p is not ours. */

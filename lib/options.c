@@ -44,13 +44,19 @@ long long hpa_parse_size(const char *s)
 {
 	char *end;
 	unsigned long long v;
-	int shift = 0;
+	int shift = 0, saved = errno, range;
 
 	if (!s || !*s || *s == '-')
 		return -1;
+	/*
+	 * strtoull reports overflow only through errno: borrow it, and give
+	 * the caller's value back (options are read inside the first malloc).
+	 */
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s)
+	range = errno;
+	errno = saved;
+	if (range || end == s)
 		return -1;
 	switch (*end) {
 	case 'k': case 'K': shift = 10; end++; break;

@@ -26,6 +26,7 @@ static bool is_boot(const void *p)
 	       (const char *)p < boot_arena + BOOT_SIZE;
 }
 
+/* NULL when the boot arena is full; errno is the public caller's to set. */
 static void *boot_alloc(size_t size, size_t align)
 {
 	size_t off, start;
@@ -35,10 +36,8 @@ static void *boot_alloc(size_t size, size_t align)
 	off = atomic_load(&boot_used);
 	do {
 		start = hpa_align_up(off, align);
-		if (start + size > BOOT_SIZE || start + size < start) {
-			errno = ENOMEM;
+		if (start + size > BOOT_SIZE || start + size < start)
 			return NULL;
-		}
 	} while (!atomic_compare_exchange_weak(&boot_used, &off,
 					       start + size));
 	return boot_arena + start;
@@ -58,20 +57,26 @@ static bool starting(void)
 	return false;
 }
 
+/* hpa_malloc_inline with start-up in front of its slow path. */
 HPA_EXPORT void *malloc(size_t size)
 {
 	struct hpa_heap *h = hpa_tls_heap;
+	void *p;
 
 	/* A thread with a heap of its own is past start-up. */
 	if (HPA_LIKELY((uintptr_t)h > 1)) {
 		if (HPA_LIKELY(size <= HPA_SMALL_TABLE_MAX))
-			return hpa_heap_alloc_upto_1k(h, size);
+			return hpa_heap_alloc_upto_1k(h, size,
+						      hpa_malloc_refill);
 		if (size <= HPA_SMALL_MAX)
-			return hpa_heap_alloc_unlocked(h,
-					hpa_size_class_calc(size));
+			return hpa_heap_alloc_cl_then(h,
+					&h->cls[hpa_size_class_calc(size)],
+					hpa_malloc_refill);
 	}
-	if (HPA_UNLIKELY(starting()))
-		return boot_alloc(size, HPA_ALIGN);
+	if (HPA_UNLIKELY(starting())) {
+		p = boot_alloc(size, HPA_ALIGN);
+		return HPA_LIKELY(p) ? p : hpa_nomem();
+	}
 	return hpa_malloc_slow(size);
 }
 
@@ -94,12 +99,13 @@ HPA_EXPORT void *calloc(size_t n, size_t size)
 {
 	if (HPA_UNLIKELY(starting())) {
 		size_t total;
+		void *p = NULL;
 
-		if (__builtin_mul_overflow(n, size, &total)) {
+		if (!__builtin_mul_overflow(n, size, &total))
+			p = boot_alloc(total, HPA_ALIGN);	/* static: zero */
+		if (!p)
 			errno = ENOMEM;
-			return NULL;
-		}
-		return boot_alloc(total, HPA_ALIGN);	/* static: zero */
+		return p;
 	}
 	return hpa_calloc(n, size);
 }
@@ -117,8 +123,12 @@ HPA_EXPORT void *realloc(void *p, size_t size)
 		}
 		return q;
 	}
-	if (HPA_UNLIKELY(starting()))
-		return boot_alloc(size, HPA_ALIGN);
+	if (HPA_UNLIKELY(starting())) {
+		q = boot_alloc(size, HPA_ALIGN);
+		if (!q)
+			errno = ENOMEM;
+		return q;
+	}
 	return hpa_realloc(p, size);
 }
 
@@ -140,19 +150,30 @@ static size_t round_pow2(size_t x)
 
 HPA_EXPORT int posix_memalign(void **memptr, size_t align, size_t size)
 {
+	void *p;
+
 	if (HPA_UNLIKELY(starting())) {
 		if (!align || align & (align - 1) || align % sizeof(void *))
 			return EINVAL;
-		*memptr = boot_alloc(size, align);
-		return *memptr ? 0 : ENOMEM;
+		p = boot_alloc(size, align);
+		if (!p)
+			return ENOMEM;	/* errno and *memptr untouched */
+		*memptr = p;
+		return 0;
 	}
 	return hpa_posix_memalign(memptr, align, size);
 }
 
 HPA_EXPORT void *aligned_alloc(size_t align, size_t size)
 {
-	if (HPA_UNLIKELY(starting()))
-		return boot_alloc(size, align);
+	void *p;
+
+	if (HPA_UNLIKELY(starting())) {
+		p = boot_alloc(size, align);
+		if (!p)
+			errno = ENOMEM;
+		return p;
+	}
 	return hpa_aligned_alloc(align, size);
 }
 
@@ -362,7 +383,7 @@ static inline __attribute__((always_inline)) void *cxx_new(size_t size)
 	struct hpa_heap *h = hpa_tls_heap;
 
 	if (HPA_LIKELY((uintptr_t)h > 1 && size <= HPA_SMALL_TABLE_MAX))
-		return hpa_heap_alloc_upto_1k(h, size);
+		return hpa_heap_alloc_upto_1k(h, size, hpa_heap_alloc_slow);
 	return malloc(size);
 }
 

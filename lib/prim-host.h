@@ -17,7 +17,8 @@
 /* prim.h's reserve, meta_map, map_fd, fd_size, unmap_fd, current_node. */
 void *hpa_host_reserve(size_t *size, size_t min, size_t align);
 void *hpa_host_meta_map(size_t size);
-void *hpa_host_map_fd(int fd, void *addr, size_t len, size_t align);
+int hpa_host_map_fd(int fd, void *addr, size_t len, size_t align,
+		    void **out);
 long hpa_host_fd_size(int fd);
 int hpa_host_unmap_fd(void *addr, size_t len);
 int hpa_host_current_node(void);

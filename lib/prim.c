@@ -250,7 +250,8 @@ int hpa_host_virt2phys(const void *p, uint64_t *phys)
  * The dma-buf file has no aligning get_unmapped_area: reserve len + align
  * of nothing, map at the aligned address inside, give back the rest.
  */
-void *hpa_host_map_fd(int fd, void *addr, size_t len, size_t align)
+int hpa_host_map_fd(int fd, void *addr, size_t len, size_t align,
+		    void **out)
 {
 	int fl = fcntl(fd, F_GETFL);
 	int prot = PROT_READ;
@@ -258,38 +259,38 @@ void *hpa_host_map_fd(int fd, void *addr, size_t len, size_t align)
 	int err;
 
 	if (fl < 0)
-		return NULL;
+		return -errno;
 	if ((fl & O_ACCMODE) == O_RDWR)
 		prot |= PROT_WRITE;
 	if (addr) {
 		p = mmap(addr, len, prot, MAP_SHARED | MAP_FIXED_NOREPLACE,
 			 fd, 0);
 		if (p == MAP_FAILED)
-			return NULL;
+			return -errno;
 		if (p != addr) {	/* a kernel without FIXED_NOREPLACE */
 			munmap(p, len);
-			errno = EEXIST;
-			return NULL;
+			return -EEXIST;
 		}
-		return p;
+		*out = p;
+		return 0;
 	}
 	r = mmap(NULL, len + align, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (r == MAP_FAILED)
-		return NULL;
+		return -errno;
 	a = (char *)hpa_align_up((uintptr_t)r, align);
 	p = mmap(a, len, prot, MAP_SHARED | MAP_FIXED, fd, 0);
 	if (p == MAP_FAILED) {
-		err = errno;
+		err = -errno;
 		munmap(r, len + align);
-		errno = err;
-		return NULL;
+		return err;
 	}
 	if (a > r)
 		munmap(r, (size_t)(a - r));
 	if (r + len + align > a + len)
 		munmap(a + len, (size_t)(r + len + align - (a + len)));
-	return p;
+	*out = p;
+	return 0;
 }
 
 long hpa_host_fd_size(int fd)

@@ -80,10 +80,11 @@ struct hpa_prim_ops {
 	int (*dma_export)(uint64_t handle, bool readonly);
 	/*
 	 * Map all of dma-buf fd (len bytes) shared, at addr if not NULL (and
-	 * nothing is there), else at an address aligned to align.  NULL with
-	 * errno set on failure.  unmap_fd undoes it.
+	 * nothing is there), else at an address aligned to align: 0 and the
+	 * address in *out, or -errno.  unmap_fd undoes it.
 	 */
-	void *(*map_fd)(int fd, void *addr, size_t len, size_t align);
+	int (*map_fd)(int fd, void *addr, size_t len, size_t align,
+		      void **out);
 	/* The size of the dma-buf fd (its file's end), or -errno. */
 	long (*fd_size)(int fd);
 	int (*unmap_fd)(void *addr, size_t len);

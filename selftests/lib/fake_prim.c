@@ -116,7 +116,9 @@ static int f_commit_locked(void *addr, size_t len, int node,
 
 	if (!check_range(addr, len, false))
 		return -EINVAL;
-	if (fake.fail_commits > 0) {
+	if (fake.fail_commits > 0 && fake.fail_after > 0) {
+		fake.fail_after--;
+	} else if (fake.fail_commits > 0) {
 		fake.fail_commits--;
 		return -ENOMEM;
 	}
@@ -257,14 +259,15 @@ static int f_dma_export(uint64_t handle, bool readonly)
 	return -ENODEV;
 }
 
-static void *f_map_fd(int fd, void *addr, size_t len, size_t align)
+static int f_map_fd(int fd, void *addr, size_t len, size_t align,
+		    void **out)
 {
 	(void)fd;
 	(void)addr;
 	(void)len;
 	(void)align;
-	errno = ENODEV;
-	return NULL;
+	(void)out;
+	return -ENODEV;
 }
 
 static int f_unmap_fd(void *addr, size_t len)

@@ -11,6 +11,7 @@ struct fake_prim_state {
 	long commits, decommits, moves, dma_commits;
 	long small_commits;		/* with HPA_COMMIT_SMALL: 4 KiB pages */
 	long fail_commits;		/* >0: fail that many commits next */
+	long fail_after;		/* ... after this many more succeed */
 	bool move_ok;			/* move() supported */
 	bool dma_ok;			/* dma_commit() supported */
 	bool has_1g;

@@ -225,4 +225,46 @@ TEST(malloc_info_writes_xml)
 	fclose(f);
 }
 
+/* Out of memory through the preloaded names: glibc's errno conventions. */
+TEST(malloc_family_failures_set_errno_as_glibc)
+{
+	volatile size_t huge = SIZE_MAX / 2;
+	void *(*volatile realloc_fn)(void *, size_t) = realloc;
+	void *q = (void *)1;
+	char *p;
+
+	REQUIRE_PRELOAD();
+	p = malloc(100);
+	ASSERT_NE(NULL, p);
+	strcpy(p, "kept");
+	errno = 0;
+	EXPECT_EQ(NULL, malloc(huge));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, __libc_malloc(huge));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, calloc(huge, 4));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, calloc(huge / 4, 2));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, aligned_alloc(4096, huge));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, memalign(64, huge));
+	EXPECT_EQ(ENOMEM, errno);
+	/* Through a pointer: GCC takes p for freed after any realloc. */
+	errno = 0;
+	EXPECT_EQ(NULL, realloc_fn(p, huge));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_STREQ("kept", p);
+	errno = EDOM;
+	EXPECT_EQ(ENOMEM, posix_memalign(&q, 64, huge));
+	EXPECT_EQ(EDOM, errno);
+	EXPECT_EQ((void *)1, q);
+	free(p);
+}
+
 TEST_HARNESS_MAIN

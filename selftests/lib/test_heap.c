@@ -664,4 +664,84 @@ TEST_F(heap, no_segment_is_enomem)
 	EXPECT_EQ(0, fake.errors);
 }
 
+/*
+ * The same failure seen from inside: the heap and the internal allocation
+ * functions return NULL and leave errno alone; each exported function
+ * says ENOMEM itself (posix_memalign returns it and keeps errno), and a
+ * big block that realloc cannot turn into a small one stays as it was.
+ */
+TEST_F(heap, no_segment_leaves_errno_to_the_exported_functions)
+{
+	char *big = hpa_malloc(3 << 20);	/* initialises; no segment yet */
+	struct hpa_heap *h = hpa_heap_get();
+	void *q = (void *)1;
+
+	ASSERT_NE(NULL, big);
+	ASSERT_NE(NULL, h);
+	strcpy(big, "kept");
+	fake.fail_commits = 1000;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_heap_alloc(h, hpa_size_class(100)));
+	EXPECT_EQ(0, errno);
+	EXPECT_EQ(NULL, hpa_alloc_small(100));
+	EXPECT_EQ(0, errno);
+	EXPECT_EQ(NULL, hpa_alloc_aligned_node(100, 256, -1));
+	EXPECT_EQ(0, errno);
+	EXPECT_EQ(NULL, hpa_alloc_aligned_node(100, HPA_ALIGN, 1));
+	EXPECT_EQ(0, errno);
+
+	EXPECT_EQ(NULL, hpa_calloc(10, 10));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_aligned_alloc(256, 100));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_malloc_node(100, 1));
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_realloc(big, 100));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_STREQ("kept", big);
+	EXPECT_EQ(4 << 20, hpa_usable_size(big));
+	errno = EDOM;
+	EXPECT_EQ(ENOMEM, hpa_posix_memalign(&q, 64, 100));
+	EXPECT_EQ(EDOM, errno);
+	EXPECT_EQ((void *)1, q);
+	fake.fail_commits = 0;
+	hpa_free(big);
+	EXPECT_EQ(0, fake.errors);
+}
+
+/*
+ * A thread whose heap runs out of segments: the inlined fast path's refill
+ * fails, and the exported malloc still says ENOMEM; the library's own
+ * variant of the fast path leaves errno alone.
+ */
+TEST_F(heap, full_heap_is_enomem_through_the_fast_path)
+{
+	enum { N = 64 };	/* more than one 2 MiB segment holds */
+	void *p[N];
+	int n, i;
+
+	p[0] = hpa_malloc(100);
+	ASSERT_NE(NULL, p[0]);
+	ASSERT_GT((uintptr_t)hpa_tls_heap, 1);	/* fast path from now on */
+	fake.fail_commits = 1000;
+	for (n = 1; n < N; n++) {
+		errno = 0;
+		p[n] = hpa_malloc(64 << 10);
+		if (!p[n])
+			break;
+	}
+	ASSERT_LT(n, N);
+	EXPECT_EQ(ENOMEM, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_alloc_inline(64 << 10));
+	EXPECT_EQ(0, errno);
+	fake.fail_commits = 0;
+	for (i = 0; i < n; i++)
+		hpa_free(p[i]);
+	EXPECT_EQ(0, fake.errors);
+}
+
 TEST_HARNESS_MAIN

@@ -142,6 +142,112 @@ TEST_F(huge, failed_growth_keeps_the_block)
 	EXPECT_EQ(0, fake.errors);
 }
 
+/*
+ * errno belongs to the exported functions: the internal ones that fail
+ * leave it alone and hand back NULL or a code, and every exported one that
+ * fails for want of memory says ENOMEM (posix_memalign returns it instead).
+ */
+TEST_F(huge, internal_failures_leave_errno_alone)
+{
+	char *p = hpa_malloc(3 << 20);
+	void *q = (void *)1;
+
+	ASSERT_NE(NULL, p);
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_huge_alloc(5 << 20, 0, -1));
+	EXPECT_EQ(0, errno);
+	fake.fail_commits = 1;	/* growth in place: its commit fails */
+	EXPECT_EQ(-ENOMEM, hpa_huge_realloc(hpa_chunk_index(p), p, 9 << 20,
+					    &q));
+	EXPECT_EQ(0, errno);
+	EXPECT_EQ((void *)1, q);
+	fake.fail_commits = 1;
+	EXPECT_EQ(NULL, hpa_alloc_aligned_node(5 << 20, 4 << 20, -1));
+	EXPECT_EQ(0, errno);
+	/* Beyond the reservation: refused before any commit. */
+	EXPECT_EQ(NULL, hpa_alloc_aligned_node(SIZE_MAX / 2, 64, -1));
+	EXPECT_EQ(0, errno);
+	EXPECT_EQ(0, fake.fail_commits);
+	hpa_free(p);
+	EXPECT_EQ(0, fake.errors);
+}
+
+TEST_F(huge, failed_commits_are_enomem_at_every_entry_point)
+{
+	void *q = (void *)1;
+
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_malloc(5 << 20));
+	EXPECT_EQ(ENOMEM, errno);
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_calloc(5, 1 << 20));
+	EXPECT_EQ(ENOMEM, errno);
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_aligned_alloc(4 << 20, 5 << 20));
+	EXPECT_EQ(ENOMEM, errno);
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_malloc_node(5 << 20, 1));
+	EXPECT_EQ(ENOMEM, errno);
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_realloc(NULL, 5 << 20));
+	EXPECT_EQ(ENOMEM, errno);
+	/* posix_memalign: the code is the return value, errno is kept. */
+	fake.fail_commits = 1;
+	errno = EDOM;
+	EXPECT_EQ(ENOMEM, hpa_posix_memalign(&q, 4 << 20, 5 << 20));
+	EXPECT_EQ(EDOM, errno);
+	EXPECT_EQ((void *)1, q);
+	EXPECT_EQ(0, fake.fail_commits);	/* each call reached a commit */
+	EXPECT_EQ(0, stats().bytes_in_use);
+	EXPECT_EQ(0, fake.errors);
+}
+
+/*
+ * Growth that must move: the new range's commit fails (move_run's
+ * -ENOMEM); or the backend cannot move and the copy's commit fails (after
+ * move_run's -EOPNOTSUPP, which must not reach the caller).  Either way
+ * NULL, ENOMEM, and the old block as it was.
+ */
+TEST_F(huge, failed_move_or_copy_keeps_the_block)
+{
+	char *p = hpa_malloc(3 << 20);
+	size_t idx;
+
+	ASSERT_NE(NULL, p);
+	idx = hpa_chunk_index(p);
+	fill(p, 3 << 20, 11);
+	ASSERT_TRUE(hpa_arena_take_at(idx + 2, 1));
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_realloc(p, 8 << 20));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(0, fake.fail_commits);
+	EXPECT_EQ(0, fake.moves);
+
+	fake.move_ok = false;
+	fake.fail_after = 1;	/* move_run's tail commits, then the copy's fails */
+	fake.fail_commits = 1;
+	errno = 0;
+	EXPECT_EQ(NULL, hpa_realloc(p, 8 << 20));
+	EXPECT_EQ(ENOMEM, errno);
+	EXPECT_EQ(0, fake.fail_commits);
+	EXPECT_EQ(0, stats().realloc_copies);
+
+	EXPECT_TRUE(check(p, 3 << 20, 11));
+	EXPECT_EQ(4 << 20, hpa_usable_size(p));
+	EXPECT_EQ(4 << 20, stats().bytes_in_use);
+	hpa_arena_give(idx + 2, 1);
+	hpa_free(p);
+	EXPECT_EQ(0, stats().bytes_in_use);
+	EXPECT_EQ(0, fake.errors);
+}
+
 TEST_F(huge, big_alignment_and_1g_pages)
 {
 	char *p = hpa_aligned_alloc(64 << 20, 3 << 20), *g;

@@ -46,6 +46,21 @@ TEST_F(pool, commit_failure_is_enomem)
 	EXPECT_EQ(0, hpa_pool_get(0, false));
 }
 
+/*
+ * HPALLOC_RETAIN and the other sizes are parsed inside the first malloc:
+ * strtoull's errno protocol must not leak into the caller's errno.
+ */
+TEST_F(pool, size_options_parse_without_touching_errno)
+{
+	errno = EDOM;
+	EXPECT_EQ(4 << 20, hpa_parse_size("4M"));
+	EXPECT_EQ(EDOM, errno);
+	EXPECT_EQ(-1, hpa_parse_size("99999999999999999999999"));
+	EXPECT_EQ(EDOM, errno);
+	EXPECT_EQ(-1, hpa_parse_size("12x"));
+	EXPECT_EQ(EDOM, errno);
+}
+
 TEST_F(pool, fallbacks_and_bytes_are_counted)
 {
 	struct hpa_stats st = { .size = sizeof(st) };
