@@ -374,7 +374,7 @@ struct hpa_class_list;
 
 struct hpa_page {
 	char *start;
-	uint64_t div_magic;			/* ceil(2^44 / block_size) */
+	uint64_t div_magic;	/* hpa_div_magic(block_size) */
 	struct hpa_heap *heap;			/* owner */
 	struct hpa_class_list *cl;		/* &heap->cls[cls] */
 	uint64_t cookie;			/* hpa_free_cookie */
@@ -434,24 +434,49 @@ static inline bool hpa_segment_empty(const struct hpa_segment *seg)
 }
 
 /*
+ * The block-start test's multiplier for a block size of odd * 2^k:
+ * odd^-1 modulo 2^64 (Newton's iteration, each step doubling the bits
+ * right from odd * odd = 1 mod 8), times 2^(HPA_DIV_ROT - k).
+ */
+#define HPA_DIV_ROT	20	/* log2 of the largest class, 1 MiB */
+_Static_assert((1UL << HPA_DIV_ROT) == HPA_SMALL_MAX,
+	       "no class size has more than HPA_DIV_ROT factors of 2");
+
+static inline uint64_t hpa_div_magic(uint32_t size)
+{
+	unsigned int k = (unsigned int)__builtin_ctz(size);
+	uint64_t odd = size >> k, inv = odd;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		inv *= 2 - odd * inv;
+	return inv << (HPA_DIV_ROT - k);
+}
+
+/*
  * Block index of p, which must lie in one of pg's units, or a number
  * >= pg->blocks if p is not a block start (inside a block, past the last
- * one).  With M = ceil(2^44 / size), off < 2^21 and size <= 2^20, off * M
- * is q * 2^44 + (less than 2^21) when off = q * size, and has one of bits
- * 21..43 set otherwise (r * 2^44 / size >= 2^24 for a remainder r >= 1),
- * so off >= blocks * size gives q >= blocks.  Shifted right by 21,
- * a block start is q << 23 with the low 23 bits clear; rotated right by 23
- * more, it is q, and any set low bit lands in bits 41..63, far above any
- * block count: one multiply, a shift, a rotate and one compare tell a
- * block start in the page from anything else, with no division.
+ * one): an exact-division test, one multiply, one rotate by a constant and
+ * one compare, no division.  The block size is odd * 2^k (k <= 20, the
+ * largest class being 1 MiB) and div_magic is the inverse of odd modulo
+ * 2^64 times 2^(20-k), so off * div_magic is off' * odd^-1 with
+ * off' = off * 2^(20-k) < 2^41, and off is a multiple of the size exactly
+ * when off' is a multiple of size' = odd * 2^20.  For n < 2^64,
+ * ror(n * odd^-1, 20) <= (2^64 - 1) / size' if and only if size' divides n,
+ * and then it is n / size' (the quotient times 2^20 times odd is n, and
+ * the inverse undoes the odd factor; conversely a value that small has its
+ * low 20 bits clear before the rotate, and times odd it does not wrap, so
+ * it is n / odd with n a multiple of odd).  Since n / size' = off / size
+ * and pg->blocks is far below (2^64 - 1) / size' (at least 2^41), one
+ * unsigned compare with pg->blocks tells a block start in the page from
+ * anything else, a block past the last one included.
  */
 static inline __attribute__((always_inline)) uint64_t
 hpa_page_block_rot(const struct hpa_page *pg, const void *p)
 {
-	uint64_t t = (((uintptr_t)p - (uintptr_t)pg->start) *
-		      pg->div_magic) >> 21;
+	uint64_t t = ((uintptr_t)p - (uintptr_t)pg->start) * pg->div_magic;
 
-	return (t >> 23) | (t << 41);
+	return (t >> HPA_DIV_ROT) | (t << (64 - HPA_DIV_ROT));
 }
 
 /* Block index of p in pg; -1 if p is not a block start. */

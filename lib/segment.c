@@ -45,7 +45,7 @@ static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
 		       (1ULL << (full_words + (rest != 0))) - 1;
 	pg->start = start;
 	pg->block_size = c->size;
-	pg->div_magic = ((1ULL << 44) + c->size - 1) / c->size;
+	pg->div_magic = hpa_div_magic(c->size);
 	pg->blocks = c->blocks;
 	pg->cookie = hpa_free_cookie;
 	pg->cls = (uint8_t)cls;

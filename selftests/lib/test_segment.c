@@ -73,6 +73,49 @@ TEST_F(seg, page_of_and_block_index)
 					    (HPA_UNITS - 1) * HPA_UNIT_SIZE));
 }
 
+/*
+ * The block-start test (hpa_page_block_rot), for every class and every
+ * byte offset of the largest page span, 2 MiB: a block start gives its
+ * index, anything else a number above every block count a page of any
+ * span can have (at least (2^64 - 1) / (odd part * 2^20)); so one compare
+ * with blocks accepts exactly the page's block starts.
+ */
+TEST_F(seg, block_start_test_is_exact_for_every_class_and_offset)
+{
+	unsigned int cls;
+
+	for (cls = 0; cls < HPA_NCLASSES; cls++) {
+		struct hpa_page *pg = hpa_segment_page_new(self->seg, cls);
+		uint64_t size, odd, floor_bad, off, bad = 0, wrong = 0;
+
+		ASSERT_NE(NULL, pg);
+		size = pg->block_size;
+		odd = size >> __builtin_ctzll(size);
+		floor_bad = UINT64_MAX / (odd << HPA_DIV_ROT);
+		ASSERT_GT(floor_bad, (uint64_t)HPA_MAX_BLOCKS);
+		for (off = 0; off < HPA_CHUNK_SIZE; off++) {
+			char *p = pg->start + off;
+			uint64_t rot = hpa_page_block_rot(pg, p);
+			long idx = hpa_page_block_index(pg, p);
+			bool start = off % size == 0;
+
+			if (start ? rot != off / size : rot <= floor_bad)
+				bad++;
+			if (idx != (start && off / size < pg->blocks ?
+				    (long)(off / size) : -1))
+				wrong++;
+		}
+		EXPECT_EQ(0, bad) TH_LOG("class %u (size %lu): %lu offsets",
+					 cls, (unsigned long)size,
+					 (unsigned long)bad);
+		EXPECT_EQ(0, wrong) TH_LOG("class %u (size %lu): %lu indexes",
+					   cls, (unsigned long)size,
+					   (unsigned long)wrong);
+		hpa_segment_page_free(self->seg, pg);
+		ASSERT_TRUE(hpa_segment_empty(self->seg));
+	}
+}
+
 TEST_F(seg, two_1mib_pages_fill_a_segment)
 {
 	unsigned int cls = hpa_size_class(1UL << 20);
