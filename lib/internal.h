@@ -467,9 +467,10 @@ static inline uint64_t hpa_div_magic(uint32_t size)
  * the inverse undoes the odd factor; conversely a value that small has its
  * low 20 bits clear before the rotate, and times odd it does not wrap, so
  * it is n / odd with n a multiple of odd).  Since n / size' = off / size
- * and pg->blocks is far below (2^64 - 1) / size' (at least 2^41), one
- * unsigned compare with pg->blocks tells a block start in the page from
- * anything else, a block past the last one included.
+ * and pg->blocks is far below (2^64 - 1) / size' (more than 2^24, size'
+ * being below 2^40), one unsigned compare with pg->blocks tells a block
+ * start in the page from anything else, a block past the last one
+ * included.
  */
 static inline __attribute__((always_inline)) uint64_t
 hpa_page_block_rot(const struct hpa_page *pg, const void *p)
