@@ -225,10 +225,12 @@ static inline bool hpa_gib_in_node(int nid, uint64_t gib, uint64_t bsz)
  * the first page of a free block (BUDDY) but neither the rest of it nor a
  * free page in a per-CPU list: those show no flags at all.  So a page
  * without flags counts as free; a page the kernel took without any flag
- * (vmalloc, a kernel stack) would too, which can only make the count of
- * movable GiBs higher than the truth, never lower.  Movable: on an LRU list
- * (page cache, anonymous memory), or a compound tail of such a head.  -1
- * if kpageflags cannot be read.
+ * (vmalloc, a kernel stack) would too, which makes the count of movable
+ * GiBs higher than the truth.  It can be lower too: a movable page that is
+ * off the LRU for a moment (in a per-CPU batch before it gets there, or
+ * isolated by reclaim or migration) has flags but not LRU and counts as
+ * unmovable.  Movable: on an LRU list (page cache, anonymous memory), or
+ * a compound tail of such a head.  -1 if kpageflags cannot be read.
  */
 static inline int hpa_gib_movable(int kflags, uint64_t gib)
 {
