@@ -8,6 +8,21 @@ HPA_KERNELS_DEFAULT="6.1 6.12"
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo ">>> $*" >&2; }
 
+# Command-line checks for the scripts' option loops: a line that says what
+# was wrong, exit status 2.
+opt_bad() {
+	echo "$(basename "$0"): $*" >&2
+	echo "(usage: $(basename "$0") -h)" >&2
+	exit 2
+}
+# opt_need OPTION "$#": the option must have a value after it
+opt_need() { [ "$2" -ge 2 ] || opt_bad "$1 needs a value"; }
+# opt_series VALUE: a kernel series the scripts know
+opt_series() {
+	[[ " $HPA_KERNELS_DEFAULT " == *" $1 "* ]] ||
+		opt_bad "-k $1: no such kernel series ($HPA_KERNELS_DEFAULT)"
+}
+
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -81,7 +96,8 @@ kernel_headers() {
 # vmlinuz for a release: /boot if the image is installed, else the image
 # package downloaded and unpacked under build/ (seconds, no initramfs run).
 kernel_image() {
-	local rel=$1 dir="$HPA_BUILD/kernels/$rel" deb
+	local rel=$1
+	local dir="$HPA_BUILD/kernels/$rel" deb
 	if [ -r "/boot/vmlinuz-$rel" ]; then
 		echo "/boot/vmlinuz-$rel"
 		return
