@@ -22,11 +22,17 @@ allocs=()
 table_only=
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-k) series+=("$2"); shift 2 ;;
-	-a) allocs+=("$2"); shift 2 ;;
+	-k) opt_need "$1" $#; opt_series "$2"; series+=("$2"); shift 2 ;;
+	-a)
+		opt_need "$1" $#
+		[[ $2 =~ ^(hugetlb|hpalloc)$ ]] ||
+			opt_bad "-a $2: not hugetlb or hpalloc"
+		allocs+=("$2")
+		shift 2
+		;;
 	--table) table_only=1; shift ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
+	*) opt_bad "$1: no such option" ;;
 	esac
 done
 [ ${#series[@]} -gt 0 ] || read -r -a series <<<"$HPA_KERNELS_DEFAULT"

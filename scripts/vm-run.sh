@@ -55,21 +55,35 @@ cmdline_extra=
 fuzz_cfg=
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-k) series+=("$2"); shift 2 ;;
+	-k | -t | -p | --bench | --append | --timeout | --fuzz)
+		opt_need "$1" $# ;;
+	esac
+	case "$1" in
+	-k) opt_series "$2"; series+=("$2"); shift 2 ;;
 	-t) filter=$2; shift 2 ;;
 	-p) params=$2; shift 2 ;;
 	--demo) mode=demo; shift ;;
 	--bench) mode=bench; bench_cmd=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
-	--timeout) timeout_s=$2; shift 2 ;;
+	--timeout)
+		[[ $2 =~ ^[1-9][0-9]*$ ]] ||
+			opt_bad "--timeout $2: not a positive number of seconds"
+		timeout_s=$2
+		shift 2
+		;;
 	--no-build) build_userspace=; shift ;;
 	--debug)
 		cmdline_extra="slub_debug=FZPU page_poison=1 init_on_free=1 debug_pagealloc=on"
 		shift
 		;;
-	--fuzz) fuzz_cfg+="$2"$'\n'; shift 2 ;;
+	--fuzz)
+		[[ $2 =~ ^HPA_FUZZ_(SEED|OPS)=[0-9a-fA-Fx]+$ ]] ||
+			opt_bad "--fuzz $2: not HPA_FUZZ_SEED=N or HPA_FUZZ_OPS=N"
+		fuzz_cfg+="$2"$'\n'
+		shift 2
+		;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
+	*) opt_bad "$1: no such option" ;;
 	esac
 done
 [ ${#series[@]} -gt 0 ] || read -r -a series <<<"$HPA_KERNELS_DEFAULT"
