@@ -420,20 +420,28 @@ static struct hpa_pool *hpa_pool_small_of(struct hpa_pool *big)
  * (-ENOMEM); -EBUSY when one could not be completed (pages taken by an
  * allocation meanwhile, pieces that could not be taken back).
  */
-int hpa_pool_split(struct hpa_pool *big, unsigned long nr)
+static int hpa_pool_convert_nr(struct hpa_pool *big, unsigned long nr,
+			       bool split)
 {
 	struct hpa_pool *small = hpa_pool_small_of(big);
+	unsigned long have, gib;
 	int ret = 0;
 
 	if (!small)
 		return -EINVAL;
 	mutex_lock(&big->convert_lock);
-	spin_lock(&big->lock);
-	if (hpa_pool_spare(big) < nr)
+	if (split) {
+		spin_lock(&big->lock);
+		have = hpa_pool_spare(big);
+		spin_unlock(&big->lock);
+	} else {
+		have = hpa_pool_full_gibs(small, nr, &gib);
+	}
+	if (have < nr)
 		ret = -ENOMEM;
-	spin_unlock(&big->lock);
 	while (!ret && nr--) {
-		ret = hpa_pool_split_one(big, small);
+		ret = split ? hpa_pool_split_one(big, small) :
+			      hpa_pool_merge_one(big, small);
 		if (ret == -ENOMEM)
 			ret = -EBUSY;
 		cond_resched();
@@ -442,25 +450,14 @@ int hpa_pool_split(struct hpa_pool *big, unsigned long nr)
 	return ret;
 }
 
+int hpa_pool_split(struct hpa_pool *big, unsigned long nr)
+{
+	return hpa_pool_convert_nr(big, nr, true);
+}
+
 int hpa_pool_merge(struct hpa_pool *big, unsigned long nr)
 {
-	struct hpa_pool *small = hpa_pool_small_of(big);
-	unsigned long gib;
-	int ret = 0;
-
-	if (!small)
-		return -EINVAL;
-	mutex_lock(&big->convert_lock);
-	if (hpa_pool_full_gibs(small, nr, &gib) < nr)
-		ret = -ENOMEM;
-	while (!ret && nr--) {
-		ret = hpa_pool_merge_one(big, small);
-		if (ret == -ENOMEM)
-			ret = -EBUSY;
-		cond_resched();
-	}
-	mutex_unlock(&big->convert_lock);
-	return ret;
+	return hpa_pool_convert_nr(big, nr, false);
 }
 
 /*
