@@ -14,6 +14,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/mutex.h>
 #include <linux/nodemask.h>
 #include <linux/sched/signal.h>
 #include <linux/swap.h>
@@ -27,6 +28,32 @@
 static atomic_long_t hpa_pages_held = ATOMIC_LONG_INIT(0);
 /* ranges given back to the page allocator per node, see hpa_pool_take() */
 static atomic_long_t hpa_node_released[MAX_NUMNODES];
+
+/*
+ * One alloc_contig_range() of this module at a time.  Each isolates the
+ * pageblocks of its range, and two free isolated pageblocks side by side
+ * merge into one free block of a higher order: a range of one pageblock
+ * (2 MiB) next to another call's range then starts inside a bigger free
+ * block, which 6.12 refuses for __GFP_COMP with a WARNING ("PFN range:
+ * requested [...], allocated [...]") and without giving the isolated pages
+ * back (seen with two threads taking 2 MiB CONTIG buffers at once).  Only
+ * a one-pageblock __GFP_COMP range can meet this (bigger ones are aligned
+ * to the largest order, and without __GFP_COMP the kernel gives the outer
+ * pages back), but the lock is taken for all: the calls are slow anyway
+ * (they drain every CPU's page lists).  Waiting stops on a fatal signal.
+ */
+static DEFINE_MUTEX(hpa_contig_lock);
+
+static int hpa_contig_range(unsigned long pfn, unsigned long nr, gfp_t gfp)
+{
+	int ret;
+
+	if (mutex_lock_killable(&hpa_contig_lock))
+		return -EINTR;
+	ret = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE, gfp);
+	mutex_unlock(&hpa_contig_lock);
+	return ret;
+}
 
 /* A 2 MiB page: one order-9 compound page from this node only, zeroed. */
 struct page *hpa_pages_alloc_2m(int nid)
@@ -134,8 +161,7 @@ static int hpa_take_range(struct zone *zone, unsigned long pfn,
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		scan->tried++;
-		ret = alloc_contig_range(pfn, pfn + nr_base, MIGRATE_MOVABLE,
-					 gfp);
+		ret = hpa_contig_range(pfn, nr_base, gfp);
 		if (!ret || ret == -EINTR)
 			return ret;
 		if (use_own && !hpa_pool_own_in_range(small, pfn, nr_base, own))
@@ -389,7 +415,7 @@ static int hpa_pages_retake(unsigned long pfn, unsigned long nr,
 	if (compound)
 		gfp |= HPALLOC_CONTIG_GFP_COMP;
 	for (tries = 0; tries < HPA_CONTIG_TRIES && ret == -EBUSY; tries++) {
-		ret = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE, gfp);
+		ret = hpa_contig_range(pfn, nr, gfp);
 		cond_resched();
 	}
 	if (ret)
