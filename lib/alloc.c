@@ -30,8 +30,8 @@ void *hpa_nomem(void)
 
 /*
  * The exported malloc's exits from its inlined fast path (internal.h).
- * They repeat hpa_heap_alloc_slow and hpa_alloc_any rather than call
- * them: one call fewer on the way to a new word or a big block.
+ * The refill repeats hpa_heap_alloc_slow rather than call it: one call
+ * fewer on the way to a new word, which the small shapes take often.
  */
 HPA_NOINLINE void *hpa_malloc_refill(struct hpa_heap *h, unsigned int cls)
 {
@@ -45,14 +45,8 @@ HPA_NOINLINE void *hpa_malloc_refill(struct hpa_heap *h, unsigned int cls)
 
 HPA_NOINLINE void *hpa_malloc_slow(size_t size)
 {
-	void *p;
+	void *p = hpa_alloc_any(size);
 
-	if (size <= HPA_SMALL_MAX) {
-		p = hpa_alloc_small(size);
-	} else {
-		hpa_ensure_init();
-		p = hpa_huge_alloc(size, 0, -1);
-	}
 	return HPA_LIKELY(p) ? p : hpa_nomem();
 }
 
