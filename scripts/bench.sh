@@ -46,10 +46,10 @@ TABLE_GIB=4 GROW_MAX=8589934592 SECS=1 REPEATS=3 OUT=docs/bench.md
 CG_OPS=200000
 SECTIONS=small,cg,rss,grow,tlb
 ALLOCS=(glibc glibc-thp glibc-hugetlb jemalloc mimalloc tcmalloc hpalloc)
+. scripts/common.sh
 usage() { sed -n '2,40s/^# \{0,1\}//p' "$0"; }
-die() { echo "bench.sh: $*" >&2; exit 2; }
 # -OPT VALUE must be a whole number of at least 1
-count() { [[ $2 =~ ^[1-9][0-9]*$ ]] || die "-$1 $2: not a positive whole number"; }
+count() { [[ $2 =~ ^[1-9][0-9]*$ ]] || opt_bad "-$1 $2: not a positive whole number"; }
 while getopts :t:g:s:r:n:o:k:a:h opt; do
 	case $opt in
 	t) count t "$OPTARG"; TABLE_GIB=$OPTARG ;;
@@ -61,20 +61,20 @@ while getopts :t:g:s:r:n:o:k:a:h opt; do
 	k) SECTIONS=$OPTARG ;;
 	a) IFS=, read -ra ALLOCS <<<"$OPTARG" ;;
 	h) usage; exit 0 ;;
-	:) usage >&2; die "-$OPTARG needs a value" ;;
-	*) usage >&2; die "-$OPTARG: no such option" ;;
+	:) opt_bad "-$OPTARG needs a value" ;;
+	*) opt_bad "-$OPTARG: no such option" ;;
 	esac
 done
-[ $OPTIND -gt $# ] || die "${!OPTIND}: unexpected argument"
+[ $OPTIND -gt $# ] || opt_bad "${!OPTIND}: unexpected argument"
 for s in ${SECTIONS//,/ }; do
 	[[ $s =~ ^(small|cg|rss|grow|tlb)$ ]] ||
-		die "-k $SECTIONS: no section '$s' (small,cg,rss,grow,tlb)"
+		opt_bad "-k $SECTIONS: no section '$s' (small,cg,rss,grow,tlb)"
 done
-[ -n "${SECTIONS//,/}" ] || die "-k: no section given"
-[ ${#ALLOCS[@]} -gt 0 ] || die "-a: no allocator given"
+[ -n "${SECTIONS//,/}" ] || opt_bad "-k: no section given"
+[ ${#ALLOCS[@]} -gt 0 ] || opt_bad "-a: no allocator given"
 for a in "${ALLOCS[@]}"; do
 	[[ $a =~ ^(glibc|glibc-thp|glibc-hugetlb|jemalloc|mimalloc|tcmalloc|hpalloc)$ ]] ||
-		die "-a: no allocator '$a' (glibc,glibc-thp,glibc-hugetlb,jemalloc,mimalloc,tcmalloc,hpalloc)"
+		opt_bad "-a: no allocator '$a' (glibc,glibc-thp,glibc-hugetlb,jemalloc,mimalloc,tcmalloc,hpalloc)"
 done
 CMDLINE="scripts/bench.sh -t $TABLE_GIB -g $GROW_MAX -s $SECS -r $REPEATS -n $CG_OPS"
 [ "$SECTIONS" = small,cg,rss,grow,tlb ] || CMDLINE+=" -k $SECTIONS"
@@ -82,7 +82,6 @@ CMDLINE="scripts/bench.sh -t $TABLE_GIB -g $GROW_MAX -s $SECS -r $REPEATS -n $CG
 section() { [[ ",$SECTIONS," == *",$1,"* ]]; }
 
 LIBDIR=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-. scripts/common.sh
 need_pkgs libjemalloc2 libmimalloc2.0 libgoogle-perftools4 valgrind g++ >&2
 
 make -C lib -j2 >/dev/null
