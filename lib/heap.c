@@ -157,6 +157,8 @@ void hpa_heaps_init(void)
 			hpa_fatal("no memory for the library's metadata\n");
 		/* Never a thread's heap: free takes it to the remote path. */
 		hpa_no_page->heap = (struct hpa_heap *)hpa_no_page;
+		atomic_store_explicit(&hpa_no_page->owner, 0,
+				      memory_order_relaxed);
 	}
 	/* AT_RANDOM: 16 bytes the kernel gives every process. */
 	if (r) {
@@ -187,6 +189,31 @@ struct hpa_heap *hpa_heap_node(int node)
 	return h;
 }
 
+/*
+ * Every page of h's segments gets owner (a thread id, or 0): a thread that
+ * adopts h, one that abandons it.  Remote freers read the field
+ * meanwhile; they compare it with their own id, which is neither value.
+ */
+static void heap_set_owner(struct hpa_heap *h, uintptr_t owner)
+{
+	struct hpa_segment *seg;
+	unsigned int k, s;
+
+	h->owner = owner;
+	for (k = 0; k < HPA_SEG_KINDS; k++) {
+		for (seg = h->segs[k]; seg; seg = seg->next)
+			for (s = 0; s < HPA_UNITS; s++)
+				atomic_store_explicit(&seg->pages[s].owner,
+						      owner,
+						      memory_order_relaxed);
+		for (seg = h->segs_full[k]; seg; seg = seg->next)
+			for (s = 0; s < HPA_UNITS; s++)
+				atomic_store_explicit(&seg->pages[s].owner,
+						      owner,
+						      memory_order_relaxed);
+	}
+}
+
 struct hpa_heap *hpa_heap_get_slow(void)
 {
 	struct hpa_heap *h, **pp;
@@ -213,6 +240,7 @@ struct hpa_heap *hpa_heap_get_slow(void)
 	hpa_unlock(&hpa_heaps_lock);
 	if (!h)
 		return NULL;
+	heap_set_owner(h, hpa_thread_id());
 	hpa_tls_heap = h;
 	pthread_setspecific(heap_key, h);
 	return h;
@@ -552,6 +580,7 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 	}
 	pg->heap = h;
 	pg->cl = &h->cls[cls];
+	atomic_store_explicit(&pg->owner, h->owner, memory_order_relaxed);
 	/*
 	 * Node heaps keep their blocks (node memory goes back to its node);
 	 * blocks above HPA_FOREIGN_MAX cost enough to use that a CAS per
@@ -626,6 +655,11 @@ void hpa_heap_abandon(struct hpa_heap *h)
 {
 	unsigned int c;
 
+	/*
+	 * Before the heap can be adopted and the thread pointer reused: from
+	 * here on frees of h's blocks, this thread's too, take the remote path.
+	 */
+	heap_set_owner(h, 0);
 	collect_remote(h);
 	for (c = 0; c < HPA_NCLASSES; c++)
 		hpa_heap_cache_flush(h, &h->cls[c], 0);
@@ -654,6 +688,36 @@ void hpa_heaps_lock_all(void)
 		if (node_heaps[n])
 			hpa_lock(&node_heaps[n]->lock);
 	hpa_lock(&header_lock);
+}
+
+/*
+ * The child of a fork has one thread, the forking one; a thread it starts
+ * may get the thread pointer of a parent thread that was running (glibc
+ * reuses their stacks), whose heap the child never abandons.  Such pages
+ * must not look like the new thread's: every segment of a heap other than
+ * this thread's loses its owner.  The chunk map is read, not the heaps'
+ * own lists, which their threads may have been changing when fork copied
+ * them (the arena lock, held across fork, keeps the map whole).
+ */
+void hpa_heaps_fork_child(void)
+{
+	struct hpa_heap *me = hpa_tls_heap, *h;
+	size_t i;
+	unsigned int s;
+
+	for (h = hpa_all_heaps; h; h = h->next_all)
+		if (h != me)
+			h->owner = 0;
+	for (i = 0; i < hpa_arena.nchunks; i++) {
+		const struct hpa_chunk *c = &hpa_arena.map[i];
+		struct hpa_segment *seg = c->aux;
+
+		if (c->kind != HPA_CHUNK_SEGMENT || !seg || seg->heap == me)
+			continue;
+		for (s = 0; s < HPA_UNITS; s++)
+			atomic_store_explicit(&seg->pages[s].owner, 0,
+					      memory_order_relaxed);
+	}
 }
 
 void hpa_heaps_unlock_all(void)
