@@ -702,21 +702,30 @@ void hpa_heaps_lock_all(void)
 void hpa_heaps_fork_child(void)
 {
 	struct hpa_heap *me = hpa_tls_heap, *h;
-	size_t i;
+	uint64_t bits;
+	size_t w;
 	unsigned int s;
 
 	for (h = hpa_all_heaps; h; h = h->next_all)
 		if (h != me)
 			h->owner = 0;
-	for (i = 0; i < hpa_arena.nchunks; i++) {
-		const struct hpa_chunk *c = &hpa_arena.map[i];
-		struct hpa_segment *seg = c->aux;
+	/*
+	 * Only chunks whose VA is taken: the map has an entry for each of the
+	 * reservation's (half a million for 1 TiB), the used bitmap a bit.
+	 */
+	for (w = 0; w < (hpa_arena.nchunks + 63) / 64; w++) {
+		for (bits = hpa_arena.used[w]; bits; bits &= bits - 1) {
+			const struct hpa_chunk *c = &hpa_arena.map[w * 64 +
+					(size_t)__builtin_ctzll(bits)];
+			struct hpa_segment *seg = c->aux;
 
-		if (c->kind != HPA_CHUNK_SEGMENT || !seg || seg->heap == me)
-			continue;
-		for (s = 0; s < HPA_UNITS; s++)
-			atomic_store_explicit(&seg->pages[s].owner, 0,
-					      memory_order_relaxed);
+			if (c->kind != HPA_CHUNK_SEGMENT || !seg ||
+			    seg->heap == me)
+				continue;
+			for (s = 0; s < HPA_UNITS; s++)
+				atomic_store_explicit(&seg->pages[s].owner, 0,
+						      memory_order_relaxed);
+		}
 	}
 }
 
