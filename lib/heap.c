@@ -190,6 +190,25 @@ struct hpa_heap *hpa_heap_node(int node)
 }
 
 /*
+ * The live pages of seg get owner: only they are in the unit map, where
+ * free finds them; a page carved later takes its heap's owner then
+ * (page_new).  One store per page, not per unit: a segment of two 1 MiB
+ * pages costs two.
+ */
+static void seg_set_owner(struct hpa_segment *seg, uintptr_t owner)
+{
+	struct hpa_page *pg;
+	unsigned int s;
+
+	for (s = 0; s < HPA_UNITS; s += pg ? pg->units : 1) {
+		pg = seg->unit_page[s];
+		if (pg)
+			atomic_store_explicit(&pg->owner, owner,
+					      memory_order_relaxed);
+	}
+}
+
+/*
  * Every page of h's segments gets owner (a thread id, or 0): a thread that
  * adopts h, one that abandons it.  Remote freers read the field
  * meanwhile; they compare it with their own id, which is neither value.
@@ -197,20 +216,14 @@ struct hpa_heap *hpa_heap_node(int node)
 static void heap_set_owner(struct hpa_heap *h, uintptr_t owner)
 {
 	struct hpa_segment *seg;
-	unsigned int k, s;
+	unsigned int k;
 
 	h->owner = owner;
 	for (k = 0; k < HPA_SEG_KINDS; k++) {
 		for (seg = h->segs[k]; seg; seg = seg->next)
-			for (s = 0; s < HPA_UNITS; s++)
-				atomic_store_explicit(&seg->pages[s].owner,
-						      owner,
-						      memory_order_relaxed);
+			seg_set_owner(seg, owner);
 		for (seg = h->segs_full[k]; seg; seg = seg->next)
-			for (s = 0; s < HPA_UNITS; s++)
-				atomic_store_explicit(&seg->pages[s].owner,
-						      owner,
-						      memory_order_relaxed);
+			seg_set_owner(seg, owner);
 	}
 }
 
@@ -704,7 +717,6 @@ void hpa_heaps_fork_child(void)
 	struct hpa_heap *me = hpa_tls_heap, *h;
 	uint64_t bits;
 	size_t w;
-	unsigned int s;
 
 	for (h = hpa_all_heaps; h; h = h->next_all)
 		if (h != me)
@@ -719,12 +731,9 @@ void hpa_heaps_fork_child(void)
 					(size_t)__builtin_ctzll(bits)];
 			struct hpa_segment *seg = c->aux;
 
-			if (c->kind != HPA_CHUNK_SEGMENT || !seg ||
-			    seg->heap == me)
-				continue;
-			for (s = 0; s < HPA_UNITS; s++)
-				atomic_store_explicit(&seg->pages[s].owner, 0,
-						      memory_order_relaxed);
+			if (c->kind == HPA_CHUNK_SEGMENT && seg &&
+			    seg->heap != me)
+				seg_set_owner(seg, 0);
 		}
 	}
 }
