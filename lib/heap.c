@@ -157,6 +157,8 @@ void hpa_heaps_init(void)
 			hpa_fatal("no memory for the library's metadata\n");
 		/* Never a thread's heap: free takes it to the remote path. */
 		hpa_no_page->heap = (struct hpa_heap *)hpa_no_page;
+		atomic_store_explicit(&hpa_no_page->owner, 0,
+				      memory_order_relaxed);
 	}
 	/* AT_RANDOM: 16 bytes the kernel gives every process. */
 	if (r) {
@@ -187,6 +189,44 @@ struct hpa_heap *hpa_heap_node(int node)
 	return h;
 }
 
+/*
+ * The live pages of seg get owner: only they are in the unit map, where
+ * free finds them; a page carved later takes its heap's owner then
+ * (page_new).  One store per page, not per unit: a segment of two 1 MiB
+ * pages costs two.
+ */
+static void seg_set_owner(struct hpa_segment *seg, uintptr_t owner)
+{
+	struct hpa_page *pg;
+	unsigned int s;
+
+	for (s = 0; s < HPA_UNITS; s += pg ? pg->units : 1) {
+		pg = seg->unit_page[s];
+		if (pg)
+			atomic_store_explicit(&pg->owner, owner,
+					      memory_order_relaxed);
+	}
+}
+
+/*
+ * Every page of h's segments gets owner (a thread id, or 0): a thread that
+ * adopts h, one that abandons it.  Remote freers read the field
+ * meanwhile; they compare it with their own id, which is neither value.
+ */
+static void heap_set_owner(struct hpa_heap *h, uintptr_t owner)
+{
+	struct hpa_segment *seg;
+	unsigned int k;
+
+	h->owner = owner;
+	for (k = 0; k < HPA_SEG_KINDS; k++) {
+		for (seg = h->segs[k]; seg; seg = seg->next)
+			seg_set_owner(seg, owner);
+		for (seg = h->segs_full[k]; seg; seg = seg->next)
+			seg_set_owner(seg, owner);
+	}
+}
+
 struct hpa_heap *hpa_heap_get_slow(void)
 {
 	struct hpa_heap *h, **pp;
@@ -213,6 +253,7 @@ struct hpa_heap *hpa_heap_get_slow(void)
 	hpa_unlock(&hpa_heaps_lock);
 	if (!h)
 		return NULL;
+	heap_set_owner(h, hpa_thread_id());
 	hpa_tls_heap = h;
 	pthread_setspecific(heap_key, h);
 	return h;
@@ -552,6 +593,7 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 	}
 	pg->heap = h;
 	pg->cl = &h->cls[cls];
+	atomic_store_explicit(&pg->owner, h->owner, memory_order_relaxed);
 	/*
 	 * Node heaps keep their blocks (node memory goes back to its node);
 	 * blocks above HPA_FOREIGN_MAX cost enough to use that a CAS per
@@ -626,6 +668,11 @@ void hpa_heap_abandon(struct hpa_heap *h)
 {
 	unsigned int c;
 
+	/*
+	 * Before the heap can be adopted and the thread pointer reused: from
+	 * here on frees of h's blocks, this thread's too, take the remote path.
+	 */
+	heap_set_owner(h, 0);
 	collect_remote(h);
 	for (c = 0; c < HPA_NCLASSES; c++)
 		hpa_heap_cache_flush(h, &h->cls[c], 0);
@@ -654,6 +701,41 @@ void hpa_heaps_lock_all(void)
 		if (node_heaps[n])
 			hpa_lock(&node_heaps[n]->lock);
 	hpa_lock(&header_lock);
+}
+
+/*
+ * The child of a fork has one thread, the forking one; a thread it starts
+ * may get the thread pointer of a parent thread that was running (glibc
+ * reuses their stacks), whose heap the child never abandons.  Such pages
+ * must not look like the new thread's: every segment of a heap other than
+ * this thread's loses its owner.  The chunk map is read, not the heaps'
+ * own lists, which their threads may have been changing when fork copied
+ * them (the arena lock, held across fork, keeps the map whole).
+ */
+void hpa_heaps_fork_child(void)
+{
+	struct hpa_heap *me = hpa_tls_heap, *h;
+	uint64_t bits;
+	size_t w;
+
+	for (h = hpa_all_heaps; h; h = h->next_all)
+		if (h != me)
+			h->owner = 0;
+	/*
+	 * Only chunks whose VA is taken: the map has an entry for each of the
+	 * reservation's (half a million for 1 TiB), the used bitmap a bit.
+	 */
+	for (w = 0; w < (hpa_arena.nchunks + 63) / 64; w++) {
+		for (bits = hpa_arena.used[w]; bits; bits &= bits - 1) {
+			const struct hpa_chunk *c = &hpa_arena.map[w * 64 +
+					(size_t)__builtin_ctzll(bits)];
+			struct hpa_segment *seg = c->aux;
+
+			if (c->kind == HPA_CHUNK_SEGMENT && seg &&
+			    seg->heap != me)
+				seg_set_owner(seg, 0);
+		}
+	}
 }
 
 void hpa_heaps_unlock_all(void)

@@ -383,6 +383,13 @@ struct hpa_page {
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
 	uint8_t remote_direct;	/* remote frees onto `remote` at once */
+	/*
+	 * The thread pointer of the thread whose heap owns the page
+	 * (hpa_thread_id()), 0 for none (node heaps, abandoned heaps):
+	 * free's owner check compares it with %fs:0, with no GOT load of a
+	 * TLS offset.  Kept by heap.c: new pages, adoption, abandon, fork.
+	 */
+	_Atomic uintptr_t owner;
 
 	_Atomic(struct hpa_block *) remote	/* frees from other threads */
 		__attribute__((aligned(64)));
@@ -504,6 +511,17 @@ static inline struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg,
 
 /* ---- heap.c ---------------------------------------------------------- */
 
+/*
+ * This thread's identity for page ownership: its thread pointer (on
+ * x86-64 %fs:0, the TCB's self pointer), unique among live threads and
+ * never 0.
+ */
+static inline __attribute__((always_inline)) uintptr_t hpa_thread_id(void)
+{
+	return (uintptr_t)__builtin_thread_pointer();
+}
+
+
 /* Segments hold pages of similar run lengths: 1, 2-3, 4-7, 8+ units. */
 #define HPA_SEG_KINDS	4
 
@@ -555,6 +573,7 @@ struct hpa_heap {
 	struct hpa_heap *next_all;
 	struct hpa_heap *next_abandoned;
 	_Atomic uint64_t nsegments;	/* owner-written, relaxed */
+	uintptr_t owner;		/* its pages' owner (hpa_page.owner) */
 };
 
 extern __thread struct hpa_heap *hpa_tls_heap
@@ -814,6 +833,8 @@ hpa_heap_free_cached(struct hpa_page *pg, void *p)
 
 /* Thread exit: give the heap to the next new thread. */
 void hpa_heap_abandon(struct hpa_heap *h);
+/* fork child: pages of other threads' heaps lose their owner. */
+void hpa_heaps_fork_child(void);
 void hpa_heaps_init(void);
 
 /* ---- huge.c ---------------------------------------------------------- */
@@ -917,6 +938,21 @@ static inline const struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 }
 
 /*
+ * pg's owner as free reads it: a plain load (one compare with a memory
+ * operand) where HPA_OWNER_RMW says plain accesses are what relaxed ones
+ * compile to; under TSan the C11 load.
+ */
+static inline __attribute__((always_inline)) uintptr_t
+hpa_page_owner(const struct hpa_page *pg)
+{
+#ifdef HPA_OWNER_RMW
+	return *(const uintptr_t *)&pg->owner;
+#else
+	return atomic_load_explicit(&pg->owner, memory_order_relaxed);
+#endif
+}
+
+/*
  * The free fast path: a block in a live page (one load from the unit map).
  * False when p is outside the reservation (NULL, not ours): the caller's
  * hpa_free_other() then.  In the reservation but in no page (a big block,
@@ -931,7 +967,7 @@ static inline __attribute__((always_inline)) bool hpa_free_small(void *p)
 	if (HPA_UNLIKELY(off >= hpa_arena.size))
 		return false;
 	pg = hpa_unit_page(off >> HPA_UNIT_SHIFT);
-	if (HPA_LIKELY(pg->heap == hpa_tls_heap))
+	if (HPA_LIKELY(hpa_page_owner(pg) == hpa_thread_id()))
 		hpa_heap_free_cached(pg, p);
 	else
 		hpa_heap_free_remote(p, pg);
