@@ -234,21 +234,22 @@ static bool hpa_buffer_pages_pinnable(const struct hpa_buffer *buf)
 }
 
 /*
- * One try at a physically contiguous buffer: adjacent free pages of a pool
- * if there are such, else one range from the page allocator (when
- * overcommit allows), which goes back to it as a whole.
+ * nr adjacent free pages of one of the nodes' pools, after a conversion in
+ * that pool's node when convert says so (a split's 512 2 MiB pages are
+ * one range, a merge makes one 1 GiB page).
  */
-static int hpa_buffer_try_contig(struct hpa_buffer *buf,
-				 const struct hpa_alloc_req *req,
-				 const int *nids, int n)
+static int hpa_buffer_take_pool_run(struct hpa_buffer *buf,
+				    const struct hpa_alloc_req *req,
+				    const int *nids, int n, bool convert)
 {
-	unsigned long stride = 1UL << buf->order;
 	int i;
 
 	for (i = 0; i < n; i++) {
 		struct hpa_pool *pool = hpa_pool_of(nids[i], req->size);
 
 		if (!pool)
+			continue;
+		if (convert && !hpa_pool_convert_contig(pool, req->nr_pages))
 			continue;
 		if (!hpa_pool_take_contig(pool, req->nr_pages, buf->pages)) {
 			hpa_pool_note_contig(pool, false);
@@ -257,6 +258,27 @@ static int hpa_buffer_try_contig(struct hpa_buffer *buf,
 			return 0;
 		}
 	}
+	return -ENOMEM;
+}
+
+/*
+ * One try at a physically contiguous buffer: adjacent free pages of a pool
+ * if there are such, else a conversion and one range from the page
+ * allocator (when overcommit allows; it goes back to it as a whole), in
+ * the order a single page's take tries them (hpa_pool_converts_first()).
+ */
+static int hpa_buffer_try_contig(struct hpa_buffer *buf,
+				 const struct hpa_alloc_req *req,
+				 const int *nids, int n)
+{
+	bool convert_first = hpa_pool_converts_first(req->size);
+	unsigned long stride = 1UL << buf->order;
+	int i;
+
+	if (!hpa_buffer_take_pool_run(buf, req, nids, n, false))
+		return 0;
+	if (convert_first && !hpa_buffer_take_pool_run(buf, req, nids, n, true))
+		return 0;
 	for (i = 0; i < n && READ_ONCE(hpa_overcommit); i++) {
 		struct hpa_pool *pool = hpa_pool_of(nids[i], req->size);
 		struct page *first;
@@ -279,6 +301,8 @@ static int hpa_buffer_try_contig(struct hpa_buffer *buf,
 		hpa_pool_note_contig(pool, false);
 		return 0;
 	}
+	if (!convert_first && !hpa_buffer_take_pool_run(buf, req, nids, n, true))
+		return 0;
 	return -ENOMEM;
 }
 

@@ -201,6 +201,9 @@ int hpa_pools_create(void);
 bool hpa_pools_destroy(void);
 struct hpa_pool *hpa_pool_of(int nid, enum hpa_size size);
 struct page *hpa_pool_take(struct hpa_pool *pool);
+bool hpa_pool_converts_first(enum hpa_size size);
+bool hpa_pool_convert_for(struct hpa_pool *pool);
+bool hpa_pool_convert_contig(struct hpa_pool *pool, unsigned int nr);
 void hpa_pool_untake(struct hpa_pool *pool, struct page *page);
 void hpa_pool_give_back(struct hpa_pool *pool, struct page *page);
 int hpa_pool_take_contig(struct hpa_pool *pool, unsigned int nr,

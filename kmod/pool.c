@@ -461,13 +461,12 @@ int hpa_pool_merge(struct hpa_pool *big, unsigned long nr)
 }
 
 /*
- * The pool is dry and the page allocator gave nothing: convert the node's
- * other pool (split a 1 GiB page for a 2 MiB take, merge a free GiB of
- * 2 MiB pages for a 1 GiB take), or wait for the conversion under way,
- * whose pages are in neither pool until it ends.  True when pages may
- * have come.
+ * The pool is dry: convert the node's other pool (split a 1 GiB page for a
+ * 2 MiB take, merge a free GiB of 2 MiB pages for a 1 GiB take), or wait
+ * for the conversion under way, whose pages are in neither pool until it
+ * ends.  True when pages may have come.
  */
-static bool hpa_pool_convert_for(struct hpa_pool *pool)
+bool hpa_pool_convert_for(struct hpa_pool *pool)
 {
 	struct hpa_pool *big = hpa_pool_of(pool->nid, HPA_1G);
 	struct hpa_pool *small = hpa_pool_of(pool->nid, HPA_2M);
@@ -488,17 +487,50 @@ static bool hpa_pool_convert_for(struct hpa_pool *pool)
 	return ret != -ENOMEM;
 }
 
+/*
+ * What a dry pool tries first when a page is taken: converting the node's
+ * other pool, or a fresh page from the page allocator (docs/device.md,
+ * "Placement").  A 1 GiB pool merges first: 512 free 2 MiB pages of one
+ * aligned GiB are a 1 GiB page already, with no range to scan, no page to
+ * migrate and no clean piece to zero, and the node's free GiBs stay with
+ * the page allocator.  A 2 MiB pool takes a fresh page first: a split uses
+ * up a 1 GiB page, the size that is hard to get back.
+ */
+bool hpa_pool_converts_first(enum hpa_size size)
+{
+	return size == HPA_1G;
+}
+
+/*
+ * A conversion for a take of nr adjacent pages of the pool: only when one
+ * conversion makes that many (a split, 512 adjacent 2 MiB pages; a merge,
+ * one 1 GiB page).  True when pages may have come.
+ */
+bool hpa_pool_convert_contig(struct hpa_pool *pool, unsigned int nr)
+{
+	if (nr > (pool->size == HPA_2M ? HPA_OWN_SLOTS : 1))
+		return false;
+	return hpa_pool_convert_for(pool);
+}
+
+/* A conversion for the pool, then a page off its free list, or NULL. */
+static struct page *hpa_pool_take_converted(struct hpa_pool *pool)
+{
+	return hpa_pool_convert_for(pool) ? hpa_pool_take_free(pool) : NULL;
+}
+
 /* Tries of hpa_pool_take(): each after memory came back to the node. */
 #define HPA_TAKE_TRIES	3
 
 /*
- * Hand out one zeroed page: from the free list, else (overcommit) a fresh
- * one from the page allocator, else one that is being zeroed or released
- * right now (a 1 GiB page freed a moment ago is the only one its node
- * has).  A search that failed while pages of the node were on their way
- * back is tried again once they are back, whether or not they still are
- * when it ends: a range freed during the search was seen busy.  Returns
- * NULL and counts a failure if there is none.
+ * Hand out one zeroed page: from the free list, else one converted from
+ * the node's other pool and (overcommit) a fresh one from the page
+ * allocator, in the order hpa_pool_converts_first() says, else one that is
+ * being zeroed or released right now (a 1 GiB page freed a moment ago is
+ * the only one its node has).  A search that failed while pages of the
+ * node were on their way back is tried again once they are back, whether
+ * or not they still are when it ends: a range freed during the search was
+ * seen busy.  Returns NULL and counts a failure if there is none.
  */
 struct page *hpa_pool_take(struct hpa_pool *pool)
 {
@@ -514,6 +546,8 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 		bool releasing = hpa_pool_releasing(pool);
 
 		page = hpa_pool_take_free(pool);
+		if (!page && hpa_pool_converts_first(pool->size))
+			page = hpa_pool_take_converted(pool);
 		if (page)
 			return page;
 		if (READ_ONCE(hpa_overcommit))
@@ -525,8 +559,8 @@ struct page *hpa_pool_take(struct hpa_pool *pool)
 			spin_unlock(&pool->lock);
 			return page;
 		}
-		if (hpa_pool_convert_for(pool)) {
-			page = hpa_pool_take_free(pool);
+		if (!hpa_pool_converts_first(pool->size)) {
+			page = hpa_pool_take_converted(pool);
 			if (page)
 				return page;
 		}

@@ -95,6 +95,16 @@ FIXTURE_SETUP(convert)
 	conv_read(self->nid, &self->c0);
 }
 
+/* A buffer's HPALLOC_BUF_* flags, -1 when the query fails. */
+static long buf_flags(int fd, uint64_t offset)
+{
+	struct hpalloc_query q;
+
+	if (hpa_query(fd, offset, 0, NULL, 0, &q))
+		return -1;
+	return q.out_flags;
+}
+
 /* Wait for the node's 2 MiB pool to have n free (freed pages are zeroed). */
 static void wait_free_2m(int nid, long n)
 {
@@ -333,6 +343,107 @@ TEST_F(convert, auto_merge_when_1g_pool_dry)
 	EXPECT_EQ(1, faults);
 	EXPECT_EQ(1048576, kb);
 	ASSERT_EQ(0, dev_free(self->fd, a.offset));
+	hpa_set_overcommit(true);
+}
+
+/*
+ * Merge before scan: with overcommit on and no free 1 GiB page, a 1 GiB
+ * take merges the free GiB of 2 MiB pages the node holds rather than
+ * searching the node for a range (which migrates pages, or gives up the
+ * pool's 2 MiB pages and zeroes the whole GiB).
+ */
+TEST_F(convert, merge_before_scan_on_1g_take)
+{
+	struct conv_counts c0, c1;
+	struct hpalloc_alloc a;
+	int nid = self->nid;
+	long tried0, rel0, faults, kb;
+
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "split_pages", 1));
+	hpa_pools_quiesce(30000);
+	conv_read(nid, &c0);
+	ASSERT_EQ(0, c0.free_1g);
+	tried0 = hpa_pool_read(nid, 1, "ranges_tried");
+	rel0 = hpa_pool_read(nid, 0, "released_for_1g");
+	ASSERT_EQ(0, hpa_set_overcommit(true));
+	ASSERT_EQ(0, alloc_on(self->fd, nid, HPALLOC_PAGE_SIZE_1G, 1, &a));
+	conv_read(nid, &c1);
+	EXPECT_EQ(c0.merged + 1, c1.merged);
+	EXPECT_EQ(tried0, hpa_pool_read(nid, 1, "ranges_tried"))
+		TH_LOG("the take searched the node instead of merging");
+	EXPECT_EQ(rel0, hpa_pool_read(nid, 0, "released_for_1g"));
+	EXPECT_EQ(c0.total_2m - PIECES, c1.total_2m);
+	EXPECT_EQ(c0.zeroed_1g, c1.zeroed_1g);
+	EXPECT_EQ(0, touch_buffer(self->fd, &a, HPALLOC_PAGE_SIZE_1G, &faults,
+				  &kb));
+	EXPECT_EQ(1, faults);
+	ASSERT_EQ(0, dev_free(self->fd, a.offset));
+}
+
+/* A CONTIG 1 GiB buffer with the 1 GiB pool dry merges, as a take does. */
+TEST_F(convert, contig_1g_merges_when_1g_pool_dry)
+{
+	struct conv_counts c0, c1;
+	struct hpalloc_alloc a;
+	int nid = self->nid;
+
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "split_pages", 1));
+	hpa_pools_quiesce(30000);
+	conv_read(nid, &c0);
+	ASSERT_EQ(0, hpa_set_overcommit(false));
+	ASSERT_EQ(0, dev_alloc_full(self->fd, SZ_1G, HPALLOC_PAGE_SIZE_1G,
+				    HPALLOC_POLICY_BIND, 1ULL << nid,
+				    HPALLOC_ALLOC_CONTIG, &a));
+	conv_read(nid, &c1);
+	EXPECT_EQ(c0.merged + 1, c1.merged);
+	EXPECT_EQ(c0.total_1g + 1, c1.total_1g);
+	EXPECT_EQ(c0.zeroed_1g, c1.zeroed_1g);
+	EXPECT_EQ(HPALLOC_BUF_CONTIG, buf_flags(self->fd, a.offset));
+	ASSERT_EQ(0, dev_free(self->fd, a.offset));
+	hpa_set_overcommit(true);
+}
+
+/*
+ * A CONTIG 2 MiB buffer with no run of free 2 MiB pages and overcommit
+ * off splits the free 1 GiB page: its pieces are one physical range.
+ */
+TEST_F(convert, contig_2m_splits_when_2m_pool_has_no_run)
+{
+	struct conv_counts c0, c1;
+	struct hpalloc_alloc a;
+	uint64_t p0;
+	unsigned int i, nr = 8;
+	int nid = self->nid;
+
+	hpa_pools_quiesce(30000);
+	if (hpa_pool_read(nid, 0, "in_use"))
+		SKIP(return, "node%d has 2 MiB pages in use", nid);
+	/* no free 2 MiB page on the node: none can make a run */
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", 0));
+	conv_read(nid, &c0);
+	ASSERT_EQ(0, c0.total_2m);
+	ASSERT_EQ(0, hpa_set_overcommit(false));
+	ASSERT_EQ(0, dev_alloc_full(self->fd, (uint64_t)nr * SZ_2M,
+				    HPALLOC_PAGE_SIZE_2M, HPALLOC_POLICY_BIND,
+				    1ULL << nid, HPALLOC_ALLOC_CONTIG, &a));
+	conv_read(nid, &c1);
+	EXPECT_EQ(c0.split + 1, c1.split);
+	EXPECT_EQ(c0.total_1g - 1, c1.total_1g);
+	EXPECT_EQ(PIECES, c1.total_2m);
+	EXPECT_EQ(PIECES - nr, c1.free_2m);
+	EXPECT_EQ(c0.zeroed_2m, c1.zeroed_2m);
+	EXPECT_EQ(HPALLOC_BUF_CONTIG, buf_flags(self->fd, a.offset));
+	p0 = hpa_buf_phys(self->fd, a.offset, 0);
+	ASSERT_NE(0, p0);
+	for (i = 1; i < nr; i++)
+		EXPECT_EQ(p0 + (uint64_t)i * SZ_2M,
+			  hpa_buf_phys(self->fd, a.offset, i));
+	ASSERT_EQ(0, dev_free(self->fd, a.offset));
+	wait_free_2m(nid, PIECES);
+	hpa_pools_quiesce(30000);
+	ASSERT_EQ(0, hpa_pool_write(nid, 1, "merge_pages", 1));
+	EXPECT_EQ(c0.total_1g, hpa_pool_read(nid, 1, "total"));
+	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", self->c0.target_2m));
 	hpa_set_overcommit(true);
 }
 
