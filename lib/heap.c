@@ -200,7 +200,14 @@ static void seg_set_owner(struct hpa_segment *seg, uintptr_t owner)
 	struct hpa_page *pg;
 	unsigned int s;
 
-	for (s = 0; s < HPA_UNITS; s += pg ? pg->units : 1) {
+	/*
+	 * A page that is being carved or freed has its unit entries while its
+	 * units reads 0 (hpa_segment_page_new() names the units before
+	 * page_init(), which clears the page first): step one unit then.  In a
+	 * fork child another heap's segment may be caught in that moment; a
+	 * step of pg->units alone never ended there.
+	 */
+	for (s = 0; s < HPA_UNITS; s += pg && pg->units ? pg->units : 1) {
 		pg = seg->unit_page[s];
 		if (pg)
 			atomic_store_explicit(&pg->owner, owner,

@@ -301,4 +301,38 @@ TEST_F(owner, fork_child_threads_do_not_own_parent_threads_pages)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+/*
+ * fork while another thread carves a page: the child finds the page's unit
+ * entries set and its units still 0 (page_init() clears the page after
+ * hpa_segment_page_new() named the units).  The child's handler must step
+ * over it and clear its owner; it once looped there for ever (seen as a
+ * fork test's timeout in a guest).  Made here by hand: the state of that
+ * moment, then the handler.
+ */
+TEST_F(owner, fork_handler_steps_over_a_page_being_carved)
+{
+	struct owner_blocks ob;
+	struct hpa_page *pg;
+	pthread_t t;
+	uint8_t units;
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, alloc_and_exit, &ob));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	for (i = 0; i < NBLOCKS; i++)
+		ASSERT_NE(NULL, ob.p[i]);
+	ASSERT_NE(hpa_tls_heap, ob.heap);
+	pg = page_of(ob.p[0]);
+	/* the exited thread's heap, adopted by nobody yet: give it an owner */
+	atomic_store(&pg->owner, (uintptr_t)1 << 40);
+	units = pg->units;
+	ASSERT_LT(0, units);
+	pg->units = 0;
+	hpa_heaps_fork_child();
+	pg->units = units;
+	EXPECT_EQ(0, hpa_page_owner(pg));
+	for (i = 0; i < NBLOCKS; i++)
+		hpa_free(ob.p[i]);
+}
+
 TEST_HARNESS_MAIN
