@@ -87,6 +87,7 @@ struct hpa_pool {
 	unsigned long ranges_busy;
 	unsigned long ranges_own_2m;
 	unsigned long released_for_1g;	/* 2 MiB pages given up for them */
+	unsigned long steered;		/* 2 MiB pages grown in broken GiBs */
 
 	/*
 	 * 1 GiB pools only, under lock: 1 GiB pages split into 2 MiB pages
@@ -114,13 +115,23 @@ struct hpa_pool_stats {
 	unsigned long allocs, failures, contig_requests, contig_failures;
 	unsigned long shrinker_released, zeroed;
 	unsigned long ranges_tried, ranges_unmovable, ranges_pinned;
-	unsigned long ranges_busy, ranges_own_2m, released_for_1g;
+	unsigned long ranges_busy, ranges_own_2m, released_for_1g, steered;
 	unsigned long split, merged, convert_dirty, convert_lost;
 };
 
 /* What one search for a contiguous range saw, for the pool's counters. */
 struct hpa_scan {
 	unsigned long tried, unmovable, pinned, busy, own_2m;
+};
+
+/* Where a walk for steered 2 MiB pages is (see hpa_pages_steer_2m()). */
+struct hpa_steer {
+	int nid;
+	int zone;			/* index in the node's zones */
+	unsigned long pfn;		/* next 2 MiB block to look at */
+	unsigned long gib_end;		/* end of the GiB last looked at */
+	bool gib_broken;		/* ... holds a page that never moves */
+	bool done;
 };
 
 /* Ranges up to this size can be freed of the node's own 2 MiB pages. */
@@ -230,6 +241,8 @@ int hpa_pool_merge(struct hpa_pool *big, unsigned long nr);
 
 /* pages.c */
 struct page *hpa_pages_alloc_2m(int nid);
+void hpa_steer_init(struct hpa_steer *st, int nid);
+struct page *hpa_pages_steer_2m(struct hpa_steer *st);
 struct page *hpa_pages_alloc_range(int nid, enum hpa_size size,
 				   unsigned int nr, bool *compound,
 				   struct hpa_scan *scan);

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The page source: where pool pages and private ranges come from and go
- * back to.  2 MiB pages are order-9 compound pages from the buddy
- * allocator; 1 GiB pages (and physically contiguous ranges of either size)
- * are found by scanning a node's zones for a free, aligned range that
- * alloc_contig_range() can take, migrating movable pages away, as the
- * kernel's own run-time gigantic pages are.  Also here: zeroing, the check
- * for references others hold on a page (GUP pins), and how much a node
- * could still give.  No pool lists or counters live here.
+ * back to.  2 MiB pages are order-9 compound pages: free blocks in GiBs
+ * that are broken already while there are some (hpa_pages_steer_2m()),
+ * else what the buddy allocator gives; 1 GiB pages (and physically
+ * contiguous ranges of either size) are found by scanning a node's zones
+ * for a free, aligned range that alloc_contig_range() can take, migrating
+ * movable pages away, as the kernel's own run-time gigantic pages are.
+ * Also here: zeroing, the check for references others hold on a page (GUP
+ * pins), and how much a node could still give.  No pool lists or counters
+ * live here.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -118,6 +120,14 @@ static enum hpa_range_state hpa_range_state(struct zone *zone,
 
 		if (!page || page_zone(page) != zone)
 			return HPA_RANGE_UNMOVABLE;
+		if (PageBuddy(page)) {
+			/* a free block: its order, read racily, is a hint */
+			unsigned long order = data_race(page_private(page));
+
+			if (order <= PUD_ORDER && IS_ALIGNED(pfn, 1UL << order))
+				pfn += (1UL << order) - 1;
+			continue;
+		}
 		if (own && IS_ALIGNED(pfn - start, 1UL << PMD_ORDER) &&
 		    test_bit((pfn - start) >> PMD_ORDER, own)) {
 			saw_own = true;
@@ -299,6 +309,127 @@ static struct page *hpa_alloc_contig_node(int nid, enum hpa_size size,
 				    scan->tried, scan->unmovable, scan->pinned,
 				    scan->busy);
 	return found;
+}
+
+/*
+ * Steering 2 MiB pool pages into GiBs that are broken already.  The page
+ * allocator groups unmovable pages by pageblock, but when its unmovable
+ * lists run dry it converts the largest free movable block it has, which
+ * is most often in a GiB that held nothing unmovable: one pool page there
+ * and that GiB cannot be a 1 GiB page until the page goes.  So a pool
+ * grows first from free 2 MiB blocks in aligned GiBs that already hold an
+ * unmovable page (slab, page tables, reserved memory, a hole, a page of
+ * either pool, a buffer's page) or that reach past their zone: those GiBs
+ * cannot be 1 GiB pages anyway.  Such a block is taken with
+ * alloc_contig_range() as an order-9 compound page, which is what the
+ * buddy allocator would have given; without HPALLOC_CONTIG_COMPOUND
+ * (before 6.9) a range comes back as order-0 pages, which GUP cannot pin
+ * as one 2 MiB page, so there is no steering and growth is the page
+ * allocator's alone.  A walk goes once through the node per resize; only
+ * free blocks the buddy allocator holds whole are looked at, and a zone
+ * is left alone once it is near its high watermark (alloc_contig_range()
+ * does not look at watermarks).
+ */
+void hpa_steer_init(struct hpa_steer *st, int nid)
+{
+	st->nid = nid;
+	st->zone = 0;
+	st->pfn = 0;
+	st->gib_end = 0;
+	st->gib_broken = false;
+	st->done = !HPALLOC_CONTIG_COMPOUND || nid < 0 ||
+		   nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY);
+}
+
+/* Can the zone give one more 2 MiB block and stay above its high mark? */
+static bool hpa_zone_can_give(struct zone *zone)
+{
+	unsigned long free = zone_page_state(zone, NR_FREE_PAGES);
+
+	return free > high_wmark_pages(zone) +
+		      zone->lowmem_reserve[MAX_NR_ZONES - 1] +
+		      (1UL << PMD_ORDER);
+}
+
+/* Is the 2 MiB block at pfn one free block of the buddy allocator? */
+static bool hpa_block_free(struct zone *zone, unsigned long pfn)
+{
+	struct page *page = pfn_to_online_page(pfn);
+
+	if (!page || page_zone(page) != zone || !PageBuddy(page))
+		return false;
+	/* without the zone lock: a hint, alloc_contig_range() checks */
+	return data_race(page_private(page)) >= PMD_ORDER;
+}
+
+/* Does the aligned GiB at start fail to be a 1 GiB page whatever moves? */
+static bool hpa_gib_broken(struct zone *zone, unsigned long start)
+{
+	unsigned long nr = 1UL << PUD_ORDER;
+
+	if (start < zone->zone_start_pfn || start + nr > zone_end_pfn(zone))
+		return true;
+	return hpa_range_state(zone, start, nr, NULL) == HPA_RANGE_UNMOVABLE;
+}
+
+/*
+ * The next 2 MiB page from a free block in a broken GiB of st's node,
+ * zeroed, or NULL once the walk has found none (it stops on a fatal
+ * signal too).
+ */
+struct page *hpa_pages_steer_2m(struct hpa_steer *st)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL |
+		    HPALLOC_CONTIG_GFP_COMP;
+	unsigned long piece = 1UL << PMD_ORDER;
+	pg_data_t *pgdat;
+
+	if (st->done)
+		return NULL;
+	pgdat = NODE_DATA(st->nid);
+	for (; st->zone < MAX_NR_ZONES; st->zone++, st->pfn = 0) {
+		struct zone *zone = &pgdat->node_zones[st->zone];
+		unsigned long end = zone_end_pfn(zone);
+
+		if (!populated_zone(zone) || zone_is_zone_device(zone))
+			continue;
+		if (st->pfn < zone->zone_start_pfn) {
+			st->pfn = ALIGN(zone->zone_start_pfn, piece);
+			st->gib_end = 0;
+		}
+		while (st->pfn + piece <= end && hpa_zone_can_give(zone)) {
+			unsigned long pfn = st->pfn;
+			struct page *page;
+
+			if (fatal_signal_pending(current)) {
+				st->done = true;
+				return NULL;
+			}
+			st->pfn += piece;
+			if (!hpa_block_free(zone, pfn))
+				continue;
+			if (pfn >= st->gib_end) {
+				unsigned long gib = ALIGN_DOWN(pfn, 1UL << PUD_ORDER);
+
+				st->gib_end = gib + (1UL << PUD_ORDER);
+				st->gib_broken = hpa_gib_broken(zone, gib);
+				cond_resched();
+			}
+			if (!st->gib_broken) {
+				st->pfn = st->gib_end;
+				continue;
+			}
+			if (hpa_contig_range(pfn, piece, gfp))
+				continue;
+			atomic_long_add(piece, &hpa_pages_held);
+			page = pfn_to_page(pfn);
+			if (!want_init_on_alloc(0))
+				hpa_pages_zero(page, piece);
+			return page;
+		}
+	}
+	st->done = true;
+	return NULL;
 }
 
 /* Clear nr base pages starting at page; they may be non-compound. */

@@ -873,8 +873,10 @@ free_arrays:
  */
 int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
 {
+	struct hpa_steer steer;
 	int ret = 0;
 
+	hpa_steer_init(&steer, pool->size == HPA_2M ? pool->nid : NUMA_NO_NODE);
 	mutex_lock(&pool->resize_lock);
 	if (target < READ_ONCE(pool->nr_free) + READ_ONCE(pool->nr_in_use) +
 		     READ_ONCE(pool->nr_zeroing))
@@ -893,14 +895,17 @@ int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
 		spin_lock(&pool->lock);
 	}
 	while (hpa_pool_total(pool) < pool->target) {
-		struct page *page;
+		struct page *page = NULL;
+		bool steered = false;
 
 		spin_unlock(&pool->lock);
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
-			page = NULL;
 		} else {
-			page = hpa_pool_alloc_page(pool);
+			page = hpa_pages_steer_2m(&steer);
+			steered = !!page;
+			if (!page)
+				page = hpa_pool_alloc_page(pool);
 		}
 		spin_lock(&pool->lock);
 		if (!page) {
@@ -911,6 +916,7 @@ int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
 		}
 		list_add_tail(&page->lru, &pool->free_list);
 		pool->nr_free++;
+		pool->steered += steered;
 	}
 	spin_unlock(&pool->lock);
 	mutex_unlock(&pool->resize_lock);
@@ -943,6 +949,7 @@ void hpa_pool_read_stats(struct hpa_pool *pool, struct hpa_pool_stats *st)
 	st->ranges_busy = pool->ranges_busy;
 	st->ranges_own_2m = pool->ranges_own_2m;
 	st->released_for_1g = pool->released_for_1g;
+	st->steered = pool->steered;
 	st->split = pool->split;
 	st->merged = pool->merged;
 	st->convert_dirty = pool->convert_dirty;

@@ -58,6 +58,7 @@ HPA_POOL_COUNTER(ranges_pinned, ranges_pinned);
 HPA_POOL_COUNTER(ranges_busy, ranges_busy);
 HPA_POOL_COUNTER(ranges_own_2m, ranges_own_2m);
 HPA_POOL_COUNTER(released_for_1g, released_for_1g);
+HPA_POOL_COUNTER(steered, steered);
 HPA_POOL_COUNTER(split, split);
 HPA_POOL_COUNTER(merged, merged);
 HPA_POOL_COUNTER(convert_dirty, convert_dirty);
@@ -173,6 +174,7 @@ static struct attribute *hpa_pool_attrs[] = {
 	&ranges_busy_attr.attr,
 	&ranges_own_2m_attr.attr,
 	&released_for_1g_attr.attr,
+	&steered_attr.attr,
 	NULL
 };
 
