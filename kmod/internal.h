@@ -131,6 +131,8 @@ struct hpa_steer {
 	unsigned long pfn;		/* next 2 MiB block to look at */
 	unsigned long gib_end;		/* end of the GiB last looked at */
 	bool gib_broken;		/* ... holds a page that never moves */
+	bool took;			/* a block was taken in this pass */
+	bool second;			/* the second pass is on */
 	bool done;
 };
 

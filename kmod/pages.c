@@ -102,6 +102,21 @@ enum hpa_range_state {
 };
 
 /*
+ * User memory (page cache, anonymous) that is off the LRU lists for a
+ * moment: in a CPU's batch on its way there (lru_add_drain_all() is not
+ * exported to modules), or isolated by reclaim or migration.  It moves:
+ * alloc_contig_range() drains the batches before it migrates.  Slab pages
+ * and page tables use the mapping field for other things.
+ */
+static bool hpa_folio_user_busy(struct page *page, struct folio *folio)
+{
+	if (PageSlab(page) || PageTable(page) || PageReserved(page))
+		return false;
+	/* without the page's lock: a hint, alloc_contig_range() checks */
+	return data_race(folio->mapping);
+}
+
+/*
  * After alloc_contig_range() refused [pfn, pfn + nr): look at every page
  * to say why.  A racy look (pages come and go), good for counting and for
  * deciding whether another attempt can help.
@@ -137,8 +152,9 @@ static enum hpa_range_state hpa_range_state(struct zone *zone,
 		if (!page_ref_count(page))
 			continue;	/* free, or the tail of a free block */
 		folio = page_folio(page);
-		if (folio_test_lru(folio) || __folio_test_movable(folio)) {
-			if (folio_test_lru(folio) &&
+		if (folio_test_lru(folio) || __folio_test_movable(folio) ||
+		    hpa_folio_user_busy(page, folio)) {
+			if (!__folio_test_movable(folio) &&
 			    folio_maybe_dma_pinned(folio))
 				pinned = true;
 			continue;
@@ -337,6 +353,8 @@ void hpa_steer_init(struct hpa_steer *st, int nid)
 	st->pfn = 0;
 	st->gib_end = 0;
 	st->gib_broken = false;
+	st->took = false;
+	st->second = false;
 	st->done = !HPALLOC_CONTIG_COMPOUND || nid < 0 ||
 		   nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY);
 }
@@ -375,7 +393,10 @@ static bool hpa_gib_broken(struct zone *zone, unsigned long start)
 /*
  * The next 2 MiB page from a free block in a broken GiB of st's node,
  * zeroed, or NULL once the walk has found none (it stops on a fatal
- * signal too).
+ * signal too).  A block with pages on a CPU's free list is not whole in
+ * the buddy allocator; alloc_contig_range() gives those pages back to it
+ * (drain_all_pages()), so after a pass that took a block the node is
+ * walked once more for the blocks that became whole.
  */
 struct page *hpa_pages_steer_2m(struct hpa_steer *st)
 {
@@ -387,6 +408,7 @@ struct page *hpa_pages_steer_2m(struct hpa_steer *st)
 	if (st->done)
 		return NULL;
 	pgdat = NODE_DATA(st->nid);
+again:
 	for (; st->zone < MAX_NR_ZONES; st->zone++, st->pfn = 0) {
 		struct zone *zone = &pgdat->node_zones[st->zone];
 		unsigned long end = zone_end_pfn(zone);
@@ -422,11 +444,18 @@ struct page *hpa_pages_steer_2m(struct hpa_steer *st)
 			if (hpa_contig_range(pfn, piece, gfp))
 				continue;
 			atomic_long_add(piece, &hpa_pages_held);
+			st->took = true;
 			page = pfn_to_page(pfn);
 			if (!want_init_on_alloc(0))
 				hpa_pages_zero(page, piece);
 			return page;
 		}
+	}
+	if (st->took && !st->second) {
+		st->second = true;
+		st->zone = 0;
+		st->pfn = 0;
+		goto again;
 	}
 	st->done = true;
 	return NULL;

@@ -270,6 +270,23 @@ static inline int hpa_gib_movable(int kflags, uint64_t gib)
 }
 
 /*
+ * Put the pages on every CPU's batches on their way to an LRU list there,
+ * so that kpageflags shows them as LRU: migrate_pages() from node nid to
+ * itself moves nothing, but drains the batches first (lru_cache_disable()
+ * in do_migrate_pages(), 5.13 and later).  Root, or CAP_SYS_NICE.
+ */
+static inline int hpa_lru_drain(int nid)
+{
+	unsigned long mask[16] = { 0 };
+	const unsigned int bits = 8 * sizeof(mask[0]);
+
+	if (nid < 0 || nid >= (int)(bits * 16))
+		return -1;
+	mask[nid / bits] = 1UL << (nid % bits);
+	return syscall(SYS_migrate_pages, 0, bits * 16, mask, mask) < 0 ? -1 : 0;
+}
+
+/*
  * The 1 GiB aligned ranges of node nid that hold only free and movable
  * pages; *node_gibs: how many aligned GiBs the node has.  -1 on error.
  */

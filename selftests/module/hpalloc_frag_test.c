@@ -285,6 +285,8 @@ TEST_F_TIMEOUT(frag, growth_keeps_clean_gibs_clean, 300)
 		free_kb = (3L << 20) / 2;
 	ASSERT_EQ(0, hpa_frag_fill(&f, nid, free_kb * 1024, 9));
 	hpa_pools_quiesce(30000);
+	/* pages just faulted in look unmovable until they reach the LRU */
+	ASSERT_EQ(0, hpa_lru_drain(nid));
 	ASSERT_EQ(0, hpa_node_gibs(nid, gibs, GIBS))
 		TH_LOG("cannot read /proc/kpageflags");
 	for (g = 0; g < GIBS; g++) {
@@ -304,6 +306,8 @@ TEST_F_TIMEOUT(frag, growth_keeps_clean_gibs_clean, 300)
 	total = hpa_pool_read(nid, 0, "total");
 	ASSERT_EQ(0, hpa_pool_write(nid, 0, "target", total + nr));
 	ASSERT_EQ(total + nr, hpa_pool_read(nid, 0, "total"));
+	TH_LOG("node%d: %ld pages grown, %ld of them steered", nid, nr,
+	       hpa_pool_read(nid, 0, "steered") - steered0);
 	EXPECT_EQ(steered0 + nr, hpa_pool_read(nid, 0, "steered"));
 
 	/* every free page of the pool, the new ones among them */
