@@ -46,6 +46,9 @@ static atomic_long_t hpa_node_released[MAX_NUMNODES];
  */
 static DEFINE_MUTEX(hpa_contig_lock);
 
+/* Every alloc_contig_range() of the module: may reclaim, gives up quietly. */
+#define HPA_CONTIG_GFP	(GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+
 static int hpa_contig_range(unsigned long pfn, unsigned long nr, gfp_t gfp)
 {
 	int ret;
@@ -55,6 +58,17 @@ static int hpa_contig_range(unsigned long pfn, unsigned long nr, gfp_t gfp)
 	ret = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE, gfp);
 	mutex_unlock(&hpa_contig_lock);
 	return ret;
+}
+
+/*
+ * A range alloc_contig_range() just gave: held until hpa_pages_free(), and
+ * zero (the allocator zeroes it only when init_on_alloc is set).
+ */
+static void hpa_range_taken(struct page *page, unsigned long nr)
+{
+	atomic_long_add(nr, &hpa_pages_held);
+	if (!want_init_on_alloc(0))
+		hpa_pages_zero(page, nr);
 }
 
 /* A 2 MiB page: one order-9 compound page from this node only, zeroed. */
@@ -296,7 +310,7 @@ static struct page *hpa_alloc_contig_node(int nid, enum hpa_size size,
 	pg_data_t *pgdat = NODE_DATA(nid);
 	bool want_comp = HPALLOC_CONTIG_COMPOUND && is_power_of_2(nr_base) &&
 			 align_base >= nr_base;
-	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	gfp_t gfp = HPA_CONTIG_GFP;
 	struct hpa_pool *small = NULL;
 	struct page *found = NULL;
 	int pass, z, err = 0;
@@ -317,7 +331,7 @@ static struct page *hpa_alloc_contig_node(int nid, enum hpa_size size,
 	}
 	if (found) {
 		*compound = want_comp;
-		atomic_long_add(nr_base, &hpa_pages_held);
+		hpa_range_taken(found, nr_base);
 	}
 	if (!found && !err)
 		pr_info_ratelimited("node%d: no free %lu MiB range: %lu attempts; ranges given up: %lu unmovable, %lu pinned, %lu busy\n",
@@ -341,22 +355,18 @@ static struct page *hpa_alloc_contig_node(int nid, enum hpa_size size,
  * buddy allocator would have given; without HPALLOC_CONTIG_COMPOUND
  * (before 6.9) a range comes back as order-0 pages, which GUP cannot pin
  * as one 2 MiB page, so there is no steering and growth is the page
- * allocator's alone.  A walk goes once through the node per resize; only
- * free blocks the buddy allocator holds whole are looked at, and a zone
- * is left alone once it is near its high watermark (alloc_contig_range()
- * does not look at watermarks).
+ * allocator's alone.  A resize walks the node once (twice, see below);
+ * only free blocks the buddy allocator holds whole are looked at, and a
+ * zone is left alone once it is near its high watermark
+ * (alloc_contig_range() does not look at watermarks).
  */
 void hpa_steer_init(struct hpa_steer *st, int nid)
 {
-	st->nid = nid;
-	st->zone = 0;
-	st->pfn = 0;
-	st->gib_end = 0;
-	st->gib_broken = false;
-	st->took = false;
-	st->second = false;
-	st->done = !HPALLOC_CONTIG_COMPOUND || nid < 0 ||
-		   nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY);
+	*st = (struct hpa_steer){
+		.nid = nid,
+		.done = !HPALLOC_CONTIG_COMPOUND || nid < 0 ||
+			nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY),
+	};
 }
 
 /* Can the zone give one more 2 MiB block and stay above its high mark? */
@@ -400,8 +410,7 @@ static bool hpa_gib_broken(struct zone *zone, unsigned long start)
  */
 struct page *hpa_pages_steer_2m(struct hpa_steer *st)
 {
-	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL |
-		    HPALLOC_CONTIG_GFP_COMP;
+	gfp_t gfp = HPA_CONTIG_GFP | HPALLOC_CONTIG_GFP_COMP;
 	unsigned long piece = 1UL << PMD_ORDER;
 	pg_data_t *pgdat;
 
@@ -443,11 +452,9 @@ again:
 			}
 			if (hpa_contig_range(pfn, piece, gfp))
 				continue;
-			atomic_long_add(piece, &hpa_pages_held);
 			st->took = true;
 			page = pfn_to_page(pfn);
-			if (!want_init_on_alloc(0))
-				hpa_pages_zero(page, piece);
+			hpa_range_taken(page, piece);
 			return page;
 		}
 	}
@@ -485,18 +492,13 @@ struct page *hpa_pages_alloc_range(int nid, enum hpa_size size,
 {
 	unsigned long nr_base = (unsigned long)nr << hpa_size_order(size);
 	unsigned long align = 1UL << hpa_size_order(size);
-	struct page *page;
 
 	if (nid < 0 || nid >= MAX_NUMNODES || !node_state(nid, N_MEMORY))
 		return NULL;
 	if (is_power_of_2(nr_base))
 		align = nr_base;
-	page = hpa_alloc_contig_node(nid, size, nr_base, align, compound,
+	return hpa_alloc_contig_node(nid, size, nr_base, align, compound,
 				     scan);
-	/* the allocator zeroes the range only when init_on_alloc is set */
-	if (page && !want_init_on_alloc(0))
-		hpa_pages_zero(page, nr_base);
-	return page;
 }
 
 /* Give a page or range back to the page allocator. */
@@ -569,7 +571,7 @@ static unsigned int hpa_pages_clean(unsigned long pfn, unsigned long nr)
 static int hpa_pages_retake(unsigned long pfn, unsigned long nr,
 			    bool compound, unsigned int *dirty)
 {
-	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	gfp_t gfp = HPA_CONTIG_GFP;
 	int ret = -EBUSY, tries;
 
 	if (compound)

@@ -876,7 +876,7 @@ int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
 	struct hpa_steer steer;
 	int ret = 0;
 
-	hpa_steer_init(&steer, pool->size == HPA_2M ? pool->nid : NUMA_NO_NODE);
+	hpa_steer_init(&steer, pool->nid);
 	mutex_lock(&pool->resize_lock);
 	if (target < READ_ONCE(pool->nr_free) + READ_ONCE(pool->nr_in_use) +
 		     READ_ONCE(pool->nr_zeroing))
@@ -902,7 +902,8 @@ int hpa_pool_resize(struct hpa_pool *pool, unsigned long target)
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 		} else {
-			page = hpa_pages_steer_2m(&steer);
+			if (pool->size == HPA_2M)
+				page = hpa_pages_steer_2m(&steer);
 			steered = !!page;
 			if (!page)
 				page = hpa_pool_alloc_page(pool);
