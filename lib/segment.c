@@ -52,26 +52,40 @@ static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
 	pg->units = (uint8_t)units;
 }
 
+/*
+ * The lowest run of k free units of free: bit s of the result is set when
+ * units s to s + k - 1 all are (k - 1 shifts and ands, done by doubling).
+ */
+static uint32_t free_runs(uint32_t free, unsigned int k)
+{
+	unsigned int len = 1, sh;
+
+	while (len < k) {
+		sh = len < k - len ? len : k - len;
+		free &= free >> sh;
+		len += sh;
+	}
+	return free;
+}
+
 struct hpa_page *hpa_segment_page_new(struct hpa_segment *seg,
 				      unsigned int cls)
 {
 	unsigned int k = hpa_classes[cls].units, s, u;
 	uint32_t mask = (k >= 32) ? ~0U : (1U << k) - 1;
-	uint32_t free = seg->free_units;
+	uint32_t runs = free_runs(seg->free_units, k);
 
-	for (s = 0; s + k <= HPA_UNITS; s++) {
-		if (((free >> s) & mask) != mask)
-			continue;
-		seg->free_units &= ~(mask << s);
-		for (u = s; u < s + k; u++) {
-			seg->unit_page[u] = &seg->pages[s];
-			hpa_unit_page_set(unit_index(seg, u), &seg->pages[s]);
-		}
-		page_init(&seg->pages[s], seg->base + ((size_t)s <<
-			  HPA_UNIT_SHIFT), cls, k);
-		return &seg->pages[s];
+	if (!runs)
+		return NULL;
+	s = (unsigned int)__builtin_ctz(runs);
+	seg->free_units &= ~(mask << s);
+	for (u = s; u < s + k; u++) {
+		seg->unit_page[u] = &seg->pages[s];
+		hpa_unit_page_set(unit_index(seg, u), &seg->pages[s]);
 	}
-	return NULL;
+	page_init(&seg->pages[s], seg->base + ((size_t)s << HPA_UNIT_SHIFT),
+		  cls, k);
+	return &seg->pages[s];
 }
 
 void hpa_segment_page_free(struct hpa_segment *seg, struct hpa_page *pg)

@@ -47,7 +47,7 @@ TEST_F(seg, fills_all_32_units_of_a_small_class)
 
 TEST_F(seg, page_of_and_block_index)
 {
-	unsigned int cls = hpa_size_class(90000);	/* 2 blocks, 3 units */
+	unsigned int cls = hpa_size_class(90000);	/* 3 blocks, 5 units */
 	struct hpa_page *pg = hpa_segment_page_new(self->seg, cls);
 	struct hpa_page *small = hpa_segment_page_new(self->seg, 3);
 	char *p;
@@ -55,8 +55,8 @@ TEST_F(seg, page_of_and_block_index)
 	ASSERT_NE(NULL, pg);
 	ASSERT_NE(NULL, small);
 	ASSERT_GT(pg->units, 1);
-	ASSERT_EQ(2, pg->blocks);
-	ASSERT_EQ(3, pg->units);
+	ASSERT_EQ(3, pg->blocks);
+	ASSERT_EQ(5, pg->units);
 	p = pg->start + pg->block_size;
 	EXPECT_EQ(pg, hpa_segment_page_of(self->seg, p));
 	EXPECT_EQ(pg, hpa_segment_page_of(self->seg, pg->start +
@@ -143,6 +143,57 @@ TEST_F(seg, freed_units_are_reused)
 	b = hpa_segment_page_new(self->seg, 40);
 	EXPECT_EQ(start, b->start);
 	EXPECT_EQ(units, b->units);
+}
+
+/* The first run of free units a page fits, in a segment full of holes. */
+static int first_fit(uint32_t free, unsigned int k)
+{
+	uint32_t mask = k >= 32 ? ~0U : (1U << k) - 1;
+	unsigned int s;
+
+	for (s = 0; s + k <= HPA_UNITS; s++)
+		if (((free >> s) & mask) == mask)
+			return (int)s;
+	return -1;
+}
+
+TEST_F(seg, pages_take_the_first_run_that_fits)
+{
+	struct hpa_page *one[HPA_UNITS];
+	uint64_t r = 88172645463325252ULL;
+	unsigned int u, cls, round;
+
+	/* Every unit a page of one unit, then a random half freed. */
+	for (round = 0; round < 200; round++) {
+		hpa_segment_init(self->seg, self->base, NULL, 0);
+		for (u = 0; u < HPA_UNITS; u++)
+			ASSERT_NE(NULL, one[u] = hpa_segment_page_new(
+						self->seg, 0));
+		for (u = 0; u < HPA_UNITS; u++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			if (r & 1)
+				hpa_segment_page_free(self->seg, one[u]);
+		}
+		for (cls = 0; cls < HPA_NCLASSES; cls++) {
+			uint32_t free = self->seg->free_units;
+			unsigned int k = hpa_classes[cls].units;
+			int want = first_fit(free, k);
+			struct hpa_page *pg = hpa_segment_page_new(self->seg,
+								   cls);
+
+			if (want < 0) {
+				EXPECT_EQ(NULL, pg) TH_LOG("%u units in %08x",
+							   k, free);
+				continue;
+			}
+			ASSERT_NE(NULL, pg);
+			EXPECT_EQ(self->base + (size_t)want * HPA_UNIT_SIZE,
+				  pg->start) TH_LOG("%u units in %08x", k, free);
+			EXPECT_EQ(free & ~(((k >= 32 ? ~0U : (1U << k) - 1))
+					   << want), self->seg->free_units);
+			hpa_segment_page_free(self->seg, pg);
+		}
+	}
 }
 
 TEST_F(seg, bitmap_marks_exactly_the_blocks)
