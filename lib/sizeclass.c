@@ -8,7 +8,9 @@
  *
  * A page of a class is a run of 64 KiB units; the run is the shortest that
  * holds a whole number of blocks wasting at most 1/8 of the run at its end
- * (bitmaps hold at most HPA_MAX_BLOCKS blocks).
+ * (bitmaps hold at most HPA_MAX_BLOCKS blocks), and at least
+ * HPA_PAGE_MIN_BLOCKS blocks where a run of up to HPA_PAGE_MIN_BLOCKS_UNITS
+ * units can (internal.h).
  */
 #include "internal.h"
 
@@ -58,7 +60,9 @@ void hpa_sizeclass_init(void)
 
 			if (n > HPA_MAX_BLOCKS)
 				n = HPA_MAX_BLOCKS;
-			if (n >= 1 && (bytes - n * size) * 8 <= bytes)
+			if (n >= 1 && (bytes - n * size) * 8 <= bytes &&
+			    (n >= HPA_PAGE_MIN_BLOCKS ||
+			     k >= HPA_PAGE_MIN_BLOCKS_UNITS))
 				break;
 		}
 		hpa_classes[c].size = size;

@@ -75,6 +75,15 @@ TEST_F(classes, page_geometry)
 		if (k->blocks < HPA_MAX_BLOCKS)
 			EXPECT_LE((bytes - (uint64_t)k->blocks * k->size) * 8,
 				  bytes) TH_LOG("class %u", c);
+		/*
+		 * Enough blocks a page that a class's pages are not carved
+		 * and released at every malloc and free.
+		 */
+		if ((uint64_t)k->size * HPA_PAGE_MIN_BLOCKS <=
+		    (uint64_t)HPA_PAGE_MIN_BLOCKS_UNITS * HPA_UNIT_SIZE)
+			EXPECT_GE(k->blocks, HPA_PAGE_MIN_BLOCKS)
+				TH_LOG("class %u: %u blocks of %u", c,
+				       k->blocks, k->size);
 	}
 }
 
