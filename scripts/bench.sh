@@ -101,8 +101,9 @@ declare -A ENVS=(
 	[hpalloc]="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so HPALLOC_BACKEND=thp"
 )
 # hpalloc runs on THP pages, like the others, everywhere but in the random-
-# update section: it would pick hugetlb pages whenever some are reserved on
-# the machine, and hugetlb pages do not show in RSS.
+# update section, where it runs with its default backend (auto: the device
+# where /dev/hpalloc is, else THP; auto never takes hugetlb pages), so that
+# on a machine with the module the table shows the device's pages.
 HPA_AUTO="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so"
 
 RES=$(mktemp)
