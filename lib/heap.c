@@ -51,10 +51,10 @@ static pthread_key_t heap_key;
 /*
  * A class's free cache holds up to HPA_CACHE_BYTES of blocks (at least
  * HPA_CACHE_MIN, at most HPA_CACHE_MAX of them): enough that batches of a
- * thousand small blocks freed and allocated again never reach the bitmaps,
- * little enough that cached blocks keep few pages from emptying.
+ * thousand blocks of up to 256 bytes freed and allocated again never reach
+ * the bitmaps, little enough that cached blocks keep few pages from emptying.
  */
-#define HPA_CACHE_BYTES	(128 * 1024)
+#define HPA_CACHE_BYTES	(256 * 1024)
 #define HPA_CACHE_MIN	4
 #define HPA_CACHE_MAX	1024
 

@@ -467,6 +467,43 @@ static void *free_some(void *arg)
 	return NULL;
 }
 
+/*
+ * glibc-simple's shape: a thousand blocks of one small size allocated, all
+ * freed, allocated again; the cache holds them all (no trip through the
+ * bitmaps) and hands them back newest first.
+ */
+TEST_F(heap, batches_of_a_thousand_small_blocks_stay_in_the_cache)
+{
+	enum { N = 1000 };
+	static const size_t sizes[] = { 16, 64, 128, 192, 256 };
+	static char *p[N], *q[N];
+	unsigned int s, i;
+
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		struct hpa_class_list *cl =
+			&hpa_heap_get()->cls[hpa_size_class(sizes[s])];
+		uint32_t room;
+
+		/* Start from an empty cache of the class. */
+		hpa_heap_cache_flush(hpa_heap_get(), cl, 0);
+		ASSERT_GE(cl->cache_max, N) TH_LOG("%zu bytes", sizes[s]);
+		for (i = 0; i < N; i++)
+			ASSERT_NE(NULL, p[i] = hpa_malloc(sizes[s]));
+		for (i = 0; i < N; i++)
+			hpa_free(p[i]);
+		room = atomic_load(&cl->cache_room);
+		EXPECT_EQ(cl->cache_max - N, room) TH_LOG("%zu bytes",
+							  sizes[s]);
+		for (i = 0; i < N; i++)
+			q[i] = hpa_malloc(sizes[s]);
+		for (i = 0; i < N; i++)
+			EXPECT_EQ(p[N - 1 - i], q[i]) TH_LOG("%zu bytes, %u",
+							     sizes[s], i);
+		for (i = 0; i < N; i++)
+			hpa_free(q[i]);
+	}
+}
+
 /* Past the cache's limit the older half goes back to the owners. */
 TEST_F(heap, cross_thread_frees_overflow_to_the_owner)
 {
