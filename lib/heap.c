@@ -126,8 +126,9 @@ static struct hpa_heap *heap_new(int node, bool shared)
 
 		h->cls[c].word = &hpa_empty_word;
 		h->cls[c].size = hpa_classes[c].size;
-		h->cls[c].cache_max = max < HPA_CACHE_MIN ? HPA_CACHE_MIN :
-				      max > HPA_CACHE_MAX ? HPA_CACHE_MAX : max;
+		h->cls[c].cache_max = (uint16_t)(max < HPA_CACHE_MIN ?
+				HPA_CACHE_MIN : max > HPA_CACHE_MAX ?
+				HPA_CACHE_MAX : max);
 		h->cls[c].cache_room = h->cls[c].cache_max;
 	}
 	h->node = node;
@@ -425,8 +426,8 @@ void hpa_heap_free_remote(void *p, struct hpa_page *pg)
 		hpa_free_other(p);
 		return;
 	}
-	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= pg->blocks))
-		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
+		hpa_heap_free_bad(pg, p);
 	/*
 	 * Free blocks carry one of the two free tags, allocated ones 0 (or
 	 * what the caller wrote): the owner's cache, or another thread's,
@@ -567,6 +568,14 @@ void hpa_heap_free_suspect(struct hpa_block *b, struct hpa_page *pg)
 	if (pg->free_map[idx / 64] & (1ULL << (idx % 64)))
 		hpa_bad_pointer("hpa_free", b, "double free");
 	hpa_heap_cache_push(pg, b);
+}
+
+void hpa_heap_free_bad(const struct hpa_page *pg, const void *p)
+{
+	/* Past the frontier: a block start the page never handed out. */
+	if (hpa_page_block_rot(pg, p) < hpa_classes[pg->cls].blocks)
+		hpa_bad_pointer("hpa_free", p, "a block that was never allocated");
+	hpa_bad_pointer("hpa_free", p, "not the start of a block");
 }
 
 static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)

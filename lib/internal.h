@@ -87,6 +87,20 @@ static inline uintptr_t hpa_align_up(uintptr_t x, uintptr_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
+/*
+ * Fields one thread writes and others read (counters that hpa_stats sums,
+ * page owners, page frontiers): relaxed atomics.  For a counter a relaxed
+ * load and store of the sum is what the owner needs, but compilers do not
+ * fuse atomic accesses, so on x86-64 it is one read-modify-write
+ * instruction without a lock prefix instead of a load, an add and a store
+ * (readers see the old or the new value, as with the store), and a
+ * relaxed load is a plain one that can be an operand of a compare.  Under
+ * TSan the atomic accesses, which it can see.
+ */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define HPA_OWNER_RMW	1
+#endif
+
 /* ---- lock.c ---------------------------------------------------------- */
 
 struct hpa_lock {
@@ -390,7 +404,18 @@ struct hpa_page {
 	struct hpa_heap *heap;			/* owner */
 	struct hpa_class_list *cl;		/* &heap->cls[cls] */
 	uint64_t cookie;			/* hpa_free_cookie */
-	uint64_t blocks;	/* 64 bits: free compares it to a register */
+	/*
+	 * The frontier: blocks 0 to limit - 1 have been handed out at least
+	 * once, the rest never (malloc takes the lowest free bit, so a page
+	 * fills from block 0 up).  64 bits: free compares it to a register,
+	 * and that one compare rejects a pointer into a block and a block
+	 * that was never allocated (its tag is whatever the memory held, not
+	 * a free tag).  Written by the heap that takes blocks from the page,
+	 * read by any freer: relaxed accesses, hpa_page_limit() and
+	 * hpa_page_set_limit() (a plain field, so that free's read can be
+	 * the compare's memory operand).
+	 */
+	uint64_t limit;
 	uint32_t block_size;
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
@@ -474,8 +499,8 @@ static inline uint64_t hpa_div_magic(uint32_t size)
 
 /*
  * Block index of p, which must lie in one of pg's units, or a number
- * >= pg->blocks if p is not a block start (inside a block, past the last
- * one): an exact-division test, one multiply, one rotate by a constant and
+ * past the page's blocks if p is not a block start (inside a block, past
+ * the last one): an exact-division test, one multiply, one rotate by a constant and
  * one compare, no division.  The block size is odd * 2^k (k <= 20, the
  * largest class being 1 MiB) and div_magic is the inverse of odd modulo
  * 2^64 times 2^(20-k), so off * div_magic is off' * odd^-1 with
@@ -486,10 +511,10 @@ static inline uint64_t hpa_div_magic(uint32_t size)
  * the inverse undoes the odd factor; conversely a value that small has its
  * low 20 bits clear before the rotate, and times odd it does not wrap, so
  * it is n / odd with n a multiple of odd).  Since n / size' = off / size
- * and pg->blocks is far below (2^64 - 1) / size' (more than 2^24, size'
- * being below 2^40), one unsigned compare with pg->blocks tells a block
- * start in the page from anything else, a block past the last one
- * included.
+ * and a page's block count is far below (2^64 - 1) / size' (more than
+ * 2^24, size' being below 2^40), one unsigned compare with pg->limit tells
+ * a block start that was handed out from anything else, a block past the
+ * last one and a block never allocated included.
  */
 static inline __attribute__((always_inline)) uint64_t
 hpa_page_block_rot(const struct hpa_page *pg, const void *p)
@@ -499,13 +524,33 @@ hpa_page_block_rot(const struct hpa_page *pg, const void *p)
 	return (t >> HPA_DIV_ROT) | (t << (64 - HPA_DIV_ROT));
 }
 
-/* Block index of p in pg; -1 if p is not a block start. */
+/*
+ * pg->limit as free reads it: like hpa_page_owner(), a plain load where
+ * plain accesses are what relaxed ones compile to (compilers do not fold
+ * an atomic load into the compare), a relaxed atomic load under TSan.
+ */
+static inline __attribute__((always_inline)) uint64_t
+hpa_page_limit(const struct hpa_page *pg)
+{
+#ifdef HPA_OWNER_RMW
+	return pg->limit;
+#else
+	return __atomic_load_n(&pg->limit, __ATOMIC_RELAXED);
+#endif
+}
+
+static inline void hpa_page_set_limit(struct hpa_page *pg, uint64_t limit)
+{
+	__atomic_store_n(&pg->limit, limit, __ATOMIC_RELAXED);
+}
+
+/* Block index of p in pg; -1 if p is not a block handed out. */
 static inline long hpa_page_block_index(const struct hpa_page *pg,
 					const void *p)
 {
 	uint64_t idx = hpa_page_block_rot(pg, p);
 
-	return idx < pg->blocks ? (long)idx : -1;
+	return idx < hpa_page_limit(pg) ? (long)idx : -1;
 }
 
 static inline struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg,
@@ -560,7 +605,8 @@ struct hpa_class_list {
 	struct hpa_page *full;		/* pages without */
 	/* Owner-written, read by hpa_stats: relaxed atomics. */
 	_Atomic uint32_t cache_room;	/* cache_max - blocks in cache */
-	uint32_t cache_max;
+	uint16_t cache_max;		/* at most HPA_CACHE_MAX */
+	uint16_t bit0;			/* block index of bit 0 of *word */
 	_Atomic uint64_t in_use;	/* blocks out of the bitmaps */
 	_Atomic uint64_t pages;
 } __attribute__((aligned(64)));
@@ -627,18 +673,7 @@ void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heaps_lock_all(void);
 void hpa_heaps_unlock_all(void);
 
-/*
- * Counters only their owner thread writes and others read (hpa_stats):
- * relaxed atomics.  A relaxed load and store of the sum is what the owner
- * needs, but compilers do not fuse atomic accesses, so on x86-64 it is one
- * read-modify-write instruction without a lock prefix instead of a load,
- * an add and a store (readers see the old or the new value, as with the
- * store).  Under TSan the C11 accesses, which it can see.
- */
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#define HPA_OWNER_RMW	1
-#endif
-
+/* Counters only their owner thread writes (HPA_OWNER_RMW above). */
 static inline __attribute__((always_inline)) void
 hpa_count_add(_Atomic uint64_t *c, int64_t d)
 {
@@ -678,16 +713,23 @@ hpa_count32_dec(_Atomic uint32_t *c)
 #endif
 }
 
-/* Take the lowest free block of word, the value of *cl->word (not 0). */
+/*
+ * Take the lowest free block of word, the value of *cl->word (not 0); the
+ * first take of a block moves its page's frontier past it.
+ */
 static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 {
+	struct hpa_page *pg = cl->avail;
+	unsigned int bit = (unsigned int)__builtin_ctzll(word);
+	uint64_t idx = (uint64_t)cl->bit0 + bit;
 	struct hpa_block *b;
 
 	*cl->word = word & (word - 1);
-	cl->avail->used++;
+	pg->used++;
+	if (HPA_UNLIKELY(idx >= hpa_page_limit(pg)))
+		hpa_page_set_limit(pg, idx + 1);
 	hpa_count_add(&cl->in_use, 1);
-	b = (struct hpa_block *)(cl->base +
-				 (size_t)__builtin_ctzll(word) * cl->size);
+	b = (struct hpa_block *)(cl->base + (size_t)bit * cl->size);
 	b->tag = 0;
 	return b;
 }
@@ -697,6 +739,7 @@ static inline void *hpa_class_use_word(struct hpa_class_list *cl,
 				       struct hpa_page *pg, unsigned int w)
 {
 	cl->word = &pg->free_map[w];
+	cl->bit0 = (uint16_t)(w * 64);
 	cl->base = pg->start + (size_t)w * 64 * pg->block_size;
 	return hpa_class_take(cl, pg->free_map[w]);
 }
@@ -811,6 +854,8 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			  uint32_t keep);
 void hpa_heap_free_suspect(struct hpa_block *b, struct hpa_page *pg);
+/* A free of p that is no block pg handed out: abort with what it is. */
+_Noreturn void hpa_heap_free_bad(const struct hpa_page *pg, const void *p);
 
 /* Push b onto its class's free cache; the older half out when it is full. */
 static inline __attribute__((always_inline)) void
@@ -834,8 +879,8 @@ hpa_heap_free_cached(struct hpa_page *pg, void *p)
 {
 	struct hpa_block *b = p;
 
-	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= pg->blocks))
-		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
+		hpa_heap_free_bad(pg, p);
 	if (HPA_UNLIKELY(hpa_tag_is_free(b->tag, pg->cookie))) {
 		hpa_heap_free_suspect(b, pg);
 		return;

@@ -46,7 +46,6 @@ static void page_init(struct hpa_page *pg, char *start, unsigned int cls,
 	pg->start = start;
 	pg->block_size = c->size;
 	pg->div_magic = hpa_div_magic(c->size);
-	pg->blocks = c->blocks;
 	pg->cookie = hpa_free_cookie;
 	pg->cls = (uint8_t)cls;
 	pg->units = (uint8_t)units;

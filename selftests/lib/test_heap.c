@@ -226,7 +226,8 @@ static char *past_last_block(void)
 		char *p = hpa_malloc(size);
 		struct hpa_page *pg = hpa_unit_page(((uintptr_t)p -
 				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT);
-		size_t end = (size_t)pg->blocks * pg->block_size;
+		size_t end = (size_t)hpa_classes[pg->cls].blocks *
+			     pg->block_size;
 
 		if (pg->block_size == size &&
 		    end < ((size_t)pg->units << HPA_UNIT_SHIFT))
@@ -247,6 +248,41 @@ static void free_past_last_block_remote(void *arg)
 
 	(void)arg;
 	pthread_create(&t, NULL, free_it, past_last_block());
+	pthread_join(t, NULL);
+}
+
+/*
+ * A block start past its page's frontier: a block the page never handed
+ * out, whose memory holds no free tag (a free of it used to be taken for
+ * a valid one, and its block was then handed out twice).
+ */
+static char *never_handed_out(void)
+{
+	size_t size;
+
+	for (size = 1024; size <= 4096; size += 512) {
+		char *p = hpa_malloc(size);
+		struct hpa_page *pg = hpa_unit_page(((uintptr_t)p -
+				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT);
+
+		if (pg->limit < hpa_classes[pg->cls].blocks)
+			return pg->start + pg->limit * pg->block_size;
+	}
+	return NULL;
+}
+
+static void free_never_handed_out(void *arg)
+{
+	(void)arg;
+	hpa_free(never_handed_out());
+}
+
+static void free_never_handed_out_remote(void *arg)
+{
+	pthread_t t;
+
+	(void)arg;
+	pthread_create(&t, NULL, free_it, never_handed_out());
 	pthread_join(t, NULL);
 }
 
@@ -278,6 +314,15 @@ TEST_F(heap, frees_of_what_is_no_block_are_caught)
 	EXPECT_EQ(SIGABRT, run_child(free_past_last_block_remote, NULL, buf,
 				     sizeof(buf), NULL));
 	EXPECT_NE(NULL, strstr(buf, "not the start of a block"))
+		TH_LOG("%s", buf);
+	ASSERT_NE(NULL, never_handed_out());
+	EXPECT_EQ(SIGABRT, run_child(free_never_handed_out, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "a block that was never allocated"))
+		TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(free_never_handed_out_remote, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "a block that was never allocated"))
 		TH_LOG("%s", buf);
 	EXPECT_EQ(SIGABRT, run_child(free_unit_in_no_page, NULL, buf,
 				     sizeof(buf), NULL));

@@ -36,7 +36,8 @@ TEST_F(seg, fills_all_32_units_of_a_small_class)
 
 	while ((pg = hpa_segment_page_new(self->seg, 0))) {
 		EXPECT_EQ(16, pg->block_size);
-		EXPECT_EQ(HPA_MAX_BLOCKS, pg->blocks);
+		EXPECT_EQ(HPA_MAX_BLOCKS, hpa_classes[0].blocks);
+		EXPECT_EQ(0, pg->limit);	/* nothing handed out yet */
 		EXPECT_EQ(0, (uintptr_t)pg->start & (HPA_UNIT_SIZE - 1));
 		n++;
 	}
@@ -55,16 +56,23 @@ TEST_F(seg, page_of_and_block_index)
 	ASSERT_NE(NULL, pg);
 	ASSERT_NE(NULL, small);
 	ASSERT_GT(pg->units, 1);
-	ASSERT_EQ(3, pg->blocks);
+	ASSERT_EQ(3, hpa_classes[cls].blocks);
 	ASSERT_EQ(5, pg->units);
 	p = pg->start + pg->block_size;
 	EXPECT_EQ(pg, hpa_segment_page_of(self->seg, p));
 	EXPECT_EQ(pg, hpa_segment_page_of(self->seg, pg->start +
 					  2 * HPA_UNIT_SIZE + 5));
+	/* Only blocks below the frontier count as blocks of the page. */
+	EXPECT_EQ(-1, hpa_page_block_index(pg, pg->start));
+	pg->limit = 2;
+	EXPECT_EQ(0, hpa_page_block_index(pg, pg->start));
 	EXPECT_EQ(1, hpa_page_block_index(pg, p));
+	EXPECT_EQ(-1, hpa_page_block_index(pg, p + pg->block_size));
+	pg->limit = 3;
+	EXPECT_EQ(2, hpa_page_block_index(pg, p + pg->block_size));
 	EXPECT_EQ(-1, hpa_page_block_index(pg, p + 16));
 	EXPECT_EQ(-1, hpa_page_block_index(pg, pg->start +
-			(size_t)pg->blocks * pg->block_size));
+			(size_t)hpa_classes[cls].blocks * pg->block_size));
 	EXPECT_EQ(small, hpa_segment_page_of(self->seg, small->start + 64));
 	/* The header is not in the chunk: the first page starts at unit 0. */
 	EXPECT_EQ(self->base, pg->start);
@@ -89,6 +97,7 @@ TEST_F(seg, block_start_test_is_exact_for_every_class_and_offset)
 		uint64_t size, odd, floor_bad, off, bad = 0, wrong = 0;
 
 		ASSERT_NE(NULL, pg);
+		pg->limit = hpa_classes[cls].blocks;	/* all handed out */
 		size = pg->block_size;
 		odd = size >> __builtin_ctzll(size);
 		floor_bad = UINT64_MAX / (odd << HPA_DIV_ROT);
@@ -101,7 +110,7 @@ TEST_F(seg, block_start_test_is_exact_for_every_class_and_offset)
 
 			if (start ? rot != off / size : rot <= floor_bad)
 				bad++;
-			if (idx != (start && off / size < pg->blocks ?
+			if (idx != (start && off / size < pg->limit ?
 				    (long)(off / size) : -1))
 				wrong++;
 		}
@@ -204,8 +213,8 @@ TEST_F(seg, bitmap_marks_exactly_the_blocks)
 
 	for (i = 0; i < HPA_BITMAP_WORDS; i++)
 		bits += (unsigned int)__builtin_popcountll(pg->free_map[i]);
-	EXPECT_EQ(pg->blocks, bits);
-	EXPECT_EQ(65536 / 160, pg->blocks);
+	EXPECT_EQ(hpa_classes[cls].blocks, bits);
+	EXPECT_EQ(65536 / 160, hpa_classes[cls].blocks);
 }
 
 TEST_HARNESS_MAIN
