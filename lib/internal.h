@@ -158,6 +158,8 @@ void hpa_options_init(void);
 long long hpa_option_int(enum hpa_option o);
 /* Change a numeric option at run time (mallopt). */
 void hpa_option_set_int(enum hpa_option o, long long v);
+/* Whether the environment or mallopt gave the option a value. */
+bool hpa_option_given(enum hpa_option o);
 const char *hpa_option_str(enum hpa_option o);
 /* Parse "123", "4k", "2M", "1G", "1T"; -1 when invalid. */
 long long hpa_parse_size(const char *s);

@@ -26,7 +26,8 @@ const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX] = {
 		"virtual address space reserved at start-up",
 		HPA_RESERVE_MIN, 1LL << 47 },
 	[HPA_OPT_RETAIN] = { "RETAIN", HPA_OPT_SIZE, "64M",
-		"free committed memory kept for reuse before unmapping",
+		"free committed memory kept for reuse before unmapping "
+		"(unset: 64M, and for big blocks as much as is in use)",
 		0, 1LL << 47 },
 	[HPA_OPT_PAGE_1G] = { "PAGE_1G", HPA_OPT_BOOL, "1",
 		"use 1 GiB pages for blocks of 1 GiB and more when possible" },
@@ -39,6 +40,7 @@ const struct hpa_option_desc hpa_option_table[HPA_OPT_MAX] = {
 
 static long long opt_int[HPA_OPT_MAX];
 static const char *opt_str[HPA_OPT_MAX];
+static bool opt_given[HPA_OPT_MAX];	/* by the environment or mallopt */
 
 long long hpa_parse_size(const char *s)
 {
@@ -188,6 +190,7 @@ void hpa_options_init(void)
 		}
 		opt_int[i] = n;
 		opt_str[i] = v;
+		opt_given[i] = true;
 	}
 	warn_unknown();
 }
@@ -200,6 +203,12 @@ long long hpa_option_int(enum hpa_option o)
 void hpa_option_set_int(enum hpa_option o, long long v)
 {
 	__atomic_store_n(&opt_int[o], v, __ATOMIC_RELAXED);
+	__atomic_store_n(&opt_given[o], true, __ATOMIC_RELAXED);
+}
+
+bool hpa_option_given(enum hpa_option o)
+{
+	return __atomic_load_n(&opt_given[o], __ATOMIC_RELAXED);
 }
 
 const char *hpa_option_str(enum hpa_option o)

@@ -15,10 +15,12 @@
  * anything is committed fresh.  So a loop of large malloc/free reuses what
  * it committed instead of faulting in (and zeroing) fresh pages.
  *
- * Retention: at most HPALLOC_RETAIN bytes (default 64 MiB) stay committed in
- * the pool; a chunk given back beyond that is decommitted at once (munmap,
- * or the device's pages go back to its node pool) and its address range
- * returns to the arena.  A run given back when the budget is full evicts
+ * Retention: at most HPALLOC_RETAIN bytes stay committed in the pool
+ * (unset: 64 MiB, and for big blocks' runs as much as the memory in use
+ * when that is more, so that a program that cycles through blocks of
+ * tens of MiB reuses them as it does small ones); a chunk given back
+ * beyond that is decommitted at once (munmap, or the device's pages go
+ * back to its node pool) and its address range returns to the arena.  A run given back when the budget is full evicts
  * smaller cached runs first (the one just freed is the likeliest to be
  * asked for again), so old remnants never hold the whole budget.
  */
@@ -247,6 +249,25 @@ static void pool_unkeep(uint64_t bytes)
 }
 
 /*
+ * How much the pool may hold: HPALLOC_RETAIN as given (or set by mallopt);
+ * unset, its default, and for a big block's run as much as the memory in
+ * use (mapped and not in the pool, the run being given back included) when
+ * that is more.
+ */
+static uint64_t retain_limit(bool run)
+{
+	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
+	uint64_t mapped, kept;
+
+	if (!run || hpa_option_given(HPA_OPT_RETAIN))
+		return limit;
+	mapped = atomic_load_explicit(&hpa_gstats.bytes_mapped,
+				      memory_order_relaxed);
+	kept = atomic_load_explicit(&retained, memory_order_relaxed);
+	return mapped - kept > limit && mapped > kept ? mapped - kept : limit;
+}
+
+/*
  * A popped chunk the request cannot use goes back on its list still
  * counted: it never left the pool.  Without a list block for it, it
  * leaves the pool after all.
@@ -307,7 +328,7 @@ void hpa_pool_put(size_t idx)
 {
 	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	struct pool_list *l = list_for(c->node, page_class(c->page_shift));
-	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
+	uint64_t limit = retain_limit(false);
 	bool kept = false;
 
 	if (c->page_shift < 30 && pool_keep(HPA_CHUNK_SIZE, limit)) {
@@ -615,7 +636,7 @@ static bool evict_smaller(size_t n, uint64_t bytes, uint64_t limit)
 void hpa_pool_put_run(size_t idx, size_t n)
 {
 	const struct hpa_chunk *c = &hpa_arena.map[idx];
-	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
+	uint64_t limit = retain_limit(true);
 	uint64_t bytes = n << HPA_CHUNK_SHIFT;
 	bool kept = false;
 	unsigned int i;

@@ -380,4 +380,86 @@ TEST_F(big_loop, reuses_committed_memory)
 	EXPECT_EQ(0, fake.errors);
 }
 
+/*
+ * Big blocks of 5 to 25 MiB, 20 live (mimalloc-bench's malloc-large): what
+ * is in use is far above the 64 MiB default, so a freed block is kept for
+ * the next one only because unset retention follows the memory in use.
+ * With a fixed 64 MiB (HPALLOC_RETAIN=64M, below) this loop commits fresh
+ * memory for 97 of its 400 allocations, and 24 without.
+ */
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return (*s * 2685821657736338717ULL) >> 20;
+}
+
+static uint64_t big_cycle(void)
+{
+	enum { LIVE = 20, ROUNDS = 400 };
+	void *slot[LIVE] = { 0 };
+	uint64_t s = 42, maps0;
+	struct hpa_stats st;
+	int i;
+
+	st = stats();
+	maps0 = all_maps(&st);
+	for (i = 0; i < ROUNDS; i++) {
+		unsigned int k;
+		size_t size;
+
+		k = (unsigned int)(xorshift(&s) % LIVE);
+		size = (5 << 20) + (size_t)(xorshift(&s) % (20 << 20));
+		hpa_free(slot[k]);
+		slot[k] = hpa_malloc(size);
+		if (!slot[k])
+			return UINT64_MAX;
+		((char *)slot[k])[size - 1] = 1;
+		st = stats();
+		/* Never more kept than what is in use, nor than the default. */
+		if (st.bytes_retained > 64 << 20 &&
+		    st.bytes_retained > st.bytes_mapped - st.bytes_retained)
+			return UINT64_MAX - 1;
+	}
+	st = stats();
+	for (i = 0; i < LIVE; i++)
+		hpa_free(slot[i]);
+	return all_maps(&st) - maps0;
+}
+
+TEST_F(big_loop, retention_follows_the_memory_in_use)
+{
+	uint64_t maps = big_cycle();
+
+	TH_LOG("%llu fresh commits for 400 allocations",
+	       (unsigned long long)maps);
+	/* The first rounds commit what the 20 live blocks need. */
+	EXPECT_LE(maps, 40);
+	EXPECT_EQ(0, fake.errors);
+}
+
+FIXTURE(big_loop_fixed) {};
+FIXTURE_SETUP(big_loop_fixed)
+{
+	fake_install();
+	setenv("HPALLOC_RETAIN", "64M", 1);
+	hpa_init_slow();
+}
+FIXTURE_TEARDOWN(big_loop_fixed) {}
+
+/* A retention the user gives is a fixed bound. */
+TEST_F(big_loop_fixed, given_retention_is_a_fixed_bound)
+{
+	uint64_t maps = big_cycle();
+	struct hpa_stats st = stats();
+
+	TH_LOG("%llu fresh commits for 400 allocations",
+	       (unsigned long long)maps);
+	EXPECT_GT(maps, 60);
+	EXPECT_LT(maps, UINT64_MAX - 1);
+	EXPECT_LE(st.bytes_retained, 64 << 20);
+	EXPECT_EQ(0, fake.errors);
+}
+
 TEST_HARNESS_MAIN
