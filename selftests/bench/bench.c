@@ -19,6 +19,10 @@
  *                                   of them freed by the next thread
  *   bench batches SECONDS           glibc-simple shape: one thread, 1000
  *                                   blocks of one size, then all freed
+ *   bench large SECONDS             5 - 25 MiB blocks, 20 live, each
+ *                                   zeroed with memset (as C++'s
+ *                                   make_unique<char[]> does), freed in a
+ *                                   loop (mimalloc-bench's malloc-large)
  *   bench big SECONDS               256 KiB - 8 MiB blocks, 4 live, every
  *                                   4 KiB page written, freed in a loop
  *   bench mixed-ops OPS             the mixed loop, one thread, a fixed
@@ -419,6 +423,36 @@ static void *big_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Called through a volatile pointer: the compiler would otherwise turn
+ * malloc and memset to 0 into calloc, which may skip the zeroing of fresh
+ * pages (a C++ new followed by value-initialisation zeroes them).
+ */
+static void *(*volatile zero_fill)(void *, int, size_t) = memset;
+
+static void *large_thread(void *arg)
+{
+	enum { LIVE = 20 };
+	void *live[LIVE] = { 0 };
+	uint64_t s = 4242, ops = 0;
+	size_t i;
+
+	(void)arg;
+	while (!shape_done(ops)) {
+		unsigned int k = (unsigned int)(rnd(&s) % LIVE);
+		size_t sz = (5 << 20) + (size_t)(rnd(&s) % (20 << 20));
+
+		free(live[k]);
+		live[k] = malloc(sz);
+		zero_fill(live[k], 0, sz);
+		ops++;
+	}
+	for (i = 0; i < LIVE; i++)
+		free(live[i]);
+	atomic_fetch_add(&total_ops, ops);
+	return NULL;
+}
+
 struct shape {
 	const char *name;
 	void *(*fn)(void *);
@@ -432,6 +466,7 @@ static const struct shape shapes[] = {
 	{ "rptest", rptest_thread, 0 },
 	{ "batches", batches_thread, 1 },
 	{ "big", big_thread, 1 },
+	{ "large", large_thread, 1 },
 };
 
 /* Timed (secs > 0) or a fixed number of ops per thread (ops > 0). */
@@ -630,6 +665,8 @@ int main(int argc, char **argv)
 		return run_shape(&shapes[4], 1, atof(argv[2]), 0);
 	if (!strcmp(w, "big") && argc == 3)
 		return run_shape(&shapes[5], 1, atof(argv[2]), 0);
+	if (!strcmp(w, "large") && argc == 3)
+		return run_shape(&shapes[6], 1, atof(argv[2]), 0);
 	if (!strcmp(w, "tlb") && argc == 4)
 		return tlb(strtoul(argv[2], NULL, 0), atol(argv[3]), 0);
 	if (!strcmp(w, "tlb-hugetlb") && argc == 4)
