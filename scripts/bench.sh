@@ -341,7 +341,7 @@ L.append("|---" * (len(sall) + 1) + "|")
 for k, name in shapes:
     L.append(f"| {name} | " + " | ".join(
         fmt(g(a, k + '.ops') and g(a, k + '.ops') / 1e6,
-            4 if k == "large1" else 3 if k == "big1" else 2)
+            6 if k == "large1" else 3 if k == "big1" else 2)
         for a in sall) + " |")
 L.append("")
 
