@@ -399,29 +399,16 @@ static void *batches_thread(void *arg)
 	return NULL;
 }
 
-static void *big_thread(void *arg)
-{
-	enum { LIVE = 4 };
-	void *live[LIVE] = { 0 };
-	uint64_t s = 777, ops = 0;
-	size_t i;
-
-	(void)arg;
-	while (!shape_done(ops)) {
-		unsigned int k = (unsigned int)(rnd(&s) % LIVE);
-		size_t sz = (256 << 10) + (size_t)(rnd(&s) % (8 << 20));
-
-		free(live[k]);
-		live[k] = malloc(sz);
-		for (i = 0; i < sz; i += 4096)
-			((char *)live[k])[i] = (char)i;
-		ops++;
-	}
-	for (i = 0; i < LIVE; i++)
-		free(live[i]);
-	atomic_fetch_add(&total_ops, ops);
-	return NULL;
-}
+/*
+ * Big blocks replaced at random in a loop: live of them, sizes lo to
+ * lo + span, each written every 4 KiB or zeroed whole.
+ */
+struct big_loop {
+	unsigned int live;
+	size_t lo, span;
+	int zero;
+	uint64_t seed;
+};
 
 /*
  * Called through a volatile pointer: the compiler would otherwise turn
@@ -430,26 +417,45 @@ static void *big_thread(void *arg)
  */
 static void *(*volatile zero_fill)(void *, int, size_t) = memset;
 
-static void *large_thread(void *arg)
+static void big_loop_run(const struct big_loop *b)
 {
-	enum { LIVE = 20 };
-	void *live[LIVE] = { 0 };
-	uint64_t s = 4242, ops = 0;
+	void *live[32] = { 0 };
+	uint64_t s = b->seed, ops = 0;
 	size_t i;
 
-	(void)arg;
 	while (!shape_done(ops)) {
-		unsigned int k = (unsigned int)(rnd(&s) % LIVE);
-		size_t sz = (5 << 20) + (size_t)(rnd(&s) % (20 << 20));
+		unsigned int k = (unsigned int)(rnd(&s) % b->live);
+		size_t sz = b->lo + (size_t)(rnd(&s) % b->span);
 
 		free(live[k]);
 		live[k] = malloc(sz);
-		zero_fill(live[k], 0, sz);
+		if (b->zero)
+			zero_fill(live[k], 0, sz);
+		else
+			for (i = 0; i < sz; i += 4096)
+				((char *)live[k])[i] = (char)i;
 		ops++;
 	}
-	for (i = 0; i < LIVE; i++)
+	for (i = 0; i < b->live; i++)
 		free(live[i]);
 	atomic_fetch_add(&total_ops, ops);
+}
+
+static void *big_thread(void *arg)
+{
+	static const struct big_loop b = { 4, 256 << 10, 8 << 20, 0, 777 };
+
+	(void)arg;
+	big_loop_run(&b);
+	return NULL;
+}
+
+static void *large_thread(void *arg)
+{
+	static const struct big_loop b = { 20, 5 << 20, 20 << 20, 1, 4242 };
+
+	(void)arg;
+	big_loop_run(&b);
 	return NULL;
 }
 

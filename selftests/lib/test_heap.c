@@ -213,6 +213,12 @@ static void double_free_remote_then_local(void *arg)
 	hpa_free(p);
 }
 
+static struct hpa_page *page_of(const void *p)
+{
+	return hpa_unit_page(((uintptr_t)p - (uintptr_t)hpa_arena.base) >>
+			     HPA_UNIT_SHIFT);
+}
+
 /*
  * The first address past the last block of a page whose blocks leave a
  * tail in its last unit: a multiple of the block size from the page's
@@ -223,9 +229,7 @@ static char *past_last_block(void)
 	size_t size;
 
 	for (size = 48; size <= 1024; size += 16) {
-		char *p = hpa_malloc(size);
-		struct hpa_page *pg = hpa_unit_page(((uintptr_t)p -
-				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT);
+		struct hpa_page *pg = page_of(hpa_malloc(size));
 		size_t end = (size_t)hpa_classes[pg->cls].blocks *
 			     pg->block_size;
 
@@ -236,20 +240,6 @@ static char *past_last_block(void)
 	return NULL;
 }
 
-static void free_past_last_block(void *arg)
-{
-	(void)arg;
-	hpa_free(past_last_block());
-}
-
-static void free_past_last_block_remote(void *arg)
-{
-	pthread_t t;
-
-	(void)arg;
-	pthread_create(&t, NULL, free_it, past_last_block());
-	pthread_join(t, NULL);
-}
 
 /*
  * A block start past its page's frontier: a block the page never handed
@@ -261,9 +251,7 @@ static char *never_handed_out(void)
 	size_t size;
 
 	for (size = 1024; size <= 4096; size += 512) {
-		char *p = hpa_malloc(size);
-		struct hpa_page *pg = hpa_unit_page(((uintptr_t)p -
-				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT);
+		struct hpa_page *pg = page_of(hpa_malloc(size));
 
 		if (pg->limit < hpa_classes[pg->cls].blocks)
 			return pg->start + pg->limit * pg->block_size;
@@ -271,18 +259,23 @@ static char *never_handed_out(void)
 	return NULL;
 }
 
-static void free_never_handed_out(void *arg)
+/* Children that free what arg (a struct bad_ptr) finds, here or remotely. */
+struct bad_ptr {
+	char *(*find)(void);
+	const char *why;	/* what the abort message says */
+};
+
+static void free_bad_ptr(void *arg)
 {
-	(void)arg;
-	hpa_free(never_handed_out());
+	hpa_free(((const struct bad_ptr *)arg)->find());
 }
 
-static void free_never_handed_out_remote(void *arg)
+static void free_bad_ptr_remote(void *arg)
 {
 	pthread_t t;
 
-	(void)arg;
-	pthread_create(&t, NULL, free_it, never_handed_out());
+	pthread_create(&t, NULL, free_it,
+		       ((const struct bad_ptr *)arg)->find());
 	pthread_join(t, NULL);
 }
 
@@ -304,26 +297,24 @@ static void free_unit_in_no_page(void *arg)
 
 TEST_F(heap, frees_of_what_is_no_block_are_caught)
 {
+	static const struct bad_ptr bad[] = {
+		{ past_last_block, "not the start of a block" },
+		{ never_handed_out, "a block that was never allocated" },
+	};
 	char buf[1024];
+	unsigned int i, remote;
 
-	ASSERT_NE(NULL, past_last_block());
-	EXPECT_EQ(SIGABRT, run_child(free_past_last_block, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "not the start of a block"))
-		TH_LOG("%s", buf);
-	EXPECT_EQ(SIGABRT, run_child(free_past_last_block_remote, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "not the start of a block"))
-		TH_LOG("%s", buf);
-	ASSERT_NE(NULL, never_handed_out());
-	EXPECT_EQ(SIGABRT, run_child(free_never_handed_out, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "a block that was never allocated"))
-		TH_LOG("%s", buf);
-	EXPECT_EQ(SIGABRT, run_child(free_never_handed_out_remote, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "a block that was never allocated"))
-		TH_LOG("%s", buf);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_NE(NULL, bad[i].find());
+		for (remote = 0; remote < 2; remote++) {
+			EXPECT_EQ(SIGABRT, run_child(remote ?
+					free_bad_ptr_remote : free_bad_ptr,
+					(void *)&bad[i], buf, sizeof(buf),
+					NULL));
+			EXPECT_NE(NULL, strstr(buf, bad[i].why))
+				TH_LOG("%s", buf);
+		}
+	}
 	EXPECT_EQ(SIGABRT, run_child(free_unit_in_no_page, NULL, buf,
 				     sizeof(buf), NULL));
 	EXPECT_NE(NULL, strstr(buf, "not an allocated block"))
@@ -378,13 +369,8 @@ TEST_F(heap, corruption_aborts_with_a_message)
 	EXPECT_NE(NULL, strstr(buf, expect)) TH_LOG("%s", buf);
 }
 
-/* ---- remote frees kept by the freeing thread ------------------------ */
 
-static struct hpa_page *page_of(const void *p)
-{
-	return hpa_unit_page(((uintptr_t)p - (uintptr_t)hpa_arena.base) >>
-			     HPA_UNIT_SHIFT);
-}
+/* ---- remote frees kept by the freeing thread ------------------------ */
 
 /* Blocks on the remote lists of the pages of p[0..n). */
 static size_t remote_blocks(char **p, int n)
