@@ -502,8 +502,8 @@ static inline uint64_t hpa_div_magic(uint32_t size)
 /*
  * Block index of p, which must lie in one of pg's units, or a number
  * past the page's blocks if p is not a block start (inside a block, past
- * the last one): an exact-division test, one multiply, one rotate by a constant and
- * one compare, no division.  The block size is odd * 2^k (k <= 20, the
+ * the last one): an exact-division test, one multiply, one rotate by a
+ * constant and one compare, no division.  The block size is odd * 2^k (k <= 20, the
  * largest class being 1 MiB) and div_magic is the inverse of odd modulo
  * 2^64 times 2^(20-k), so off * div_magic is off' * odd^-1 with
  * off' = off * 2^(20-k) < 2^41, and off is a multiple of the size exactly
@@ -608,7 +608,8 @@ struct hpa_class_list {
 	/* Owner-written, read by hpa_stats: relaxed atomics. */
 	_Atomic uint32_t cache_room;	/* cache_max - blocks in cache */
 	uint16_t cache_max;		/* at most HPA_CACHE_MAX */
-	uint16_t bit0;			/* block index of bit 0 of *word */
+	/* Block index of bit 0 of *word: kept, so take needs no division. */
+	uint16_t bit0;
 	_Atomic uint64_t in_use;	/* blocks out of the bitmaps */
 	_Atomic uint64_t pages;
 } __attribute__((aligned(64)));

@@ -20,7 +20,8 @@
  * when that is more, so that a program that cycles through blocks of
  * tens of MiB reuses them as it does small ones); a chunk given back
  * beyond that is decommitted at once (munmap, or the device's pages go
- * back to its node pool) and its address range returns to the arena.  A run given back when the budget is full evicts
+ * back to its node pool) and its address range returns to the arena.
+ * A run given back when the budget is full evicts
  * smaller cached runs first (the one just freed is the likeliest to be
  * asked for again), so old remnants never hold the whole budget.
  */
@@ -249,22 +250,23 @@ static void pool_unkeep(uint64_t bytes)
 }
 
 /*
- * How much the pool may hold: HPALLOC_RETAIN as given (or set by mallopt);
- * unset, its default, and for a big block's run as much as the memory in
- * use (mapped and not in the pool, the run being given back included) when
- * that is more.
+ * How much the pool may hold once a big block's run of bytes is given
+ * back: HPALLOC_RETAIN as given (or set by mallopt); unset, its default or
+ * the memory then still in use (mapped and not in the pool), whichever is
+ * more, so that what the pool holds never exceeds what is in use.
  */
-static uint64_t retain_limit(bool run)
+static uint64_t run_retain_limit(uint64_t bytes)
 {
 	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
-	uint64_t mapped, kept;
+	uint64_t mapped, held, in_use;
 
-	if (!run || hpa_option_given(HPA_OPT_RETAIN))
+	if (hpa_option_given(HPA_OPT_RETAIN))
 		return limit;
 	mapped = atomic_load_explicit(&hpa_gstats.bytes_mapped,
 				      memory_order_relaxed);
-	kept = atomic_load_explicit(&retained, memory_order_relaxed);
-	return mapped - kept > limit && mapped > kept ? mapped - kept : limit;
+	held = atomic_load_explicit(&retained, memory_order_relaxed) + bytes;
+	in_use = mapped > held ? mapped - held : 0;
+	return in_use > limit ? in_use : limit;
 }
 
 /*
@@ -328,7 +330,7 @@ void hpa_pool_put(size_t idx)
 {
 	const struct hpa_chunk *c = &hpa_arena.map[idx];
 	struct pool_list *l = list_for(c->node, page_class(c->page_shift));
-	uint64_t limit = retain_limit(false);
+	uint64_t limit = (uint64_t)hpa_option_int(HPA_OPT_RETAIN);
 	bool kept = false;
 
 	if (c->page_shift < 30 && pool_keep(HPA_CHUNK_SIZE, limit)) {
@@ -636,8 +638,8 @@ static bool evict_smaller(size_t n, uint64_t bytes, uint64_t limit)
 void hpa_pool_put_run(size_t idx, size_t n)
 {
 	const struct hpa_chunk *c = &hpa_arena.map[idx];
-	uint64_t limit = retain_limit(true);
 	uint64_t bytes = n << HPA_CHUNK_SHIFT;
+	uint64_t limit = run_retain_limit(bytes);
 	bool kept = false;
 	unsigned int i;
 
