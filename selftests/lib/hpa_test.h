@@ -78,6 +78,15 @@ static inline int run_child(void (*fn)(void *), void *arg, char *buf,
 #define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
 #define FREE_HUGEPAGES	"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
 
+/* xorshift64: a seeded sequence for randomised tests (s must not be 0). */
+static inline uint64_t hpa_test_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
 static inline long read_num(const char *path)
 {
 	char buf[32] = "";

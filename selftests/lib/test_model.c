@@ -40,14 +40,6 @@ static _Atomic(uintptr_t) mailbox[MAILBOX];
 static unsigned long seed;
 static long ops_per_thread;
 
-static uint64_t next_rand(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static unsigned char pattern(uint32_t tag, size_t i)
 {
 	return (unsigned char)(tag * 131 + i * 7 + (i >> 12));
@@ -86,15 +78,15 @@ static long verify(const unsigned char *p, size_t size, uint32_t tag,
 
 static size_t random_size(uint64_t *r)
 {
-	unsigned int k = next_rand(r) % 1000;
+	unsigned int k = hpa_test_rand(r) % 1000;
 
 	if (k < 700)
-		return next_rand(r) % 257;
+		return hpa_test_rand(r) % 257;
 	if (k < 920)
-		return 257 + next_rand(r) % 16000;
+		return 257 + hpa_test_rand(r) % 16000;
 	if (k < 990)
-		return 16384 + next_rand(r) % (1 << 20);
-	return (1 << 20) + next_rand(r) % (6 << 20);
+		return 16384 + hpa_test_rand(r) % (1 << 20);
+	return (1 << 20) + hpa_test_rand(r) % (6 << 20);
 }
 
 struct worker {
@@ -147,8 +139,8 @@ static void *run_worker(void *arg)
 	int i;
 
 	for (op = 0; op < ops_per_thread; op++) {
-		struct slot *s = &slots[next_rand(&r) % SLOTS];
-		unsigned int what = next_rand(&r) % 100;
+		struct slot *s = &slots[hpa_test_rand(&r) % SLOTS];
+		unsigned int what = hpa_test_rand(&r) % 100;
 
 		if (s->p && what < 45) {
 			release(w, s);
@@ -175,7 +167,7 @@ static void *run_worker(void *arg)
 
 			if (s->size < sizeof(struct header))
 				continue;
-			v = atomic_exchange(&mailbox[next_rand(&r) % MAILBOX],
+			v = atomic_exchange(&mailbox[hpa_test_rand(&r) % MAILBOX],
 					    (uintptr_t)s->p);
 			s->p = NULL;
 			take_from_mailbox(w, v);
@@ -183,8 +175,8 @@ static void *run_worker(void *arg)
 			size_t size = random_size(&r), align = 0;
 
 			if (what < 10) {
-				align = (size_t)1 << (4 + next_rand(&r) % 13);
-				if (next_rand(&r) % 50 == 0)
+				align = (size_t)1 << (4 + hpa_test_rand(&r) % 13);
+				if (hpa_test_rand(&r) % 50 == 0)
 					align = 2 << 20;
 				s->p = hpa_aligned_alloc(align, size);
 			} else if (what < 15) {
