@@ -311,12 +311,30 @@ static void seg_push(struct hpa_segment **head, struct hpa_segment *s)
 
 /* ---- pages ---------------------------------------------------------- */
 
+/*
+ * Every block pg ever handed out is in its bitmap again, and so carries the
+ * bitmap tag, unless it was freed once more after it got there and sits in
+ * a free cache too (or was written to after its free): caught here, before
+ * the page's memory goes to other blocks.  Reads one word per block handed
+ * out, at most one per take since the page was carved.
+ */
+static void page_check_tags(const struct hpa_page *pg)
+{
+	uint64_t i, n = hpa_page_limit(pg), want = pg->cookie ^ HPA_MAP_TAG;
+	const char *b = pg->start;
+
+	for (i = 0; i < n; i++, b += pg->block_size)
+		if (HPA_UNLIKELY(((const struct hpa_block *)b)->tag != want))
+			hpa_heap_reuse_bad((const struct hpa_block *)b);
+}
+
 static void page_release(struct hpa_heap *h, struct hpa_page *pg)
 {
 	struct hpa_segment *seg = hpa_segment_of(pg->start);
 	struct hpa_class_list *cl = &h->cls[pg->cls];
 	bool was_full = seg->free_units == 0;
 
+	page_check_tags(pg);
 	/* The class allocates from its head page's bitmap: forget it. */
 	if (cl->avail == pg)
 		cl->word = &hpa_empty_word;
@@ -428,15 +446,13 @@ void hpa_heap_free_remote(void *p, struct hpa_page *pg)
 	}
 	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
 		hpa_heap_free_bad(pg, p);
-	/*
-	 * Free blocks carry one of the two free tags, allocated ones 0 (or
-	 * what the caller wrote): the owner's cache, or another thread's,
-	 * cannot be searched from here.
-	 */
-	if (HPA_UNLIKELY(hpa_tag_is_free(b->tag, pg->cookie)))
-		hpa_bad_pointer("hpa_free", p, "double free");
 	if (HPA_LIKELY((uintptr_t)me > 1 && !pg->remote_direct)) {
+		/* Written, not read (struct hpa_block): checked on its way out. */
 		cl = &me->cls[pg->cls];
+		if (HPA_UNLIKELY(b == cl->cache)) {
+			hpa_heap_reuse_bad(b);
+			return;
+		}
 		b->next = cl->cache;
 		b->tag = pg->cookie ^ HPA_FOREIGN_TAG;
 		cl->cache = b;
@@ -444,6 +460,12 @@ void hpa_heap_free_remote(void *p, struct hpa_page *pg)
 			hpa_heap_cache_flush(me, cl, cl->cache_max / 2);
 		return;
 	}
+	/*
+	 * Onto the remote list at once, which costs a compare-and-swap
+	 * anyway: a block in a free state (either cache tag) is caught here.
+	 */
+	if (HPA_UNLIKELY(hpa_tag_is_free(b->tag, pg->cookie)))
+		hpa_bad_pointer("hpa_free", p, "double free");
 	b->tag = pg->cookie;
 	remote_push(pg, b, b);
 }
@@ -471,6 +493,9 @@ static void collect_remote(struct hpa_heap *h)
 		while (b) {
 			struct hpa_block *bn = b->next;
 
+			/* Freed again since it was pushed: caught here. */
+			if (HPA_UNLIKELY(b->tag != pg->cookie))
+				hpa_heap_reuse_bad(b);
 			hpa_heap_cache_push(pg, b);
 			b = bn;
 		}
@@ -526,6 +551,9 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			 * to its page's remote list, tagged as the owner's,
 			 * one push per run of blocks of one page.
 			 */
+			if (HPA_UNLIKELY(b->tag !=
+					 (pg->cookie ^ HPA_FOREIGN_TAG)))
+				hpa_heap_reuse_bad(b);
 			b->tag = pg->cookie;
 			if (pg != run_pg) {
 				if (run_pg)
@@ -543,31 +571,10 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 		remote_push(run_pg, run_first, run_last);
 }
 
-/*
- * A local free of a block that carries a free tag: freed twice, or the
- * caller's data happens to hold it.  Find out for sure: in the class's
- * cache once remote frees are in, or free in its page's bitmap.  The
- * foreign tag says another thread's cache holds the block, which cannot be
- * searched from here: like a remote free of a tagged block, that is taken
- * for a double free (the tag is random; data that holds it by chance is as
- * unlikely as a guess of the cookie).
- */
-void hpa_heap_free_suspect(struct hpa_block *b, struct hpa_page *pg)
+void *hpa_heap_reuse_bad(const struct hpa_block *b)
 {
-	struct hpa_block *c;
-	long idx;
-
-	if (b->tag != pg->cookie)
-		hpa_bad_pointer("hpa_free", b, "double free");
-
-	collect_remote(pg->heap);
-	for (c = pg->cl->cache; c; c = c->next)
-		if (c == b)
-			hpa_bad_pointer("hpa_free", b, "double free");
-	idx = hpa_page_block_index(pg, b);
-	if (pg->free_map[idx / 64] & (1ULL << (idx % 64)))
-		hpa_bad_pointer("hpa_free", b, "double free");
-	hpa_heap_cache_push(pg, b);
+	hpa_fatal("hpa_free(%p): double free (or a write to the block after its free), found before the block was reused\n",
+		  (const void *)b);
 }
 
 void hpa_heap_free_bad(const struct hpa_page *pg, const void *p)

@@ -355,11 +355,18 @@ static inline unsigned int hpa_size_class(size_t size)
 struct hpa_heap;
 
 /*
- * A free block.  tag is hpa_free_cookie while the block sits in its owner's
- * free cache, bitmap or remote list, hpa_free_cookie ^ HPA_FOREIGN_TAG while
- * it sits in another heap's free cache (a remote free kept by the freeing
- * thread), 0 from malloc on: free finds a double free with one load, an or
- * and a compare (and then makes sure, hpa_heap_free_suspect()).
+ * A free block.  tag says where it is: hpa_free_cookie in its owner's free
+ * cache or on its page's remote list, hpa_free_cookie ^ HPA_FOREIGN_TAG in
+ * another heap's free cache (a remote free kept by the freeing thread),
+ * hpa_free_cookie ^ HPA_MAP_TAG in its page's bitmap, 0 from malloc on.
+ * free writes the tag and never reads it (the block's line is often in
+ * neither core's cache, and a load of it stalls free where a store does
+ * not); each way out of a free state checks it instead: malloc's pop of a
+ * free cache, the bitmap's take of a block handed out before, a cache
+ * flush.  A block freed twice sits in two places, and whichever it leaves
+ * first clears or rewrites the tag the other one expects, so it is caught
+ * before it can be handed out twice (hpa_heap_reuse_bad()).  free catches
+ * at once a block that is already the head of the class's cache.
  */
 struct hpa_block {
 	struct hpa_block *next;
@@ -369,6 +376,7 @@ struct hpa_block {
 /* Random, bits 0 and 1 set, set at start-up. */
 extern uint64_t hpa_free_cookie;
 #define HPA_FOREIGN_TAG	2ULL
+#define HPA_MAP_TAG	4ULL
 /*
  * Largest block a remote free keeps in the freeing thread's cache
  * (hpa_heap_free_remote); bigger ones go to their page's remote list.
@@ -378,12 +386,20 @@ extern uint64_t hpa_free_cookie;
  */
 #define HPA_FOREIGN_MAX	16384
 
-/* tag is one of the two free tags (cookie is hpa_free_cookie). */
+/* tag is one of the two free cache tags (cookie is hpa_free_cookie). */
 static inline __attribute__((always_inline)) bool
 hpa_tag_is_free(uint64_t tag, uint64_t cookie)
 {
 	return (tag | HPA_FOREIGN_TAG) == cookie;
 }
+
+/*
+ * A free block was about to leave a free state, and its tag says it is not
+ * in it: freed twice (or written to after its free).  Aborts; not declared
+ * _Noreturn, so that the fast paths reach it with a jump and need no stack
+ * frame of their own.
+ */
+void *hpa_heap_reuse_bad(const struct hpa_block *b) __attribute__((cold));
 
 /*
  * A page: a run of units in one segment, cut into blocks of one class.
@@ -718,7 +734,8 @@ hpa_count32_dec(_Atomic uint32_t *c)
 
 /*
  * Take the lowest free block of word, the value of *cl->word (not 0); the
- * first take of a block moves its page's frontier past it.
+ * first take of a block moves its page's frontier past it, a later one
+ * checks its bitmap tag.
  */
 static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 {
@@ -729,10 +746,12 @@ static inline void *hpa_class_take(struct hpa_class_list *cl, uint64_t word)
 
 	*cl->word = word & (word - 1);
 	pg->used++;
+	b = (struct hpa_block *)(cl->base + (size_t)bit * cl->size);
 	if (HPA_UNLIKELY(idx >= hpa_page_limit(pg)))
 		hpa_page_set_limit(pg, idx + 1);
+	else if (HPA_UNLIKELY(b->tag != (pg->cookie ^ HPA_MAP_TAG)))
+		return hpa_heap_reuse_bad(b);
 	hpa_count_add(&cl->in_use, 1);
-	b = (struct hpa_block *)(cl->base + (size_t)bit * cl->size);
 	b->tag = 0;
 	return b;
 }
@@ -775,8 +794,8 @@ hpa_heap_next_word(struct hpa_heap *h, unsigned int cls)
 }
 
 /*
- * The malloc fast path: pop the class's free cache; else ctz of the class's
- * current bitmap word; else refill.
+ * The malloc fast path: pop the class's free cache (its tag checked); else
+ * ctz of the class's current bitmap word; else refill.
  */
 static inline __attribute__((always_inline)) void *
 hpa_heap_alloc_cl_then(struct hpa_heap *h, struct hpa_class_list *cl,
@@ -786,6 +805,8 @@ hpa_heap_alloc_cl_then(struct hpa_heap *h, struct hpa_class_list *cl,
 	uint64_t word;
 
 	if (HPA_LIKELY(b)) {
+		if (HPA_UNLIKELY(!hpa_tag_is_free(b->tag, hpa_free_cookie)))
+			return hpa_heap_reuse_bad(b);
 		cl->cache = b->next;
 		b->tag = 0;
 		hpa_count32_inc(&cl->cache_room);
@@ -847,6 +868,12 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 	word = pg->free_map[w];
 	if (HPA_UNLIKELY(word & bit))
 		hpa_bad_pointer("hpa_free", p, "double free");
+	if (HPA_UNLIKELY(!hpa_tag_is_free(((struct hpa_block *)p)->tag,
+					  pg->cookie))) {
+		hpa_heap_reuse_bad(p);
+		return;
+	}
+	((struct hpa_block *)p)->tag = pg->cookie ^ HPA_MAP_TAG;
 	pg->free_map[w] = word | bit;
 	pg->nonempty |= 1ULL << w;
 	hpa_count_add(&h->cls[pg->cls].in_use, -1);
@@ -856,16 +883,22 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 
 void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			  uint32_t keep);
-void hpa_heap_free_suspect(struct hpa_block *b, struct hpa_page *pg);
 /* A free of p that is no block pg handed out: abort with what it is. */
 _Noreturn void hpa_heap_free_bad(const struct hpa_page *pg, const void *p);
 
-/* Push b onto its class's free cache; the older half out when it is full. */
+/*
+ * Push b onto its class's free cache; the older half out when it is full.
+ * A block that is the cache's head already was freed twice in a row.
+ */
 static inline __attribute__((always_inline)) void
 hpa_heap_cache_push(struct hpa_page *pg, struct hpa_block *b)
 {
 	struct hpa_class_list *cl = pg->cl;
 
+	if (HPA_UNLIKELY(b == cl->cache)) {
+		hpa_heap_reuse_bad(b);
+		return;
+	}
 	b->next = cl->cache;
 	b->tag = pg->cookie;
 	cl->cache = b;
@@ -874,21 +907,16 @@ hpa_heap_cache_push(struct hpa_page *pg, struct hpa_block *b)
 }
 
 /*
- * The owner frees block p of pg: checked to start a block and not to be
- * free already (its tag), then pushed onto the class's free cache.
+ * The owner frees block p of pg: checked to start a block handed out,
+ * then pushed onto the class's free cache (its tag is written, not read:
+ * struct hpa_block).
  */
 static inline __attribute__((always_inline)) void
 hpa_heap_free_cached(struct hpa_page *pg, void *p)
 {
-	struct hpa_block *b = p;
-
 	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
 		hpa_heap_free_bad(pg, p);
-	if (HPA_UNLIKELY(hpa_tag_is_free(b->tag, pg->cookie))) {
-		hpa_heap_free_suspect(b, pg);
-		return;
-	}
-	hpa_heap_cache_push(pg, b);
+	hpa_heap_cache_push(pg, p);
 }
 
 /* Thread exit: give the heap to the next new thread. */

@@ -159,6 +159,23 @@ static void foreign_free(void *arg)
 	hpa_free(arg);
 }
 
+static struct hpa_page *page_of(const void *p)
+{
+	return hpa_unit_page(((uintptr_t)p - (uintptr_t)hpa_arena.base) >>
+			     HPA_UNIT_SHIFT);
+}
+
+/*
+ * A program that goes on allocating after a double free: free does not read
+ * the block (struct hpa_block), so the check is on the block's way out of
+ * its free state, before it can be handed out a second time.
+ */
+static void alloc_on(size_t size, unsigned int n)
+{
+	while (n--)
+		hpa_malloc(size);
+}
+
 /* Freed, then pushed out of the free cache into the bitmap, freed again. */
 static void double_free_after_flush(void *arg)
 {
@@ -173,6 +190,8 @@ static void double_free_after_flush(void *arg)
 	for (i = 0; i < 2 * max && i < 2048; i++)
 		hpa_free(q[i]);
 	hpa_free(p);
+	/* p comes back from the cache, then the bitmap's take finds it. */
+	alloc_on(32, 4 * max);
 }
 
 static void *free_it(void *p)
@@ -189,6 +208,14 @@ static void *free_it_keep_heap(void *p)
 	return NULL;
 }
 
+static void *free_twice_keep_heap(void *p)
+{
+	hpa_free(hpa_malloc(1));
+	hpa_free(p);
+	hpa_free(p);
+	return NULL;
+}
+
 /* Freed by its owner (in the cache), then by another thread. */
 static void double_free_remote(void *arg)
 {
@@ -201,6 +228,29 @@ static void double_free_remote(void *arg)
 	pthread_join(t, NULL);
 }
 
+/*
+ * Double frees of a block another thread holds in its cache: by that
+ * thread, by the owner, by a third thread (the holder still running).
+ */
+struct holder {
+	char *p;
+	sem_t freed, done;
+	int again;		/* the holder frees p a second time */
+};
+
+static void *hold_freed(void *arg)
+{
+	struct holder *h = arg;
+
+	hpa_free(hpa_malloc(1));
+	hpa_free(h->p);
+	if (h->again)
+		hpa_free(h->p);
+	sem_post(&h->freed);
+	sem_wait(&h->done);
+	return NULL;
+}
+
 /* Freed by another thread (remote list), then by its owner. */
 static void double_free_remote_then_local(void *arg)
 {
@@ -210,13 +260,56 @@ static void double_free_remote_then_local(void *arg)
 	(void)arg;
 	pthread_create(&t, NULL, free_it, p);
 	pthread_join(t, NULL);
+	hpa_free(hpa_malloc(48));	/* p is not the cache's head */
 	hpa_free(p);
+	alloc_on(48, 4 * hpa_heap_get()->cls[hpa_size_class(48)].cache_max);
 }
 
-static struct hpa_page *page_of(const void *p)
+/* Freed in a row: caught by the free itself. */
+static void double_free_in_a_row_remote(void *arg)
 {
-	return hpa_unit_page(((uintptr_t)p - (uintptr_t)hpa_arena.base) >>
-			     HPA_UNIT_SHIFT);
+	char *p = hpa_malloc(48);
+	pthread_t t;
+
+	(void)arg;
+	pthread_create(&t, NULL, free_twice_keep_heap, p);
+	pthread_join(t, NULL);
+}
+
+/*
+ * A block in the bitmap freed again, by a thread that then keeps it in its
+ * cache, while the owner returns the rest of the page: the page's release
+ * finds the block's tag is not the bitmap's.
+ */
+static void double_free_then_page_release(void *arg)
+{
+	struct hpa_heap *h = hpa_heap_get();
+	struct hpa_class_list *cl = &h->cls[hpa_size_class(65536)];
+	char *a[16];
+	struct hpa_page *pg;
+	struct holder hd;
+	pthread_t t;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 16; i++)
+		a[i] = hpa_malloc(65536);
+	pg = page_of(a[0]);
+	hpa_free(a[0]);
+	hpa_heap_cache_flush(h, cl, 0);
+	memset(&hd, 0, sizeof(hd));
+	hd.p = a[0];
+	sem_init(&hd.freed, 0, 0);
+	sem_init(&hd.done, 0, 0);
+	pthread_create(&t, NULL, hold_freed, &hd);
+	sem_wait(&hd.freed);
+	if (cl->avail == pg)	/* the page must not be the one kept */
+		_exit(3);
+	for (i = 1; i < 16; i++)
+		if (page_of(a[i]) == pg)
+			hpa_free(a[i]);
+	hpa_heap_cache_flush(h, cl, 0);
+	_exit(4);		/* not caught */
 }
 
 /*
@@ -348,6 +441,37 @@ TEST_F(heap, double_frees_are_caught_wherever_the_block_is)
 	EXPECT_EQ(SIGABRT, run_child(double_free_remote_then_local, NULL, buf,
 				     sizeof(buf), NULL));
 	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(double_free_in_a_row_remote, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+	EXPECT_EQ(SIGABRT, run_child(double_free_then_page_release, NULL, buf,
+				     sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+}
+
+/*
+ * A write to a block after its free (here its tag word) is caught where a
+ * double free is: when the block was to be handed out again.
+ */
+static void write_after_free(void *arg)
+{
+	uint64_t *p = hpa_malloc(64);
+
+	(void)arg;
+	hpa_free(hpa_malloc(64));
+	hpa_free(p);
+	p[1] = 0x1234;
+	hpa_malloc(64);
+}
+
+TEST_F(heap, a_write_after_free_is_caught_before_reuse)
+{
+	char buf[1024];
+
+	EXPECT_EQ(SIGABRT, run_child(write_after_free, NULL, buf, sizeof(buf),
+				     NULL));
+	EXPECT_NE(NULL, strstr(buf, "a write to the block after its free"))
+		TH_LOG("%s", buf);
 }
 
 TEST_F(heap, corruption_aborts_with_a_message)
@@ -597,29 +721,6 @@ TEST_F(heap, node_heap_and_big_blocks_freed_elsewhere_go_back_at_once)
 	ASSERT_EQ(0, pthread_create(&t, NULL, free_small_and_look, small));
 	pthread_join(t, NULL);
 	EXPECT_EQ(1, small_was_kept);
-}
-
-/*
- * Double frees of a block another thread holds in its cache: by that
- * thread, by the owner, by a third thread (the holder still running).
- */
-struct holder {
-	char *p;
-	sem_t freed, done;
-	int again;		/* the holder frees p a second time */
-};
-
-static void *hold_freed(void *arg)
-{
-	struct holder *h = arg;
-
-	hpa_free(hpa_malloc(1));
-	hpa_free(h->p);
-	if (h->again)
-		hpa_free(h->p);
-	sem_post(&h->freed);
-	sem_wait(&h->done);
-	return NULL;
 }
 
 static void double_free_foreign(void *arg)
