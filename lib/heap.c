@@ -131,6 +131,9 @@ static struct hpa_heap *heap_new(int node, bool shared)
 				HPA_CACHE_MAX : max);
 		h->cls[c].cache_room = h->cls[c].cache_max;
 	}
+	h->direct.word = &hpa_empty_word;
+	h->direct.cache_max = 1;
+	h->direct.cache_room = 1;
 	h->node = node;
 	h->shared = shared;
 	h->bind = shared;
@@ -156,15 +159,17 @@ void hpa_heaps_init(void)
 		hpa_unlock(&header_lock);
 		if (!hpa_no_page)
 			hpa_fatal("no memory for the library's metadata\n");
-		/* Never a thread's heap: free takes it to the remote path. */
+		/*
+		 * Its frontier is 0 (meta_alloc memory is zeroed), so that
+		 * free's bounds compare sends every pointer in it to
+		 * hpa_heap_free_odd(); never a heap's page.
+		 */
 		hpa_no_page->heap = (struct hpa_heap *)hpa_no_page;
-		atomic_store_explicit(&hpa_no_page->owner, 0,
-				      memory_order_relaxed);
 	}
 	/* AT_RANDOM: 16 bytes the kernel gives every process. */
 	if (r) {
 		memcpy(&x, r, sizeof(x));
-		hpa_free_cookie = x | 1 | HPA_FOREIGN_TAG;
+		hpa_free_cookie = x | 1;
 	}
 	if (pthread_key_create(&heap_key, heap_exit) != 0)
 		hpa_fatal("pthread_key_create failed\n");
@@ -188,51 +193,6 @@ struct hpa_heap *hpa_heap_node(int node)
 	}
 	hpa_unlock(&hpa_heaps_lock);
 	return h;
-}
-
-/*
- * The live pages of seg get owner: only they are in the unit map, where
- * free finds them; a page carved later takes its heap's owner then
- * (page_new).  One store per page, not per unit: a segment of two 1 MiB
- * pages costs two.
- */
-static void seg_set_owner(struct hpa_segment *seg, uintptr_t owner)
-{
-	struct hpa_page *pg;
-	unsigned int s;
-
-	/*
-	 * A page that is being carved or freed has its unit entries while its
-	 * units reads 0 (hpa_segment_page_new() names the units before
-	 * page_init(), which clears the page first): step one unit then.  In a
-	 * fork child another heap's segment may be caught in that moment; a
-	 * step of pg->units alone never ended there.
-	 */
-	for (s = 0; s < HPA_UNITS; s += pg && pg->units ? pg->units : 1) {
-		pg = seg->unit_page[s];
-		if (pg)
-			atomic_store_explicit(&pg->owner, owner,
-					      memory_order_relaxed);
-	}
-}
-
-/*
- * Every page of h's segments gets owner (a thread id, or 0): a thread that
- * adopts h, one that abandons it.  Remote freers read the field
- * meanwhile; they compare it with their own id, which is neither value.
- */
-static void heap_set_owner(struct hpa_heap *h, uintptr_t owner)
-{
-	struct hpa_segment *seg;
-	unsigned int k;
-
-	h->owner = owner;
-	for (k = 0; k < HPA_SEG_KINDS; k++) {
-		for (seg = h->segs[k]; seg; seg = seg->next)
-			seg_set_owner(seg, owner);
-		for (seg = h->segs_full[k]; seg; seg = seg->next)
-			seg_set_owner(seg, owner);
-	}
 }
 
 struct hpa_heap *hpa_heap_get_slow(void)
@@ -261,7 +221,6 @@ struct hpa_heap *hpa_heap_get_slow(void)
 	hpa_unlock(&hpa_heaps_lock);
 	if (!h)
 		return NULL;
-	heap_set_owner(h, hpa_thread_id());
 	hpa_tls_heap = h;
 	pthread_setspecific(heap_key, h);
 	return h;
@@ -423,50 +382,24 @@ static void remote_push(struct hpa_page *pg, struct hpa_block *first,
 }
 
 /*
- * A free of a block whose page another heap owns.  The freeing thread
- * keeps it in its own class's free cache, tagged foreign, and hands it out
- * to its next malloc of the class, as a local free would (a server whose
- * blocks die in other threads than the ones that made them pays a local
- * free, not a CAS on a line the owner writes).  Past the cache's limit the
- * older half goes back to the owners, one CAS per run of blocks of one page
- * (hpa_heap_cache_flush).  Blocks of node heaps (hpa_malloc_node), blocks
- * above HPA_FOREIGN_MAX and frees from threads without a heap go onto the
- * page's remote list at once.
+ * A free from a thread without a heap (it never allocated, or it is past
+ * its heap's exit): onto the page's remote list at once, which costs a
+ * compare-and-swap anyway, so the block's tag is read here: a block in a
+ * free state is caught at this free.
  */
 void hpa_heap_free_remote(void *p, struct hpa_page *pg)
 {
-	struct hpa_heap *me = hpa_tls_heap;
 	struct hpa_block *b = p;
-	struct hpa_class_list *cl;
 
-	if (HPA_UNLIKELY(pg == hpa_no_page)) {
-		/* Not in a page: a big block, or not a block at all. */
-		hpa_free_other(p);
+	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg))) {
+		hpa_heap_free_odd(pg, p);
 		return;
 	}
-	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
-		hpa_heap_free_bad(pg, p);
-	if (HPA_LIKELY((uintptr_t)me > 1 && !pg->remote_direct)) {
-		/* Written, not read (struct hpa_block): checked on its way out. */
-		cl = &me->cls[pg->cls];
-		if (HPA_UNLIKELY(b == cl->cache)) {
-			hpa_heap_reuse_bad(b);
-			return;
-		}
-		b->next = cl->cache;
-		b->tag = pg->cookie ^ HPA_FOREIGN_TAG;
-		cl->cache = b;
-		if (HPA_UNLIKELY(hpa_count32_dec(&cl->cache_room)))
-			hpa_heap_cache_flush(me, cl, cl->cache_max / 2);
-		return;
-	}
-	/*
-	 * Onto the remote list at once, which costs a compare-and-swap
-	 * anyway: a block in a free state (either cache tag) is caught here.
-	 */
-	if (HPA_UNLIKELY(hpa_tag_is_free(b->tag, pg->cookie)))
+	if (HPA_UNLIKELY(b->tag == pg->cookie ||
+			 b->tag == (pg->cookie ^ HPA_MAP_TAG) ||
+			 b->tag == (pg->cookie ^ HPA_REMOTE_TAG)))
 		hpa_bad_pointer("hpa_free", p, "double free");
-	b->tag = pg->cookie;
+	b->tag = pg->cookie ^ HPA_REMOTE_TAG;
 	remote_push(pg, b, b);
 }
 
@@ -487,16 +420,18 @@ static void collect_remote(struct hpa_heap *h)
 				NULL, memory_order_acq_rel);
 
 		/*
-		 * Into the class's free cache: the freer checked the block
-		 * and tagged it; the next mallocs take it from there.
+		 * Into the class's free cache; the next mallocs take it from
+		 * there.  A block freed again since it was pushed carries
+		 * another tag than the remote one: caught here.
 		 */
 		while (b) {
 			struct hpa_block *bn = b->next;
 
-			/* Freed again since it was pushed: caught here. */
-			if (HPA_UNLIKELY(b->tag != pg->cookie))
+			if (HPA_UNLIKELY(b->tag !=
+					 (pg->cookie ^ HPA_REMOTE_TAG)))
 				hpa_heap_reuse_bad(b);
-			hpa_heap_cache_push(pg, b);
+			hpa_heap_cache_push(h, &h->cls[pg->cls], b,
+					    pg->cookie);
 			b = bn;
 		}
 		pg = next;
@@ -547,14 +482,12 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			hpa_heap_free_local(h, pg, b);
 		} else {
 			/*
-			 * Another heap's block (hpa_heap_free_remote): back
-			 * to its page's remote list, tagged as the owner's,
-			 * one push per run of blocks of one page.
+			 * Another heap's block: back to its page's remote
+			 * list, one push per run of blocks of one page.
 			 */
-			if (HPA_UNLIKELY(b->tag !=
-					 (pg->cookie ^ HPA_FOREIGN_TAG)))
+			if (HPA_UNLIKELY(b->tag != pg->cookie))
 				hpa_heap_reuse_bad(b);
-			b->tag = pg->cookie;
+			b->tag = pg->cookie ^ HPA_REMOTE_TAG;
 			if (pg != run_pg) {
 				if (run_pg)
 					remote_push(run_pg, run_first, run_last);
@@ -577,8 +510,13 @@ void *hpa_heap_reuse_bad(const struct hpa_block *b)
 		  (const void *)b);
 }
 
-void hpa_heap_free_bad(const struct hpa_page *pg, const void *p)
+void hpa_heap_free_odd(const struct hpa_page *pg, void *p)
 {
+	if (pg == hpa_no_page) {
+		/* Not in a page: a big block, or not a block at all. */
+		hpa_free_other(p);
+		return;
+	}
 	/* Past the frontier: a block start the page never handed out. */
 	if (hpa_page_block_rot(pg, p) < hpa_classes[pg->cls].blocks)
 		hpa_bad_pointer("hpa_free", p, "a block that was never allocated");
@@ -615,17 +553,9 @@ static struct hpa_page *page_new(struct hpa_heap *h, unsigned int cls)
 		pg = hpa_segment_page_new(seg, cls);
 	}
 	pg->heap = h;
-	pg->cl = &h->cls[cls];
-	atomic_store_explicit(&pg->owner, h->owner, memory_order_relaxed);
-	/*
-	 * Node heaps keep their blocks (node memory goes back to its node);
-	 * blocks above HPA_FOREIGN_MAX cost enough to use that a CAS per
-	 * remote free does not show, while keeping them in other threads'
-	 * caches adds to what caches hold (rptest: 16 KiB against 64 KiB,
-	 * 2% slower and 6% less peak RSS; see internal.h).
-	 */
-	pg->remote_direct = h->shared ||
-			    hpa_classes[cls].size > HPA_FOREIGN_MAX;
+	/* Node heaps keep their blocks: node memory goes back to its node. */
+	pg->cl_off = (uint32_t)(h->shared ? offsetof(struct hpa_heap, direct) :
+				offsetof(struct hpa_heap, cls[cls]));
 	if (seg->free_units == 0) {
 		seg_unlink(&h->segs[kind], seg);
 		seg_push(&h->segs_full[kind], seg);
@@ -691,11 +621,6 @@ void hpa_heap_abandon(struct hpa_heap *h)
 {
 	unsigned int c;
 
-	/*
-	 * Before the heap can be adopted and the thread pointer reused: from
-	 * here on frees of h's blocks, this thread's too, take the remote path.
-	 */
-	heap_set_owner(h, 0);
 	collect_remote(h);
 	for (c = 0; c < HPA_NCLASSES; c++)
 		hpa_heap_cache_flush(h, &h->cls[c], 0);
@@ -724,41 +649,6 @@ void hpa_heaps_lock_all(void)
 		if (node_heaps[n])
 			hpa_lock(&node_heaps[n]->lock);
 	hpa_lock(&header_lock);
-}
-
-/*
- * The child of a fork has one thread, the forking one; a thread it starts
- * may get the thread pointer of a parent thread that was running (glibc
- * reuses their stacks), whose heap the child never abandons.  Such pages
- * must not look like the new thread's: every segment of a heap other than
- * this thread's loses its owner.  The chunk map is read, not the heaps'
- * own lists, which their threads may have been changing when fork copied
- * them (the arena lock, held across fork, keeps the map whole).
- */
-void hpa_heaps_fork_child(void)
-{
-	struct hpa_heap *me = hpa_tls_heap, *h;
-	uint64_t bits;
-	size_t w;
-
-	for (h = hpa_all_heaps; h; h = h->next_all)
-		if (h != me)
-			h->owner = 0;
-	/*
-	 * Only chunks whose VA is taken: the map has an entry for each of the
-	 * reservation's (half a million for 1 TiB), the used bitmap a bit.
-	 */
-	for (w = 0; w < (hpa_arena.nchunks + 63) / 64; w++) {
-		for (bits = hpa_arena.used[w]; bits; bits &= bits - 1) {
-			const struct hpa_chunk *c = &hpa_arena.map[w * 64 +
-					(size_t)__builtin_ctzll(bits)];
-			struct hpa_segment *seg = c->aux;
-
-			if (c->kind == HPA_CHUNK_SEGMENT && seg &&
-			    seg->heap != me)
-				seg_set_owner(seg, 0);
-		}
-	}
 }
 
 void hpa_heaps_unlock_all(void)

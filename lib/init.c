@@ -55,8 +55,6 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	if (atomic_load_explicit(&hpa_initialized, memory_order_relaxed))
-		hpa_heaps_fork_child();
 	fork_release(hpa_fork_child_dev);
 }
 

@@ -355,43 +355,28 @@ static inline unsigned int hpa_size_class(size_t size)
 struct hpa_heap;
 
 /*
- * A free block.  tag says where it is: hpa_free_cookie in its owner's free
- * cache or on its page's remote list, hpa_free_cookie ^ HPA_FOREIGN_TAG in
- * another heap's free cache (a remote free kept by the freeing thread),
- * hpa_free_cookie ^ HPA_MAP_TAG in its page's bitmap, 0 from malloc on.
- * free writes the tag and never reads it (the block's line is often in
- * neither core's cache, and a load of it stalls free where a store does
- * not); each way out of a free state checks it instead: malloc's pop of a
- * free cache, the bitmap's take of a block handed out before, a cache
- * flush.  A block freed twice sits in two places, and whichever it leaves
- * first clears or rewrites the tag the other one expects, so it is caught
- * before it can be handed out twice (hpa_heap_reuse_bad()).  free catches
- * at once a block that is already the head of the class's cache.
+ * A free block.  tag says where it is: hpa_free_cookie in a free cache (the
+ * freeing thread's, whichever heap the block's page is in), ^ HPA_MAP_TAG
+ * in its page's bitmap, ^ HPA_REMOTE_TAG on its page's remote list, 0 from
+ * malloc on.  free writes the tag and never reads it (the block's line is
+ * often in neither core's cache, and a load of it stalls free where a
+ * store does not); each way out of a free state checks it instead:
+ * malloc's pop of a free cache, the bitmap's take of a block handed out
+ * before, a cache flush, the collection of a remote list, a page's
+ * release.  A block freed twice sits in two places, and whichever it
+ * leaves first clears or rewrites the tag the other one expects, so it is
+ * caught before it can be handed out twice (hpa_heap_reuse_bad()).  free
+ * catches at once a block that is already the head of its class's cache.
  */
 struct hpa_block {
 	struct hpa_block *next;
 	uint64_t tag;
 };
 
-/* Random, bits 0 and 1 set, set at start-up. */
+/* Random, bit 0 set (never 0), set at start-up. */
 extern uint64_t hpa_free_cookie;
-#define HPA_FOREIGN_TAG	2ULL
 #define HPA_MAP_TAG	4ULL
-/*
- * Largest block a remote free keeps in the freeing thread's cache
- * (hpa_heap_free_remote); bigger ones go to their page's remote list.
- * Measured in the rptest shape (scripts/bench.sh's, 2 threads, 5 rounds
- * interleaved, medians): 1 KiB 62.6 M pairs/s and 89.4 MB peak RSS,
- * 16 KiB 71.5 M and 92.3 MB, 64 KiB 72.9 M and 98.1 MB.
- */
-#define HPA_FOREIGN_MAX	16384
-
-/* tag is one of the two free cache tags (cookie is hpa_free_cookie). */
-static inline __attribute__((always_inline)) bool
-hpa_tag_is_free(uint64_t tag, uint64_t cookie)
-{
-	return (tag | HPA_FOREIGN_TAG) == cookie;
-}
+#define HPA_REMOTE_TAG	8ULL
 
 /*
  * A free block was about to leave a free state, and its tag says it is not
@@ -420,7 +405,6 @@ struct hpa_page {
 	char *start;
 	uint64_t div_magic;	/* hpa_div_magic(block_size) */
 	struct hpa_heap *heap;			/* owner */
-	struct hpa_class_list *cl;		/* &heap->cls[cls] */
 	uint64_t cookie;			/* hpa_free_cookie */
 	/*
 	 * The frontier: blocks 0 to limit - 1 have been handed out at least
@@ -435,16 +419,14 @@ struct hpa_page {
 	 */
 	uint64_t limit;
 	uint32_t block_size;
+	/*
+	 * Where in the freeing thread's heap free pushes a block of this
+	 * page: the byte offset of cls[cls], or of `direct` for a node
+	 * heap's page (whose blocks go back to it at once).
+	 */
+	uint32_t cl_off;
 	uint8_t cls;
 	uint8_t units;				/* 0: this page is not in use */
-	uint8_t remote_direct;	/* remote frees onto `remote` at once */
-	/*
-	 * The thread pointer of the thread whose heap owns the page
-	 * (hpa_thread_id()), 0 for none (node heaps, abandoned heaps):
-	 * free's owner check compares it with %fs:0, with no GOT load of a
-	 * TLS offset.  Kept by heap.c: new pages, adoption, abandon, fork.
-	 */
-	_Atomic uintptr_t owner;
 
 	_Atomic(struct hpa_block *) remote	/* frees from other threads */
 		__attribute__((aligned(64)));
@@ -586,16 +568,6 @@ static inline struct hpa_page *hpa_segment_page_of(struct hpa_segment *seg,
 
 /* ---- heap.c ---------------------------------------------------------- */
 
-/*
- * This thread's identity for page ownership: its thread pointer (on
- * x86-64 %fs:0, the TCB's self pointer), unique among live threads and
- * never 0.
- */
-static inline __attribute__((always_inline)) uintptr_t hpa_thread_id(void)
-{
-	return (uintptr_t)__builtin_thread_pointer();
-}
-
 
 /* Segments hold pages of similar run lengths: 1, 2-3, 4-7, 8+ units. */
 #define HPA_SEG_KINDS	4
@@ -634,6 +606,12 @@ extern uint64_t hpa_empty_word;		/* always 0 */
 
 struct hpa_heap {
 	struct hpa_class_list cls[HPA_NCLASSES];
+	/*
+	 * Where this thread's frees of node heaps' blocks go (their pages'
+	 * cl_off): a cache of one block, so each push flushes it at once
+	 * onto its page's remote list.
+	 */
+	struct hpa_class_list direct;
 	_Atomic(struct hpa_page *) remote_pages;
 	/*
 	 * Segments with free units and full ones, by kind: pages of one unit
@@ -650,7 +628,6 @@ struct hpa_heap {
 	struct hpa_heap *next_all;
 	struct hpa_heap *next_abandoned;
 	_Atomic uint64_t nsegments;	/* owner-written, relaxed */
-	uintptr_t owner;		/* its pages' owner (hpa_page.owner) */
 };
 
 extern __thread struct hpa_heap *hpa_tls_heap
@@ -684,7 +661,10 @@ void *hpa_heap_refill(struct hpa_heap *h, unsigned int cls);
  * functions, in tail position, so that they need no check of their own.
  */
 typedef void *hpa_refill_fn(struct hpa_heap *h, unsigned int cls);
-/* p first: free keeps it in the register it came in. */
+/*
+ * A free from a thread without a heap (p first: free keeps it in the
+ * register it came in): onto the page's remote list.
+ */
 void hpa_heap_free_remote(void *p, struct hpa_page *pg);
 void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg);
@@ -805,7 +785,7 @@ hpa_heap_alloc_cl_then(struct hpa_heap *h, struct hpa_class_list *cl,
 	uint64_t word;
 
 	if (HPA_LIKELY(b)) {
-		if (HPA_UNLIKELY(!hpa_tag_is_free(b->tag, hpa_free_cookie)))
+		if (HPA_UNLIKELY(b->tag != hpa_free_cookie))
 			return hpa_heap_reuse_bad(b);
 		cl->cache = b->next;
 		b->tag = 0;
@@ -868,8 +848,7 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 	word = pg->free_map[w];
 	if (HPA_UNLIKELY(word & bit))
 		hpa_bad_pointer("hpa_free", p, "double free");
-	if (HPA_UNLIKELY(!hpa_tag_is_free(((struct hpa_block *)p)->tag,
-					  pg->cookie))) {
+	if (HPA_UNLIKELY(((struct hpa_block *)p)->tag != pg->cookie)) {
 		hpa_heap_reuse_bad(p);
 		return;
 	}
@@ -883,46 +862,36 @@ static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
 
 void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			  uint32_t keep);
-/* A free of p that is no block pg handed out: abort with what it is. */
-_Noreturn void hpa_heap_free_bad(const struct hpa_page *pg, const void *p);
+/*
+ * A free of p that is no block pg handed out: a big block or a pointer in
+ * no page (pg is hpa_no_page) to hpa_free_other(), else abort with what
+ * it is.
+ */
+void hpa_heap_free_odd(const struct hpa_page *pg, void *p);
 
 /*
- * Push b onto its class's free cache; the older half out when it is full.
- * A block that is the cache's head already was freed twice in a row.
+ * Push b onto h's free cache cl; the older half out when it is full.  A
+ * block that is the cache's head already was freed twice in a row.
  */
 static inline __attribute__((always_inline)) void
-hpa_heap_cache_push(struct hpa_page *pg, struct hpa_block *b)
+hpa_heap_cache_push(struct hpa_heap *h, struct hpa_class_list *cl,
+		    struct hpa_block *b, uint64_t cookie)
 {
-	struct hpa_class_list *cl = pg->cl;
+	struct hpa_block *head = cl->cache;
 
-	if (HPA_UNLIKELY(b == cl->cache)) {
+	if (HPA_UNLIKELY(b == head)) {
 		hpa_heap_reuse_bad(b);
 		return;
 	}
-	b->next = cl->cache;
-	b->tag = pg->cookie;
+	b->next = head;
+	b->tag = cookie;
 	cl->cache = b;
 	if (HPA_UNLIKELY(hpa_count32_dec(&cl->cache_room)))
-		hpa_heap_cache_flush(pg->heap, cl, cl->cache_max / 2);
-}
-
-/*
- * The owner frees block p of pg: checked to start a block handed out,
- * then pushed onto the class's free cache (its tag is written, not read:
- * struct hpa_block).
- */
-static inline __attribute__((always_inline)) void
-hpa_heap_free_cached(struct hpa_page *pg, void *p)
-{
-	if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
-		hpa_heap_free_bad(pg, p);
-	hpa_heap_cache_push(pg, p);
+		hpa_heap_cache_flush(h, cl, cl->cache_max / 2);
 }
 
 /* Thread exit: give the heap to the next new thread. */
 void hpa_heap_abandon(struct hpa_heap *h);
-/* fork child: pages of other threads' heaps lose their owner. */
-void hpa_heaps_fork_child(void);
 void hpa_heaps_init(void);
 
 /* ---- huge.c ---------------------------------------------------------- */
@@ -1026,39 +995,35 @@ static inline const struct hpa_chunk *hpa_chunk_of(const void *p, size_t *idx)
 }
 
 /*
- * pg's owner as free reads it: a plain load (one compare with a memory
- * operand) where HPA_OWNER_RMW says plain accesses are what relaxed ones
- * compile to; under TSan the C11 load.
- */
-static inline __attribute__((always_inline)) uintptr_t
-hpa_page_owner(const struct hpa_page *pg)
-{
-#ifdef HPA_OWNER_RMW
-	return *(const uintptr_t *)&pg->owner;
-#else
-	return atomic_load_explicit(&pg->owner, memory_order_relaxed);
-#endif
-}
-
-/*
- * The free fast path: a block in a live page (one load from the unit map).
- * False when p is outside the reservation (NULL, not ours): the caller's
- * hpa_free_other() then.  In the reservation but in no page (a big block,
- * a bad pointer), hpa_no_page takes it to hpa_free_other() through
- * hpa_heap_free_remote().
+ * The free fast path: a block in a live page (one load from the unit map)
+ * goes onto the freeing thread's own free cache of its class, whichever
+ * heap the page is in (a thread that frees what another made reuses it
+ * with its next malloc, as jemalloc's and tcmalloc's thread caches do:
+ * no atomic instruction, and no branch on who made the block).  Past the
+ * cache's limit the older half goes back: its own blocks to their pages'
+ * bitmaps, other heaps' onto their pages' remote lists
+ * (hpa_heap_cache_flush()).  False when p is outside the reservation
+ * (NULL, not ours): the caller's hpa_free_other() then.  In the
+ * reservation but in no page (a big block, a bad pointer), the page is
+ * hpa_no_page, whose frontier is 0: hpa_heap_free_odd().
  */
 static inline __attribute__((always_inline)) bool hpa_free_small(void *p)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)hpa_arena.base;
+	struct hpa_heap *me;
 	struct hpa_page *pg;
 
 	if (HPA_UNLIKELY(off >= hpa_arena.size))
 		return false;
 	pg = hpa_unit_page(off >> HPA_UNIT_SHIFT);
-	if (HPA_LIKELY(hpa_page_owner(pg) == hpa_thread_id()))
-		hpa_heap_free_cached(pg, p);
-	else
+	me = hpa_tls_heap;
+	if (HPA_UNLIKELY((uintptr_t)me <= 1))
 		hpa_heap_free_remote(p, pg);
+	else if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
+		hpa_heap_free_odd(pg, p);
+	else
+		hpa_heap_cache_push(me, (struct hpa_class_list *)((char *)me +
+				    pg->cl_off), p, pg->cookie);
 	return true;
 }
 

@@ -686,27 +686,27 @@ TEST_F(heap, cross_thread_frees_overflow_to_the_owner)
 	EXPECT_EQ(0, in_use());
 }
 
-static int small_was_kept;
+static int was_kept;
 
 /* Free p and look whether it went into this thread's cache. */
-static void *free_small_and_look(void *p)
+static void *free_and_look(void *p)
 {
 	hpa_free(hpa_malloc(1));
 	hpa_free(p);
-	small_was_kept = atomic_load(&page_of(p)->remote) == NULL &&
+	was_kept = atomic_load(&page_of(p)->remote) == NULL &&
 		hpa_heap_get()->cls[page_of(p)->cls].cache == p;
 	return NULL;
 }
 
 /*
- * A node heap's block, or one above HPA_FOREIGN_MAX, freed by another
- * thread goes straight back to its page; a small one stays with the freer.
+ * A node heap's block freed by another thread goes straight back to its
+ * page; any other block stays with the freer, up to the largest class.
  */
-TEST_F(heap, node_heap_and_big_blocks_freed_elsewhere_go_back_at_once)
+TEST_F(heap, node_heap_blocks_freed_elsewhere_go_back_at_once)
 {
 	char *p = hpa_malloc_node(64, 1);
-	char *big = hpa_malloc(HPA_FOREIGN_MAX + 1);
-	char *small = hpa_malloc(HPA_FOREIGN_MAX);
+	char *big = hpa_malloc(HPA_SMALL_MAX);
+	char *small = hpa_malloc(64);
 	pthread_t t;
 
 	ASSERT_NE(NULL, p);
@@ -715,12 +715,13 @@ TEST_F(heap, node_heap_and_big_blocks_freed_elsewhere_go_back_at_once)
 	ASSERT_EQ(0, pthread_create(&t, NULL, free_it_keep_heap, p));
 	pthread_join(t, NULL);
 	EXPECT_EQ((struct hpa_block *)p, atomic_load(&page_of(p)->remote));
-	ASSERT_EQ(0, pthread_create(&t, NULL, free_it_keep_heap, big));
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_and_look, big));
 	pthread_join(t, NULL);
-	EXPECT_EQ((struct hpa_block *)big, atomic_load(&page_of(big)->remote));
-	ASSERT_EQ(0, pthread_create(&t, NULL, free_small_and_look, small));
+	EXPECT_EQ(1, was_kept);
+	was_kept = 0;
+	ASSERT_EQ(0, pthread_create(&t, NULL, free_and_look, small));
 	pthread_join(t, NULL);
-	EXPECT_EQ(1, small_was_kept);
+	EXPECT_EQ(1, was_kept);
 }
 
 static void double_free_foreign(void *arg)
@@ -743,6 +744,36 @@ static void double_free_foreign(void *arg)
 	}
 	sem_post(&h.done);
 	pthread_join(t, NULL);
+	alloc_on(48, 4 * hpa_heap_get()->cls[hpa_size_class(48)].cache_max);
+}
+
+/*
+ * Another heap's block freed twice with one between, by a thread that then
+ * flushes its cache: the two stand in a loop there (p, q, p, ...), and the
+ * flush must stop at the second p, not go round for ever.
+ */
+static void *free_pqp_and_flush(void *arg)
+{
+	char **pq = arg;
+	struct hpa_heap *me;
+
+	hpa_free(hpa_malloc(1));
+	me = hpa_heap_get();
+	hpa_free(pq[0]);
+	hpa_free(pq[1]);
+	hpa_free(pq[0]);
+	hpa_heap_cache_flush(me, &me->cls[hpa_size_class(48)], 0);
+	return NULL;
+}
+
+static void double_free_foreign_interleaved(void *arg)
+{
+	char *pq[2] = { hpa_malloc(48), hpa_malloc(48) };
+	pthread_t t;
+
+	(void)arg;
+	pthread_create(&t, NULL, free_pqp_and_flush, pq);
+	pthread_join(t, NULL);
 }
 
 TEST_F(heap, double_frees_across_threads_are_caught)
@@ -757,6 +788,9 @@ TEST_F(heap, double_frees_across_threads_are_caught)
 		EXPECT_NE(NULL, strstr(buf, "double free"))
 			TH_LOG("case %d: %s", who, buf);
 	}
+	EXPECT_EQ(SIGABRT, run_child(double_free_foreign_interleaved, NULL,
+				     buf, sizeof(buf), NULL));
+	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
 }
 
 TEST_F(heap, node_heap_binds_its_segments)
