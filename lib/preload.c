@@ -57,27 +57,25 @@ static bool starting(void)
 	return false;
 }
 
-/* hpa_malloc_inline with start-up in front of its slow path. */
-HPA_EXPORT void *malloc(size_t size)
+/*
+ * malloc past its fast path, with start-up in front: out of line, so that
+ * the fast path makes only jumps and needs no stack frame (a thread with a
+ * heap of its own is past start-up).
+ */
+static HPA_NOINLINE void *malloc_slow(size_t size)
 {
-	struct hpa_heap *h = hpa_tls_heap;
 	void *p;
 
-	/* A thread with a heap of its own is past start-up. */
-	if (HPA_LIKELY((uintptr_t)h > 1)) {
-		if (HPA_LIKELY(size <= HPA_SMALL_TABLE_MAX))
-			return hpa_heap_alloc_upto_1k(h, size,
-						      hpa_malloc_refill);
-		if (size <= HPA_SMALL_MAX)
-			return hpa_heap_alloc_cl_then(h,
-					&h->cls[hpa_size_class_calc(size)],
-					hpa_malloc_refill);
-	}
 	if (HPA_UNLIKELY(starting())) {
 		p = boot_alloc(size, HPA_ALIGN);
 		return HPA_LIKELY(p) ? p : hpa_nomem();
 	}
 	return hpa_malloc_slow(size);
+}
+
+HPA_EXPORT void *malloc(size_t size)
+{
+	return hpa_alloc_fast(size, hpa_malloc_refill, malloc_slow);
 }
 
 static inline __attribute__((always_inline)) void preload_free(void *p)
