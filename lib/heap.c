@@ -387,7 +387,7 @@ static void remote_push(struct hpa_page *pg, struct hpa_block *first,
  * compare-and-swap anyway, so the block's tag is read here: a block in a
  * free state is caught at this free.
  */
-void hpa_heap_free_remote(void *p, struct hpa_page *pg)
+void hpa_heap_free_direct(void *p, struct hpa_page *pg)
 {
 	struct hpa_block *b = p;
 

@@ -262,9 +262,9 @@ static inline size_t hpa_chunk_index(const void *p)
 
 /*
  * What a unit map entry of 0 reads as: a page with no blocks that no heap
- * owns (its heap is itself, never a thread's heap), so free goes from the
- * unit map entry straight to the owner check, without a NULL test, and
- * takes it to hpa_heap_free_remote(), which sends it on to
+ * owns (its heap is itself, never a thread's heap) and a frontier of 0, so
+ * free goes from the unit map entry to its bounds compare without a NULL
+ * test, and that sends it to hpa_heap_free_odd(), which sends it on to
  * hpa_free_other().  Set at start-up (heap.c).
  */
 extern struct hpa_page *hpa_no_page __attribute__((visibility("hidden")));
@@ -665,7 +665,7 @@ typedef void *hpa_refill_fn(struct hpa_heap *h, unsigned int cls);
  * A free from a thread without a heap (p first: free keeps it in the
  * register it came in): onto the page's remote list.
  */
-void hpa_heap_free_remote(void *p, struct hpa_page *pg);
+void hpa_heap_free_direct(void *p, struct hpa_page *pg);
 void hpa_heap_page_emptied(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_page_unfull(struct hpa_heap *h, struct hpa_page *pg);
 void hpa_heap_free_slow(struct hpa_heap *h, struct hpa_page *pg);
@@ -1018,7 +1018,7 @@ static inline __attribute__((always_inline)) bool hpa_free_small(void *p)
 	pg = hpa_unit_page(off >> HPA_UNIT_SHIFT);
 	me = hpa_tls_heap;
 	if (HPA_UNLIKELY((uintptr_t)me <= 1))
-		hpa_heap_free_remote(p, pg);
+		hpa_heap_free_direct(p, pg);
 	else if (HPA_UNLIKELY(hpa_page_block_rot(pg, p) >= hpa_page_limit(pg)))
 		hpa_heap_free_odd(pg, p);
 	else
