@@ -216,16 +216,23 @@ static void *free_twice_keep_heap(void *p)
 	return NULL;
 }
 
+/* fn(arg) in a thread of its own, to its end. */
+static void in_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, fn, arg);
+	pthread_join(t, NULL);
+}
+
 /* Freed by its owner (in the cache), then by another thread. */
 static void double_free_remote(void *arg)
 {
 	char *p = hpa_malloc(48);
-	pthread_t t;
 
 	(void)arg;
 	hpa_free(p);
-	pthread_create(&t, NULL, free_it, p);
-	pthread_join(t, NULL);
+	in_thread(free_it, p);
 }
 
 /*
@@ -255,11 +262,9 @@ static void *hold_freed(void *arg)
 static void double_free_remote_then_local(void *arg)
 {
 	char *p = hpa_malloc(48);
-	pthread_t t;
 
 	(void)arg;
-	pthread_create(&t, NULL, free_it, p);
-	pthread_join(t, NULL);
+	in_thread(free_it, p);
 	hpa_free(hpa_malloc(48));	/* p is not the cache's head */
 	hpa_free(p);
 	alloc_on(48, 4 * hpa_heap_get()->cls[hpa_size_class(48)].cache_max);
@@ -268,12 +273,8 @@ static void double_free_remote_then_local(void *arg)
 /* Freed in a row: caught by the free itself. */
 static void double_free_in_a_row_remote(void *arg)
 {
-	char *p = hpa_malloc(48);
-	pthread_t t;
-
 	(void)arg;
-	pthread_create(&t, NULL, free_twice_keep_heap, p);
-	pthread_join(t, NULL);
+	in_thread(free_twice_keep_heap, hpa_malloc(48));
 }
 
 /*
@@ -430,23 +431,21 @@ TEST_F(heap, cookie_in_user_data_is_no_double_free)
 
 TEST_F(heap, double_frees_are_caught_wherever_the_block_is)
 {
+	static void (*const cases[])(void *) = {
+		double_free_after_flush, double_free_remote,
+		double_free_remote_then_local, double_free_in_a_row_remote,
+		double_free_then_page_release,
+	};
 	char buf[1024];
+	unsigned int i;
 
-	EXPECT_EQ(SIGABRT, run_child(double_free_after_flush, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
-	EXPECT_EQ(SIGABRT, run_child(double_free_remote, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
-	EXPECT_EQ(SIGABRT, run_child(double_free_remote_then_local, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
-	EXPECT_EQ(SIGABRT, run_child(double_free_in_a_row_remote, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
-	EXPECT_EQ(SIGABRT, run_child(double_free_then_page_release, NULL, buf,
-				     sizeof(buf), NULL));
-	EXPECT_NE(NULL, strstr(buf, "double free")) TH_LOG("%s", buf);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EXPECT_EQ(SIGABRT, run_child(cases[i], NULL, buf, sizeof(buf),
+					     NULL))
+			TH_LOG("case %u", i);
+		EXPECT_NE(NULL, strstr(buf, "double free"))
+			TH_LOG("case %u: %s", i, buf);
+	}
 }
 
 /*
@@ -769,11 +768,9 @@ static void *free_pqp_and_flush(void *arg)
 static void double_free_foreign_interleaved(void *arg)
 {
 	char *pq[2] = { hpa_malloc(48), hpa_malloc(48) };
-	pthread_t t;
 
 	(void)arg;
-	pthread_create(&t, NULL, free_pqp_and_flush, pq);
-	pthread_join(t, NULL);
+	in_thread(free_pqp_and_flush, pq);
 }
 
 TEST_F(heap, double_frees_across_threads_are_caught)
