@@ -89,7 +89,7 @@ static inline uintptr_t hpa_align_up(uintptr_t x, uintptr_t a)
 
 /*
  * Fields one thread writes and others read (counters that hpa_stats sums,
- * page owners, page frontiers): relaxed atomics.  For a counter a relaxed
+ * page frontiers): relaxed atomics.  For a counter a relaxed
  * load and store of the sum is what the owner needs, but compilers do not
  * fuse atomic accesses, so on x86-64 it is one read-modify-write
  * instruction without a lock prefix instead of a load, an add and a store
@@ -525,9 +525,9 @@ hpa_page_block_rot(const struct hpa_page *pg, const void *p)
 }
 
 /*
- * pg->limit as free reads it: like hpa_page_owner(), a plain load where
- * plain accesses are what relaxed ones compile to (compilers do not fold
- * an atomic load into the compare), a relaxed atomic load under TSan.
+ * pg->limit as free reads it: a plain load where HPA_OWNER_RMW says plain
+ * accesses are what relaxed ones compile to (compilers do not fold an
+ * atomic load into the compare), a relaxed atomic load under TSan.
  */
 static inline __attribute__((always_inline)) uint64_t
 hpa_page_limit(const struct hpa_page *pg)
