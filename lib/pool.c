@@ -11,9 +11,12 @@
  * run given back merges with the cached runs next to it; a remnant of one
  * chunk left by a split goes to the chunk lists (segments use those,
  * and a later run request finds neighbouring list chunks again); a request
- * no cached run fits is put together from neighbouring list chunks before
- * anything is committed fresh.  So a loop of large malloc/free reuses what
- * it committed instead of faulting in (and zeroing) fresh pages.
+ * no cached run fits is put together from neighbouring list chunks, or
+ * else the biggest cached run with free address space next to it grows
+ * into that space, so that only what it lacks is committed fresh.  So a
+ * loop of large malloc/free reuses what it committed instead of faulting
+ * in (and zeroing) fresh pages, and a cached run too small for the later
+ * blocks does not sit in the cache while fresh memory is committed.
  *
  * Retention: at most HPALLOC_RETAIN bytes stay committed in the pool
  * (unset: 64 MiB, and for big blocks' runs as much as the memory in use
@@ -550,10 +553,70 @@ static long window_from_lists(size_t n, int node, bool bind)
 	return -1;
 }
 
+/*
+ * Under runs_lock: the biggest cached run smaller than n chunks that the
+ * free address space right after it (else right before it) makes n
+ * chunks long, that space taken from the arena; its slot, or RUN_CACHE.
+ * *at is where the n chunks start.
+ */
+static unsigned int run_to_grow(size_t n, int node, bool bind, size_t *at)
+{
+	bool tried[RUN_CACHE] = { false };
+	unsigned int i;
+
+	for (;;) {
+		unsigned int g = RUN_CACHE;
+		const struct run *r;
+		size_t more;
+
+		for (i = 0; i < nruns; i++)
+			if (!tried[i] && runs[i].n < n &&
+			    run_matches(&runs[i], node, bind) &&
+			    (g == RUN_CACHE || runs[i].n > runs[g].n))
+				g = i;
+		if (g == RUN_CACHE)
+			return RUN_CACHE;
+		tried[g] = true;
+		r = &runs[g];
+		more = n - r->n;
+		if (hpa_arena_take_at(r->idx + r->n, more)) {
+			*at = r->idx;
+			return g;
+		}
+		if (r->idx >= more && hpa_arena_take_at(r->idx - more, more)) {
+			*at = r->idx - more;
+			return g;
+		}
+	}
+}
+
+/*
+ * Grow cached run r (out of the cache, not counted any more) to n chunks
+ * at at, whose free address space is taken: commit the part it lacks.
+ * at, or -1 with r given back and the space with it.
+ */
+static long run_grow(struct run r, size_t n, size_t at, int node, bool bind)
+{
+	size_t more = n - r.n;
+	size_t ext = at == r.idx ? r.idx + r.n : at;
+
+	hpa_chunks_claim(r.idx, r.n);
+	if (hpa_pool_commit(ext, more, node, bind, false)) {
+		hpa_arena_give(ext, more);
+		hpa_pool_put_run(r.idx, r.n);
+		return -1;
+	}
+	/* The head is fresh but the run is not: calloc must zero it. */
+	if (at != r.idx)
+		hpa_chunk_take_fresh(at);
+	return (long)at;
+}
+
 long hpa_pool_get_run(size_t n, int node, bool bind)
 {
-	unsigned int i, best = RUN_CACHE;
-	size_t rest = 0, rest_idx = 0;
+	unsigned int i, best = RUN_CACHE, grow = RUN_CACHE;
+	size_t rest = 0, rest_idx = 0, at = 0;
+	struct run g = { 0 };
 	long idx = -1;
 
 	if (n > UINT32_MAX)
@@ -578,6 +641,12 @@ long hpa_pool_get_run(size_t n, int node, bool bind)
 		}
 	} else if (n > 1) {
 		idx = window_from_lists(n, node, bind);
+		if (idx < 0)
+			grow = run_to_grow(n, node, bind, &at);
+		if (grow < RUN_CACHE) {
+			g = runs[grow];
+			run_remove(grow);
+		}
 	}
 	if (rest) {
 		size_t kept = remnant_to_lists(rest_idx, rest);
@@ -591,6 +660,10 @@ long hpa_pool_get_run(size_t n, int node, bool bind)
 				hpa_arena.map[rest_idx].bound };
 	}
 	hpa_unlock(&runs_lock);
+	if (grow < RUN_CACHE) {
+		pool_unkeep((uint64_t)g.n << HPA_CHUNK_SHIFT);
+		return run_grow(g, n, at, node, bind);
+	}
 	if (idx >= 0) {
 		pool_unkeep(n << HPA_CHUNK_SHIFT);
 		hpa_chunks_claim((size_t)idx, n);

@@ -127,6 +127,7 @@ static int f_commit_locked(void *addr, size_t len, int node,
 	madvise(addr, len, MADV_HUGEPAGE);	/* fewer faults: faster tests */
 	set_range(addr, len, 1);
 	fake.commits++;
+	fake.commit_bytes += len;
 	fake.last_node = node;
 	out->backend = (uint8_t)fake.backend;
 	out->page_shift = allow_1g && fake.has_1g &&

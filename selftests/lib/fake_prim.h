@@ -10,6 +10,7 @@ struct fake_prim_state {
 	enum hpa_backend backend;	/* what init() reports */
 	long commits, decommits, moves, dma_commits;
 	long small_commits;		/* with HPA_COMMIT_SMALL: 4 KiB pages */
+	uint64_t commit_bytes;		/* bytes of all commits */
 	long fail_commits;		/* >0: fail that many commits next */
 	long fail_after;		/* ... after this many more succeed */
 	bool move_ok;			/* move() supported */
