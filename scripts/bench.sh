@@ -27,7 +27,8 @@
 #       `<!-- end of results -->` is replaced (text before and after stays)
 #
 # Sections: small = the workload shapes of selftests/bench/bench.c (time
-# and peak RSS); cg = allocator instructions per malloc/free pair, counted
+# and peak RSS; each run after a warm-up of free memory, see warm() below,
+# and large1 once more after 3 s idle without it); cg = allocator instructions per malloc/free pair, counted
 # by callgrind (deterministic, unlike times on a shared machine), for
 # hpalloc and mimalloc; rss = peak RSS over live bytes; grow = realloc
 # doubling; tlb = random updates over a big table.
@@ -47,7 +48,7 @@ CG_OPS=200000
 SECTIONS=small,cg,rss,grow,tlb
 ALLOCS=(glibc glibc-thp glibc-hugetlb jemalloc mimalloc tcmalloc hpalloc)
 . scripts/common.sh
-usage() { sed -n '2,40s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,42s/^# \{0,1\}//p' "$0"; }
 # -OPT VALUE must be a whole number of at least 1
 count() { [[ $2 =~ ^[1-9][0-9]*$ ]] || opt_bad "-$1 $2: not a positive whole number"; }
 while getopts :t:g:s:r:n:o:k:a:h opt; do
@@ -132,20 +133,36 @@ restore_hugepages() {
 		echo "$OLD_HP" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
 }
 
-# The workload shapes: key, bench arguments.
+# warm MIB: before each timed run, MIB MiB of THP memory is touched and
+# given back outside any allocator (bench warm).  Where the machine is a
+# guest whose host takes free memory back (free page reporting), touching
+# such memory again costs a host fault per 4 KiB whatever the page size
+# (about 360 MB/s on the VM of docs/bench.md); an allocator on 4 KiB pages
+# mostly gets pages freed a moment ago, which the host still backs, and one
+# on 2 MiB pages almost never does.  After the warm-up every allocator
+# starts on memory the host backs, as on a machine without a host.  The
+# large1cold rows below show the shape without it.
+warm() {
+	"$BENCH" warm "$1" 2>/dev/null | awk -v k="$2" \
+		'$1 == "RESULT" { print "warmup", k ".touch", $3 }' \
+		>>"$RES.small" || true
+}
+
+# The workload shapes: key, MiB to warm up (about 1.25 times the largest
+# peak RSS any allocator reached in the shape), bench arguments.
 SHAPES=(
-	"churn2|churn 2 $SECS"
-	"larson2|larson 2 $SECS"
-	"larsonsized2|larson-sized 2 $SECS"
-	"bursts1|bursts 1 $SECS"
-	"bursts2|bursts 2 $SECS"
-	"rptest2|rptest 2 $SECS"
-	"batches1|batches $SECS"
-	"big1|big $SECS"
-	"large1|large $SECS"
-	"prodcon|prodcon $SECS"
-	"mixed1|mixed 1 $SECS"
-	"mixed2|mixed 2 $SECS"
+	"churn2|16|churn 2 $SECS"
+	"larson2|32|larson 2 $SECS"
+	"larsonsized2|16|larson-sized 2 $SECS"
+	"bursts1|16|bursts 1 $SECS"
+	"bursts2|16|bursts 2 $SECS"
+	"rptest2|160|rptest 2 $SECS"
+	"batches1|16|batches $SECS"
+	"big1|128|big $SECS"
+	"large1|704|large $SECS"
+	"prodcon|16|prodcon $SECS"
+	"mixed1|16|mixed 1 $SECS"
+	"mixed2|16|mixed 2 $SECS"
 )
 SMALL_ALLOCS=()
 for a in "${ALLOCS[@]}"; do
@@ -159,13 +176,26 @@ if section small; then
 	echo "== shapes (${SECS}s each, median of $REPEATS interleaved rounds)" >&2
 	: >"$RES.small"
 	for sh in "${SHAPES[@]}"; do
-		key=${sh%%|*} args=${sh#*|}
+		IFS='|' read -r key mib args <<<"$sh"
 		echo "   $key" >&2
 		for i in $(seq "$REPEATS"); do
 			for a in "${SMALL_ALLOCS[@]}"; do
+				warm "$mib" "$key"
 				# shellcheck disable=SC2086
 				once "$a" "$key" "$BENCH" $args
 			done
+		done
+	done
+	# large1 as a program meets this machine's memory after it has been
+	# idle: 3 s without the warm-up (the host has taken back what it
+	# can); the touch of 512 MiB after 3 s says at what cost.
+	echo "   large1cold" >&2
+	for i in $(seq "$REPEATS"); do
+		sleep 3
+		warm 512 cold
+		for a in "${SMALL_ALLOCS[@]}"; do
+			sleep 3
+			once "$a" large1cold "$BENCH" large "$SECS"
 		done
 	done
 	awk '{ k = $1 " " $2; v[k] = v[k] " " $3 }
@@ -332,7 +362,8 @@ def geomean(xs):
 
 L.append(f"### Workload shapes: throughput (million ops/s, higher is better)\n")
 L.append(f"Median of {repeats} rounds of {secs} s each; within a round the "
-         "allocators run one after the other on the same shape (interleaved). "
+         "allocators run one after the other on the same shape (interleaved), "
+         "each run after a warm-up of the machine's free memory (below). "
          "An op is one malloc/free pair (for big1: one block allocated, "
          "written every 4 KiB and freed; for large1: one block allocated, "
          "zeroed with memset and freed).\n")
@@ -369,6 +400,32 @@ def ratio_table(metric, title, inverse):
 ratio_table(".ops", "hpalloc's time over each allocator's (< 1.00: hpalloc "
             "is faster; *best other* is hpalloc's ratio to the fastest of "
             "the others):", True)
+
+touch = [g("warmup", k + ".touch") for k, _ in shapes]
+touch = [t for t in touch if t]
+cold = g("warmup", "cold.touch")
+L.append("#### Warm-up, and large1 without it\n")
+L.append("Before each run above, `bench warm` touched about 1.25 times the "
+         "shape's largest peak RSS of fresh THP memory outside any allocator "
+         "and gave it back (see `scripts/bench.sh`): on a guest whose host "
+         "takes free memory back, touching it again costs a host fault per "
+         "4 KiB whatever the page size, and an allocator on 4 KiB pages mostly "
+         "gets pages freed a moment ago, which the host still backs, while "
+         "one on 2 MiB pages almost never does. The warm-up's touch ran at " +
+         (f"{min(touch):.0f}-{max(touch):.0f} MB/s (medians per shape)"
+          if touch else "n/a") + "; after 3 s idle, 512 MiB touched at " +
+         (f"{cold:.0f} MB/s" if cold else "n/a") + ". The same large1 run "
+         "after 3 s idle and without the warm-up, as a program meets this "
+         "machine's memory (not in the means above):\n")
+L.append("| allocator | blocks/s | peak RSS (MiB) | hpalloc time ratio |")
+L.append("|---|---|---|---|")
+h = g("hpalloc", "large1cold.ops")
+for a in sall:
+    o = g(a, "large1cold.ops")
+    r = g(a, "large1cold.rss")
+    L.append(f"| {a} | {fmt(o, 0)} | {fmt(r and r / 1024, 1)} | "
+             f"{fmt(o / h if h and o else None)} |")
+L.append("")
 
 L.append("### Workload shapes: peak RSS (MiB, lower is better)\n")
 L.append("| workload | " + " | ".join(sall) + " |")

@@ -31,6 +31,9 @@
  *   bench SHAPE-ops THREADS OPS     any shape above with a fixed number of
  *                                   malloc/free pairs per thread instead
  *                                   of a time (for callgrind)
+ *   bench SHAPE-work THREADS OPS    the same, timed: the rate of a fixed
+ *                                   amount of work (large-work 1 2000 is
+ *                                   mimalloc-bench's malloc-large run)
  *
  * Timed shapes print "RESULT ops N ops/s" (a malloc/free pair is one op)
  * and "RESULT rss N kB" (peak RSS of the process).
@@ -38,6 +41,8 @@
  *   bench tlb-hugetlb GIB UPDATES   the same on a raw MAP_HUGETLB mapping
  *   bench grow MAX_BYTES            realloc doubling from 2 MiB to MAX
  *   bench rss                       peak RSS / peak live bytes, mixed sizes
+ *   bench warm MIB                  touch MIB MiB of THP memory outside the
+ *                                   allocator and unmap it (see warm())
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -475,9 +480,12 @@ static const struct shape shapes[] = {
 	{ "large", large_thread, 1 },
 };
 
-/* Timed (secs > 0) or a fixed number of ops per thread (ops > 0). */
+/*
+ * Timed (secs > 0) or a fixed number of ops per thread (ops > 0); with
+ * rate, the time those ops took is measured too.
+ */
 static int run_shape(const struct shape *sh, int threads, double secs,
-		     uint64_t ops)
+		     uint64_t ops, int rate)
 {
 	pthread_t t[64];
 	double t0;
@@ -502,7 +510,7 @@ static int run_shape(const struct shape *sh, int threads, double secs,
 	for (i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);
 	peak_rss(&rss);
-	if (ops)
+	if (ops && !rate)
 		return printf("RESULT ops %llu ops\n", (unsigned long long)
 			      atomic_load(&total_ops)) < 0;
 	printf("RESULT ops %.0f ops/s\n",
@@ -601,6 +609,35 @@ static int grow(size_t max)
 
 /* ---- memory efficiency ---------------------------------------------- */
 
+/*
+ * Touch mib MiB of fresh THP memory and give it back, outside any
+ * allocator (scripts/bench.sh runs it before each timed run): a guest
+ * whose free memory the host takes back (free page reporting) then has
+ * that much free memory the host backs again, on 2 MiB blocks as on
+ * smaller ones, as a machine without a host always has.  Prints the rate
+ * of the touch: how much of it the host had taken back.
+ */
+static int warm(size_t mib)
+{
+	size_t len = mib << 20, i;
+	char *p, *a;
+	double t0;
+
+	p = mmap(NULL, len + (2 << 20), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	a = (char *)(((uintptr_t)p + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1));
+	madvise(a, len, MADV_HUGEPAGE);
+	t0 = now();
+	for (i = 0; i < len; i += 4096)
+		a[i] = 1;
+	printf("RESULT touch %.0f MB/s\n", (double)len / 1e6 / (now() - t0));
+	return munmap(p, len + (2 << 20));
+}
+
 static int rss_ratio(void)
 {
 	enum { SLOTS = 200000 };
@@ -662,23 +699,28 @@ int main(int argc, char **argv)
 			continue;
 		if (!w[len] && argc == 4)
 			return run_shape(&shapes[i], atoi(argv[2]),
-					 atof(argv[3]), 0);
+					 atof(argv[3]), 0, 0);
 		if (!strcmp(w + len, "-ops") && argc == 4)
 			return run_shape(&shapes[i], atoi(argv[2]), 0,
-					 strtoull(argv[3], NULL, 0));
+					 strtoull(argv[3], NULL, 0), 0);
+		if (!strcmp(w + len, "-work") && argc == 4)
+			return run_shape(&shapes[i], atoi(argv[2]), 0,
+					 strtoull(argv[3], NULL, 0), 1);
 	}
 	if (!strcmp(w, "batches") && argc == 3)
-		return run_shape(&shapes[4], 1, atof(argv[2]), 0);
+		return run_shape(&shapes[4], 1, atof(argv[2]), 0, 0);
 	if (!strcmp(w, "big") && argc == 3)
-		return run_shape(&shapes[5], 1, atof(argv[2]), 0);
+		return run_shape(&shapes[5], 1, atof(argv[2]), 0, 0);
 	if (!strcmp(w, "large") && argc == 3)
-		return run_shape(&shapes[6], 1, atof(argv[2]), 0);
+		return run_shape(&shapes[6], 1, atof(argv[2]), 0, 0);
 	if (!strcmp(w, "tlb") && argc == 4)
 		return tlb(strtoul(argv[2], NULL, 0), atol(argv[3]), 0);
 	if (!strcmp(w, "tlb-hugetlb") && argc == 4)
 		return tlb(strtoul(argv[2], NULL, 0), atol(argv[3]), 1);
 	if (!strcmp(w, "grow") && argc == 3)
 		return grow(strtoull(argv[2], NULL, 0));
+	if (!strcmp(w, "warm") && argc == 3)
+		return warm(strtoul(argv[2], NULL, 0));
 	if (!strcmp(w, "rss") && argc == 2)
 		return rss_ratio();
 	fprintf(stderr, "usage: see the comment at the top of bench.c\n");
