@@ -452,6 +452,32 @@ static bool heap_small(const struct hpa_heap *h)
 						HPA_OPT_SMALL_START);
 }
 
+/* The heap's thread returns block p of pg to its bitmap (a cache flush). */
+static void free_local(struct hpa_heap *h, struct hpa_page *pg, void *p)
+{
+	long idx = hpa_page_block_index(pg, p);
+	unsigned int w;
+	uint64_t bit, word;
+
+	if (HPA_UNLIKELY(idx < 0))
+		hpa_bad_pointer("hpa_free", p, "not the start of a block");
+	w = (unsigned int)idx / 64;
+	bit = 1ULL << (idx % 64);
+	word = pg->free_map[w];
+	if (HPA_UNLIKELY(word & bit))
+		hpa_bad_pointer("hpa_free", p, "double free");
+	if (HPA_UNLIKELY(((struct hpa_block *)p)->tag != pg->cookie)) {
+		hpa_heap_reuse_bad(p);
+		return;
+	}
+	((struct hpa_block *)p)->tag = pg->cookie ^ HPA_MAP_TAG;
+	pg->free_map[w] = word | bit;
+	pg->nonempty |= 1ULL << w;
+	hpa_count_add(&h->cls[pg->cls].in_use, -1);
+	if (HPA_UNLIKELY(--pg->used == 0 || pg->full))
+		hpa_heap_free_slow(h, pg);
+}
+
 /*
  * Give all but the newest keep blocks of the class's free cache back to
  * their pages' bitmaps: pages fill up and empty there (and a block freed
@@ -479,7 +505,7 @@ void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 				(uintptr_t)hpa_arena.base) >> HPA_UNIT_SHIFT);
 
 		if (HPA_LIKELY(pg->heap == h)) {
-			hpa_heap_free_local(h, pg, b);
+			free_local(h, pg, b);
 		} else {
 			/*
 			 * Another heap's block: back to its page's remote

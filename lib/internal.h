@@ -833,33 +833,6 @@ static inline void *hpa_heap_alloc(struct hpa_heap *h, unsigned int cls)
 	return hpa_heap_alloc_locked(h, cls);
 }
 
-/* The owner returns block p of pg to its bitmap (cache flush, remote). */
-static inline void hpa_heap_free_local(struct hpa_heap *h, struct hpa_page *pg,
-				       void *p)
-{
-	long idx = hpa_page_block_index(pg, p);
-	unsigned int w;
-	uint64_t bit, word;
-
-	if (HPA_UNLIKELY(idx < 0))
-		hpa_bad_pointer("hpa_free", p, "not the start of a block");
-	w = (unsigned int)idx / 64;
-	bit = 1ULL << (idx % 64);
-	word = pg->free_map[w];
-	if (HPA_UNLIKELY(word & bit))
-		hpa_bad_pointer("hpa_free", p, "double free");
-	if (HPA_UNLIKELY(((struct hpa_block *)p)->tag != pg->cookie)) {
-		hpa_heap_reuse_bad(p);
-		return;
-	}
-	((struct hpa_block *)p)->tag = pg->cookie ^ HPA_MAP_TAG;
-	pg->free_map[w] = word | bit;
-	pg->nonempty |= 1ULL << w;
-	hpa_count_add(&h->cls[pg->cls].in_use, -1);
-	if (HPA_UNLIKELY(--pg->used == 0 || pg->full))
-		hpa_heap_free_slow(h, pg);
-}
-
 void hpa_heap_cache_flush(struct hpa_heap *h, struct hpa_class_list *cl,
 			  uint32_t keep);
 /*
