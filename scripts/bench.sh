@@ -14,8 +14,9 @@
 #   -t  random-update table size in GiB (default 4; the issue asks 4-8)
 #   -g  realloc growth target in bytes (default 8589934592 = 8 GiB)
 #   -s  seconds per small-object run (default 1), -r rounds (default 3):
-#       the rounds interleave the allocators (A B C ... A B C ...) and each
-#       result is the median of its rounds
+#       each round runs every shape on every allocator (A B C ... A B C
+#       ...), and each result is the median of its rounds (docs/bench.md
+#       uses 9: on a shared machine 5 did not pin the noisiest shapes)
 #   -n  malloc/free pairs per callgrind run (default 200000)
 #   -k  sections to run, comma-separated: small,cg,rss,grow,tlb (default
 #       all; the others read n/a)
@@ -169,17 +170,31 @@ for a in "${ALLOCS[@]}"; do
 	case $a in glibc-thp|glibc-hugetlb) ;; *) SMALL_ALLOCS+=("$a") ;; esac
 done
 
+# turned I: the small-object allocators, their order turned by I
+turned() {
+	local j n=${#SMALL_ALLOCS[@]}
+
+	for j in $(seq 0 $((n - 1))); do
+		echo "${SMALL_ALLOCS[$((($1 + j) % n))]}"
+	done
+}
+
 if section small; then
-	# Rounds interleave the allocators, shape by shape (A B C ... A B C
-	# ...), and every result is the median of its rounds: load drifting
-	# on a shared machine then hits every allocator alike.
+	# Every round runs every shape on every allocator (A B C ... A B C
+	# ...), and every result is the median of its rounds.  On a shared
+	# machine the host's state drifts over minutes and flips from run to
+	# run (the same allocator's runs of one shape differ 2-3x on the VM of
+	# docs/bench.md): with the rounds outermost, each shape's runs spread
+	# over the whole section instead of half a minute of it, so that all
+	# allocators sample the same host states.  The allocators' order turns
+	# by one each round, so no allocator always runs after the same one.
 	echo "== shapes (${SECS}s each, median of $REPEATS interleaved rounds)" >&2
 	: >"$RES.small"
-	for sh in "${SHAPES[@]}"; do
-		IFS='|' read -r key mib args <<<"$sh"
-		echo "   $key" >&2
-		for i in $(seq "$REPEATS"); do
-			for a in "${SMALL_ALLOCS[@]}"; do
+	for i in $(seq "$REPEATS"); do
+		echo "   round $i of $REPEATS" >&2
+		for sh in "${SHAPES[@]}"; do
+			IFS='|' read -r key mib args <<<"$sh"
+			for a in $(turned "$i"); do
 				warm "$mib" "$key"
 				# shellcheck disable=SC2086
 				once "$a" "$key" "$BENCH" $args
@@ -193,7 +208,7 @@ if section small; then
 	for i in $(seq "$REPEATS"); do
 		sleep 3
 		warm 512 cold
-		for a in "${SMALL_ALLOCS[@]}"; do
+		for a in $(turned "$i"); do
 			sleep 3
 			once "$a" large1cold "$BENCH" large "$SECS"
 		done
@@ -361,9 +376,10 @@ def geomean(xs):
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
 
 L.append(f"### Workload shapes: throughput (million ops/s, higher is better)\n")
-L.append(f"Median of {repeats} rounds of {secs} s each; within a round the "
-         "allocators run one after the other on the same shape (interleaved), "
-         "each run after a warm-up of the machine's free memory (below). "
+L.append(f"Median of {repeats} rounds of {secs} s each; each round runs "
+         "every shape on every allocator, one after the other (interleaved, "
+         "the allocators' order turned by one each round), each run after "
+         "a warm-up of the machine's free memory (below). "
          "An op is one malloc/free pair (for big1: one block allocated, "
          "written every 4 KiB and freed; for large1: one block allocated, "
          "zeroed with memset and freed).\n")
