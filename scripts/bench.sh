@@ -44,7 +44,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-TABLE_GIB=4 GROW_MAX=8589934592 SECS=1 REPEATS=3 OUT=docs/bench.md
+TABLE_GIB=4 GROW_MAX=8589934592 SECS=1 REPEATS=3 OUT=docs/bench.md ROUND=0
 CG_OPS=200000
 SECTIONS=small,cg,rss,grow,tlb
 ALLOCS=(glibc glibc-thp glibc-hugetlb jemalloc mimalloc tcmalloc hpalloc)
@@ -109,7 +109,7 @@ declare -A ENVS=(
 HPA_AUTO="LD_PRELOAD=$ROOT/build/lib/libhpalloc-preload.so"
 
 RES=$(mktemp)
-trap 'rm -f "$RES"; restore_hugepages' EXIT
+trap 'rm -f "$RES" "$RES.small"; restore_hugepages' EXIT
 
 # run ALLOC KEY CMD...: every "RESULT name value unit" line is recorded
 # as "ALLOC KEY.name value unit"
@@ -120,12 +120,13 @@ run() {
 		'$1 == "RESULT" { print a, k "." $2, $3, $4 }' >>"$RES" || true
 }
 
-once() {	# once ALLOC KEY CMD...: one run's results, kept per round
+# once ALLOC KEY CMD...: one run's results, kept with the round ($ROUND)
+once() {
 	local a=$1 key=$2
 	shift 2
 	env ${ENVS[$a]} "$@" 2>/dev/null |
-		awk -v a="$a" -v k="$key" '$1 == "RESULT" { print a, k "." $2, $3 }' \
-		>>"$RES.small" || true
+		awk -v a="$a" -v k="$key" -v r="$ROUND" \
+		'$1 == "RESULT" { print a, k "." $2, $3, r }' >>"$RES.small" || true
 }
 
 OLD_HP=$(cat /proc/sys/vm/nr_hugepages)
@@ -145,7 +146,7 @@ restore_hugepages() {
 # large1cold rows below show the shape without it.
 warm() {
 	"$BENCH" warm "$1" 2>/dev/null | awk -v k="$2" \
-		'$1 == "RESULT" { print "warmup", k ".touch", $3 }' \
+		'$1 == "RESULT" { print "warmup", k ".touch", $3, 0 }' \
 		>>"$RES.small" || true
 }
 
@@ -191,6 +192,7 @@ if section small; then
 	echo "== shapes (${SECS}s each, median of $REPEATS interleaved rounds)" >&2
 	: >"$RES.small"
 	for i in $(seq "$REPEATS"); do
+		ROUND=$i
 		echo "   round $i of $REPEATS" >&2
 		for sh in "${SHAPES[@]}"; do
 			IFS='|' read -r key mib args <<<"$sh"
@@ -206,6 +208,7 @@ if section small; then
 	# can); the touch of 512 MiB after 3 s says at what cost.
 	echo "   large1cold" >&2
 	for i in $(seq "$REPEATS"); do
+		ROUND=$i
 		sleep 3
 		warm 512 cold
 		for a in $(turned "$i"); do
@@ -219,7 +222,8 @@ if section small; then
 			if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
 		m = n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
 		print k, m, "median" } }' "$RES.small" >>"$RES"
-	rm -f "$RES.small"
+else
+	: >"$RES.small"
 fi
 
 # cg ALLOC KEY ARGS...: allocator instructions per malloc/free pair, from
@@ -318,10 +322,10 @@ COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$RES" "$OUT" "$CMDLINE" "$NOW" "$KERNEL" "$MEM" "$THP" "$COMMIT" \
 	"$HP_NOTE" "$TABLE_GIB" "$GROW_MAX" "$MACHINE" "${ALLOCS[*]}" \
-	"$SECS" "$REPEATS" "$CG_OPS" "$LOAD" <<'PY'
-import math, sys
+	"$SECS" "$REPEATS" "$CG_OPS" "$LOAD" "$RES.small" <<'PY'
+import math, statistics, sys
 res, out, cmd, now, kernel, mem, thp, commit, hpnote, tgib, gmax, machine, \
-    alist, secs, repeats, cgops, load = sys.argv[1:]
+    alist, secs, repeats, cgops, load, rounds = sys.argv[1:]
 allocs = [a for a in alist.split() if a != "hpalloc"] + ["hpalloc"]
 v = {}
 for line in open(res):
@@ -330,11 +334,39 @@ for line in open(res):
 
 others = allocs[:-1]
 
+# Every timed run of the small section, by round: (alloc, key) -> {round:
+# value}.  A round's runs of one shape follow each other within seconds,
+# so a ratio within a round compares allocators under the same host state.
+per_round = {}
+for line in open(rounds):
+    a, k, val, r = line.split()
+    per_round.setdefault((a, k), {})[int(r)] = float(val)
+
+def paired(a, k):
+    """Median over the rounds of the other allocator's result over
+    hpalloc's in the same round (its time over the other's, for ops/s)."""
+    h, o = per_round.get(("hpalloc", k), {}), per_round.get((a, k), {})
+    rs = [o[r] / h[r] for r in h if r in o and h[r] and o[r]]
+    return statistics.median(rs) if rs else None
+
 def g(a, k):
     return v.get((a, k))
 
 def fmt(x, d=2):
     return "n/a" if x is None else f"{x:.{d}f}"
+
+# The small section's runs, one line each, next to the markdown.
+rounds_file = (out[:-3] if out.endswith(".md") else out) + "-rounds.txt"
+with open(rounds_file, "w") as f:
+    f.write(f"# scripts/bench.sh, small section: every run. {cmd}; {now}; "
+            f"commit {commit}\n# round shape allocator ops/s rss_kB\n")
+    keys = sorted({(r, k.rsplit(".", 1)[0], a)
+                   for (a, k), d in per_round.items() for r in d
+                   if a != "warmup"})
+    for r, k, a in keys:
+        ops = per_round.get((a, k + ".ops"), {}).get(r)
+        rss = per_round.get((a, k + ".rss"), {}).get(r)
+        f.write(f"{r} {k} {a} {fmt(ops, 1)} {fmt(rss, 0)}\n")
 
 L = []
 L.append("## Results\n")
@@ -392,7 +424,7 @@ for k, name in shapes:
         for a in sall) + " |")
 L.append("")
 
-def ratio_table(metric, title, inverse):
+def ratio_table(metric, title, inverse, pair=False):
     L.append(title + "\n")
     L.append("| shape | " + " | ".join(sothers) + " | best other |")
     L.append("|---" * (len(sothers) + 2) + "|")
@@ -402,6 +434,8 @@ def ratio_table(metric, title, inverse):
         for a in sothers:
             h, o = g("hpalloc", k + metric), g(a, k + metric)
             r = (o / h if inverse else h / o) if h and o else None
+            if pair:
+                r = paired(a, k + metric)
             row.append(fmt(r))
             if r:
                 geo.setdefault(a, []).append(r)
@@ -413,9 +447,16 @@ def ratio_table(metric, title, inverse):
         f"**{fmt(geomean(geo.get(a, [])))}**" for a in sothers) + " | |")
     L.append("")
 
-ratio_table(".ops", "hpalloc's time over each allocator's (< 1.00: hpalloc "
-            "is faster; *best other* is hpalloc's ratio to the fastest of "
-            "the others):", True)
+ratio_table(".ops", "hpalloc's time over each allocator's, paired by round: "
+            "the median over the rounds of hpalloc's time over the other's in "
+            "the same round (< 1.00: hpalloc is faster; *best other* is the "
+            "largest of the row, hpalloc's ratio to the fastest of the "
+            "others). The runs of one round follow each other within "
+            "seconds, so the host's state, which on a shared machine drifts "
+            "and flips between modes 2-4x apart, divides out of each round's "
+            "ratio; the ratio of the medians above can differ where all "
+            "allocators' rounds are spread over such modes. Every run is in "
+            f"`{rounds_file}`.", True, pair=True)
 
 touch = [g("warmup", k + ".touch") for k, _ in shapes]
 touch = [t for t in touch if t]
