@@ -355,18 +355,20 @@ def g(a, k):
 def fmt(x, d=2):
     return "n/a" if x is None else f"{x:.{d}f}"
 
-# The small section's runs, one line each, next to the markdown.
+# The small section's runs, one line each, next to the markdown (only when
+# the section ran: a run of other sections leaves an earlier file alone).
 rounds_file = (out[:-3] if out.endswith(".md") else out) + "-rounds.txt"
-with open(rounds_file, "w") as f:
-    f.write(f"# scripts/bench.sh, small section: every run. {cmd}; {now}; "
-            f"commit {commit}\n# round shape allocator ops/s rss_kB\n")
-    keys = sorted({(r, k.rsplit(".", 1)[0], a)
-                   for (a, k), d in per_round.items() for r in d
-                   if a != "warmup"})
-    for r, k, a in keys:
-        ops = per_round.get((a, k + ".ops"), {}).get(r)
-        rss = per_round.get((a, k + ".rss"), {}).get(r)
-        f.write(f"{r} {k} {a} {fmt(ops, 1)} {fmt(rss, 0)}\n")
+keys = sorted({(r, k.rsplit(".", 1)[0], a)
+               for (a, k), d in per_round.items() for r in d if a != "warmup"})
+if keys:
+    with open(rounds_file, "w") as f:
+        f.write(f"# scripts/bench.sh, small section: every run. {cmd}; "
+                f"{now}; commit {commit}\n"
+                "# round shape allocator ops/s rss_kB\n")
+        for r, k, a in keys:
+            ops = per_round.get((a, k + ".ops"), {}).get(r)
+            rss = per_round.get((a, k + ".rss"), {}).get(r)
+            f.write(f"{r} {k} {a} {fmt(ops, 1)} {fmt(rss, 0)}\n")
 
 L = []
 L.append("## Results\n")
@@ -433,9 +435,10 @@ def ratio_table(metric, title, inverse, pair=False):
         row, rs = [], []
         for a in sothers:
             h, o = g("hpalloc", k + metric), g(a, k + metric)
-            r = (o / h if inverse else h / o) if h and o else None
             if pair:
                 r = paired(a, k + metric)
+            else:
+                r = (o / h if inverse else h / o) if h and o else None
             row.append(fmt(r))
             if r:
                 geo.setdefault(a, []).append(r)
