@@ -15,8 +15,10 @@
 #   -g  realloc growth target in bytes (default 8589934592 = 8 GiB)
 #   -s  seconds per small-object run (default 1), -r rounds (default 3):
 #       each round runs every shape on every allocator (A B C ... A B C
-#       ...), and each result is the median of its rounds (docs/bench.md
-#       uses 9: on a shared machine 5 did not pin the noisiest shapes)
+#       ...); throughput is the median of the rounds, a time ratio the
+#       median of the per-round ratios, every run in OUTPUT-rounds.txt
+#       (docs/bench.md uses 9: on a shared machine 5 did not pin the
+#       noisiest shapes)
 #   -n  malloc/free pairs per callgrind run (default 200000)
 #   -k  sections to run, comma-separated: small,cg,rss,grow,tlb (default
 #       all; the others read n/a)
@@ -29,10 +31,11 @@
 #
 # Sections: small = the workload shapes of selftests/bench/bench.c (time
 # and peak RSS; each run after a warm-up of free memory, see warm() below,
-# and large1 once more after 3 s idle without it); cg = allocator instructions per malloc/free pair, counted
-# by callgrind (deterministic, unlike times on a shared machine), for
-# hpalloc and mimalloc; rss = peak RSS over live bytes; grow = realloc
-# doubling; tlb = random updates over a big table.
+# and large1 once more after 3 s idle without it); cg = allocator
+# instructions per malloc/free pair, counted by callgrind (deterministic,
+# unlike times on a shared machine), for hpalloc and mimalloc; rss = peak
+# RSS over live bytes; grow = realloc doubling; tlb = random updates over
+# a big table.
 #
 # A quick small-object comparison:
 #   scripts/bench.sh -k small -a glibc,mimalloc,hpalloc -s 1 -r 3 -o /tmp/b.md
@@ -49,7 +52,7 @@ CG_OPS=200000
 SECTIONS=small,cg,rss,grow,tlb
 ALLOCS=(glibc glibc-thp glibc-hugetlb jemalloc mimalloc tcmalloc hpalloc)
 . scripts/common.sh
-usage() { sed -n '2,42s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,45s/^# \{0,1\}//p' "$0"; }
 # -OPT VALUE must be a whole number of at least 1
 count() { [[ $2 =~ ^[1-9][0-9]*$ ]] || opt_bad "-$1 $2: not a positive whole number"; }
 while getopts :t:g:s:r:n:o:k:a:h opt; do
@@ -182,13 +185,14 @@ turned() {
 
 if section small; then
 	# Every round runs every shape on every allocator (A B C ... A B C
-	# ...), and every result is the median of its rounds.  On a shared
-	# machine the host's state drifts over minutes and flips from run to
-	# run (the same allocator's runs of one shape differ 2-3x on the VM of
-	# docs/bench.md): with the rounds outermost, each shape's runs spread
-	# over the whole section instead of half a minute of it, so that all
-	# allocators sample the same host states.  The allocators' order turns
-	# by one each round, so no allocator always runs after the same one.
+	# ...); results are medians of the rounds, ratios paired by round (the
+	# Python report below).  On a shared machine the host's state drifts
+	# over minutes and flips from run to run (the same allocator's runs of
+	# one shape differ 2-3x on the VM of docs/bench.md): with the rounds
+	# outermost, each shape's runs spread over the whole section instead
+	# of half a minute of it, so that all allocators sample the same host
+	# states.  The allocators' order turns by one each round, so no
+	# allocator always runs after the same one.
 	echo "== shapes (${SECS}s each, median of $REPEATS interleaved rounds)" >&2
 	: >"$RES.small"
 	for i in $(seq "$REPEATS"); do
