@@ -438,10 +438,10 @@ def ratio_table(metric, title, inverse, pair=False):
     for k, name in shapes:
         row, rs = [], []
         for a in sothers:
-            h, o = g("hpalloc", k + metric), g(a, k + metric)
             if pair:
                 r = paired(a, k + metric)
             else:
+                h, o = g("hpalloc", k + metric), g(a, k + metric)
                 r = (o / h if inverse else h / o) if h and o else None
             row.append(fmt(r))
             if r:
